@@ -1,0 +1,160 @@
+"""Load and validate ``config.yaml``; expand experiment grids into runs.
+
+Validation has two layers: the JSON Schema ``workflow/schemas/config.schema.yaml``
+(unknown keys, wrong types) and cross-references checked here (an experiment naming a
+corpus, encoder, vocabulary or view that does not exist). Either way the error names
+the offending key, e.g. ``config.yaml: experiments.quickstart.ranks[0]: 0 is less than
+the minimum of 1``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from flip_pipeline.errors import FlipInputError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _key_path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def validate_config(config: dict[str, Any], source: str = "config.yaml") -> None:
+    """Raise :class:`FlipInputError` naming the first offending key of ``config``."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        raise FlipInputError(f"{source}: {_key_path(err.absolute_path)}: {err.message}")
+    _check_references(config, source)
+
+
+def corpus_views(spec: dict[str, Any]) -> list[str]:
+    """The view columns a corpus source produces."""
+    if spec["source"] == "sample":
+        return [f"text_{lang}" for lang in spec.get("languages", ["en", "de", "fr"])]
+    return list(spec["views"])
+
+
+def _check_references(config: dict[str, Any], source: str) -> None:
+    corpora, encoders, vocabs = config["corpora"], config["encoders"], config["vocabularies"]
+    for name, v in vocabs.items():
+        if v["corpus"] not in corpora:
+            raise FlipInputError(f"{source}: vocabularies.{name}.corpus: unknown corpus {v['corpus']!r}")
+        if v["view"] not in corpus_views(corpora[v["corpus"]]) or not v["view"].startswith("text_"):
+            raise FlipInputError(
+                f"{source}: vocabularies.{name}.view: {v['view']!r} is not a text view of corpus {v['corpus']!r} "
+                f"(views: {corpus_views(corpora[v['corpus']])})"
+            )
+    for name, exp in config["experiments"].items():
+        key = f"experiments.{name}"
+        if exp["corpus"] not in corpora:
+            raise FlipInputError(f"{source}: {key}.corpus: unknown corpus {exp['corpus']!r}")
+        if exp["vocab"] not in vocabs:
+            raise FlipInputError(f"{source}: {key}.vocab: unknown vocabulary {exp['vocab']!r}")
+        for i, enc in enumerate(exp["encoders"]):
+            if enc not in encoders:
+                raise FlipInputError(f"{source}: {key}.encoders[{i}]: unknown encoder {enc!r}")
+        views = corpus_views(corpora[exp["corpus"]])
+        target = vocabs[exp["vocab"]]["view"]
+        if target not in views:
+            raise FlipInputError(f"{source}: {key}.vocab: corpus {exp['corpus']!r} has no view {target!r}")
+        for i, pair in enumerate(exp["train_views"]):
+            for view in pair:
+                if view not in views:
+                    raise FlipInputError(f"{source}: {key}.train_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
+        for i, view in enumerate(exp["test_views"]):
+            if view not in views:
+                raise FlipInputError(f"{source}: {key}.test_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
+        for i, rank in enumerate(exp.get("ranks", ["full"])):
+            for enc in exp["encoders"]:
+                dim = encoders[enc].get("dim")
+                if isinstance(rank, int) and dim is not None and rank > dim:
+                    raise FlipInputError(
+                        f"{source}: {key}.ranks[{i}]: rank {rank} exceeds the dimension {dim} of encoder {enc!r}"
+                    )
+    for section in ("tables", "figures"):
+        for name, spec in config.get(section, {}).items():
+            if spec["experiment"] not in config["experiments"]:
+                raise FlipInputError(f"{source}: {section}.{name}.experiment: unknown experiment {spec['experiment']!r}")
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a config file."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise FlipInputError(f"{path}: cannot read config: {err}") from None
+    validate_config(config, str(path))
+    return config
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training configuration of an experiment, with everything its jobs need."""
+
+    experiment: str
+    probe: str
+    rank: int | str | None
+    alpha: float
+    encoder: str
+    train_views: tuple[str, ...]
+    corpus: str
+    vocab: str
+    target_view: str
+    test_views: tuple[str, ...]
+    training: dict[str, Any] = field(hash=False, compare=False)
+    evaluation: dict[str, Any] = field(hash=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        """Wildcard-safe id, e.g. ``flip-r256-a0.5-minilm-text_en+text_de``."""
+        probe = f"flip-r{self.rank}" if self.probe == "flip" else "lip"
+        return f"{probe}-a{self.alpha:g}-{self.encoder}-{'+'.join(self.train_views)}"
+
+    @property
+    def weights(self) -> list[float]:
+        """Eq. 4 weight of each training view: ``[α, 1 − α]`` or ``[1]``."""
+        return [self.alpha, 1.0 - self.alpha] if len(self.train_views) == 2 else [1.0]
+
+    def spec(self) -> dict[str, Any]:
+        """JSON-ready description passed to ``flip train``."""
+        return {
+            "experiment": self.experiment, "run": self.name, "probe": self.probe, "rank": self.rank,
+            "alpha": self.alpha, "weights": self.weights, "encoder": self.encoder,
+            "train_views": list(self.train_views), "corpus": self.corpus, "vocab": self.vocab,
+            "target_view": self.target_view, "training": self.training,
+        }
+
+
+def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
+    """All runs of one experiment: probes × ranks (FLiP only) × alphas × encoders × view pairs.
+
+    A single training view ignores ``alphas`` (it is alpha 1); LiP ignores ``ranks``.
+    """
+    exp = config["experiments"][experiment]
+    vocab = config["vocabularies"][exp["vocab"]]
+    training = {**config.get("training", {}), **exp.get("training", {})}
+    evaluation = {**config.get("evaluation", {}), **exp.get("evaluation", {})}
+    runs: dict[str, Run] = {}
+    for probe in exp["probes"]:
+        for rank in (exp.get("ranks", ["full"]) if probe == "flip" else [None]):
+            for views in exp["train_views"]:
+                for alpha in (exp.get("alphas", [0.5]) if len(views) == 2 else [1.0]):
+                    for encoder in exp["encoders"]:
+                        run = Run(experiment, probe, rank, float(alpha), encoder, tuple(views), exp["corpus"],
+                                  exp["vocab"], vocab["view"], tuple(exp["test_views"]), training, evaluation)
+                        runs.setdefault(run.name, run)
+    return list(runs.values())

@@ -1,0 +1,52 @@
+"""Corpus sources. Each source turns a config entry into ``{split: corpus table}``.
+
+Add a source: write ``corpora/<source>.py`` returning ``{split: pyarrow.Table}`` in the
+layout of :mod:`flip_pipeline.corpora.table`, add a branch to :func:`load_corpus_splits`,
+and add its keys to ``workflow/schemas/config.schema.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from flip_pipeline.atomic import write_json
+from flip_pipeline.corpora.sample import generate_sample_corpus
+from flip_pipeline.corpora.table import write_corpus_table
+from flip_pipeline.corpora.text_files import read_text_files
+from flip_pipeline.errors import FlipInputError
+
+SPLITS = ("train", "dev", "test")
+
+
+def load_corpus_splits(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[str, pa.Table], dict]:
+    """Build the split tables of corpus ``name`` from its config entry ``spec``.
+
+    Returns ``({split: table}, info)`` where ``info`` records counts and skips.
+    """
+    source = spec.get("source")
+    fractions = spec.get("splits", {"train": 0.8, "dev": 0.1, "test": 0.1})
+    seed = spec.get("seed", 0)
+    if source == "sample":
+        langs = tuple(spec.get("languages", ["en", "de", "fr"]))
+        tables = generate_sample_corpus(spec["n_sentences"], fractions, langs, seed)
+        return tables, {"synthetic": True}
+    if source == "text_files":
+        return read_text_files(spec["views"], fractions, seed, name, base, spec.get("deduplicate", True))
+    raise FlipInputError(f"corpora.{name}.source: unknown source {source!r}; known: sample, text_files")
+
+
+def build_corpus(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[str], base: Path) -> None:
+    """Write ``{out_dir}/{split}.parquet`` for every split and ``{out_dir}/info.json``."""
+    tables, info = load_corpus_splits(name, spec, base)
+    out_dir = Path(out_dir)
+    for split in SPLITS:
+        if tables[split].num_rows == 0:
+            raise FlipInputError(f"corpora.{name}.splits: split {split!r} would be empty")
+    for split in SPLITS:
+        write_corpus_table(tables[split], out_dir / f"{split}.parquet")
+    info = {"corpus": name, "source": spec, "rows": {s: tables[s].num_rows for s in SPLITS}, **info}
+    write_json(out_dir / "info.json", info)

@@ -1,0 +1,37 @@
+"""Encoder families behind one protocol (:class:`~flip_pipeline.encoders.base.Encoder`).
+
+Add a family: write ``encoders/<family>.py`` with a class implementing the protocol,
+add a branch to :func:`build_encoder`, and its keys to the config schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flip_pipeline.encoders.base import Encoder
+from flip_pipeline.errors import FlipInputError
+
+FAMILIES = ("sentence_transformers", "bow_projection", "gaussian")
+
+
+def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encoder:
+    """Instantiate the encoder configured as ``encoders.<name>``."""
+    family = spec.get("family")
+    if family == "sentence_transformers":
+        from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(
+            name,
+            spec["model"],
+            device=device,
+            batch_size=spec.get("batch_size", 64),
+            normalize=spec.get("normalize", False),
+            precision=spec.get("precision", "fp32"),
+            revision=spec.get("revision"),
+        )
+    if family in ("bow_projection", "gaussian"):
+        from flip_pipeline.encoders.controls import BowProjection, GaussianNoise
+
+        cls = BowProjection if family == "bow_projection" else GaussianNoise
+        return cls(name, spec["dim"], spec.get("seed", 0))
+    raise FlipInputError(f"encoders.{name}.family: unknown family {family!r}; known: {', '.join(FAMILIES)}")

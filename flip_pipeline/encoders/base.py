@@ -1,0 +1,37 @@
+"""The encoder protocol every family implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Encoder(Protocol):
+    """A sentence encoder behind one interface.
+
+    Attributes:
+        name: the config name of the encoder (``encoders.<name>``).
+        dim: embedding dimension ``d``.
+    """
+
+    name: str
+    dim: int
+
+    def check_view(self, view: str) -> None:
+        """Raise :class:`~flip_pipeline.errors.FlipInputError` if the view cannot be encoded."""
+
+    def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
+        """Embed one batch.
+
+        Args:
+            ids: row ids, length ``n``.
+            inputs: raw text (text views) or audio paths (speech views), length ``n``.
+            view: the view name, e.g. ``"text_en"``.
+
+        Returns:
+            float32 array of shape ``(n, dim)``.
+        """
+
+    def provenance(self) -> dict[str, str]:
+        """Model id, revision, normalisation and library versions, for shard metadata."""

@@ -1,0 +1,76 @@
+"""Keyword extraction (paper eq. 5): the top-ranked words of ``E x (+ b)``."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from flip_pipeline.probes.lip import Probe
+
+
+@torch.no_grad()
+def top_words(
+    probe: Probe, embeddings: np.ndarray, depth: int, use_bias: bool = False, batch_size: int = 4096
+) -> np.ndarray:
+    """Indices of the ``depth`` highest-scoring words per embedding.
+
+    Args:
+        probe: a trained LiP or FLiP (on any device).
+        embeddings: float32 ``(n, d)``.
+        depth: how many words per row (clipped to the vocabulary size).
+        use_bias: add the log-unigram bias ``b`` (the paper evaluates without it).
+        batch_size: rows scored at once; memory is ``batch_size × W`` floats.
+
+    Returns:
+        int64 ``(n, depth)``, best first.
+    """
+    device = probe.b.device
+    depth = min(depth, probe.vocab_size)
+    out = np.empty((len(embeddings), depth), dtype=np.int64)
+    for lo in range(0, len(embeddings), batch_size):
+        x = torch.as_tensor(embeddings[lo : lo + batch_size], dtype=torch.float32, device=device)
+        scores = probe.logits(x, use_bias=use_bias)
+        out[lo : lo + len(x)] = scores.topk(depth, dim=1, sorted=True).indices.cpu().numpy()
+    return out
+
+
+def _read_embedding_file(path: str, dim: int) -> tuple[list[str], np.ndarray]:
+    """``id`` and ``embedding`` columns of a Parquet file (e.g. one shard) → ``(ids, (n, dim))``."""
+    import pyarrow.parquet as pq
+
+    from flip_pipeline.errors import FlipInputError
+
+    try:
+        table = pq.read_table(path, columns=["id", "embedding"])
+    except (OSError, KeyError, ValueError) as err:
+        raise FlipInputError(f"{path}: needs 'id' and 'embedding' columns: {err}") from None
+    flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    if table.num_rows == 0 or flat.size != table.num_rows * dim:
+        raise FlipInputError(f"{path}: embeddings do not have the model's dimension {dim}")
+    return table.column("id").to_pylist(), flat.reshape(table.num_rows, dim).astype(np.float32)
+
+
+def query_keywords(
+    model_dir: str, texts: list[str] | None, embeddings_path: str | None, top_k: int, use_bias: bool,
+    view: str | None = None,
+) -> list[tuple[str, list[str]]]:
+    """Keywords for sentences (embedded with the model's recorded encoder) or stored embeddings.
+
+    Returns ``[(row id, [word, …])]``; for ``texts`` the id is the sentence itself.
+    """
+    from flip_pipeline.checkpoint import load_checkpoint
+    from flip_pipeline.encoders import build_encoder
+    from flip_pipeline.errors import FlipInputError
+
+    probe, vocab, config = load_checkpoint(model_dir)
+    if embeddings_path is not None:
+        ids, x = _read_embedding_file(embeddings_path, probe.dim)
+    else:
+        if not config.get("encoder_spec"):
+            raise FlipInputError(f"{model_dir}/config.json records no encoder_spec; use --embeddings instead of --text")
+        view = view or config.get("target_view", "text_en")
+        encoder = build_encoder(config["encoder"], config["encoder_spec"])
+        encoder.check_view(view)
+        ids, x = list(texts), encoder.encode([f"query-{i}" for i in range(len(texts))], list(texts), view)
+    top = top_words(probe, x, top_k, use_bias=use_bias)
+    return [(row_id, [vocab.words[j] for j in row]) for row_id, row in zip(ids, top)]

@@ -1,0 +1,1 @@
+"""Probes that read lexical content out of sentence embeddings: LiP, FLiP (and SpLiCE later)."""

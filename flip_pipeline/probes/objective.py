@@ -1,0 +1,103 @@
+"""The softmax bag-of-words objective of the paper (eqs. 1–4), in one place.
+
+For a sentence embedding ``x`` with bag of words ``c`` (counts over ``W`` words), the
+probe's logits are ``z = E h(x) + b`` where ``h`` is the identity (LiP, ``E`` W×d) or the
+factor ``E2`` (FLiP, ``h(x) = E2 x``, ``E = E1`` W×r). The log-likelihood is
+
+    log p(c | x) = Σ_w c_w log softmax(z)_w = Σ_w c_w z_w − n · logsumexp(z),  n = Σ_w c_w
+
+and eq. 4 weighs two views of the same sentence: ``α · log p(c | x₁) + (1 − α) · log p(c | x₂)``.
+
+:func:`weighted_count_nll` computes the negative of that sum over a batch with a fused
+forward/backward that keeps a single ``(N, W)`` buffer and never forms ``log_softmax``.
+:func:`reference_view_nll` is the same objective written plainly, the way the published
+code computes it; tests and ``benchmarks/train_step.py`` compare the two.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _lowp_addmm(bias: torch.Tensor, hidden: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    """``bias + hidden @ words.T`` with bf16 operands and fp32 accumulation; bf16 result."""
+    return torch.addmm(bias.bfloat16(), hidden.bfloat16(), words.bfloat16().T)
+
+
+class _WeightedCountNLL(torch.autograd.Function):
+    """Fused ``Σ_i [ n_i · lse(z_i) − Σ_w c_iw z_iw ]`` with ``z = hidden @ words.T + bias``."""
+
+    @staticmethod
+    def forward(ctx, hidden, words, bias, rows, cols, vals, totals, bf16):
+        if bf16:
+            z = _lowp_addmm(bias, hidden, words)  # (N, W) bf16
+        else:
+            z = torch.addmm(bias, hidden, words.T)  # (N, W) fp32
+        picked = z[rows, cols].float()  # (nnz,)
+        peak = z.amax(dim=1, keepdim=True)  # (N, 1)
+        z.sub_(peak).exp_()  # z now holds exp(z - peak)
+        sums = z.sum(dim=1, dtype=torch.float32)  # (N,)
+        lse = peak.squeeze(1).float() + sums.log()
+        loss = (totals * lse).sum() - (vals * picked).sum()
+        ctx.save_for_backward(z, sums, hidden, words, rows, cols, vals, totals)
+        ctx.bf16 = bf16
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_loss):
+        z, sums, hidden, words, rows, cols, vals, totals = ctx.saved_tensors
+        # d loss / d z = n_i softmax(z_i) − c_i, built in place in the saved buffer.
+        z.mul_((grad_loss * totals / sums).unsqueeze(1).to(z.dtype))
+        z[rows, cols] -= (grad_loss * vals).to(z.dtype)  # (rows, cols) pairs are unique
+        if ctx.bf16:
+            d_hidden = (z @ words.bfloat16()).float()
+            d_words = (z.T @ hidden.bfloat16()).float()
+        else:
+            d_hidden = z @ words
+            d_words = z.T @ hidden
+        d_bias = z.sum(dim=0, dtype=torch.float32)
+        return d_hidden, d_words, d_bias, None, None, None, None, None
+
+
+def weighted_count_nll(
+    hidden: torch.Tensor,
+    words: torch.Tensor,
+    bias: torch.Tensor,
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    vals: torch.Tensor,
+    totals: torch.Tensor,
+    bf16: bool = False,
+) -> torch.Tensor:
+    """Negative weighted log-likelihood of bags of words under the softmax probe.
+
+    Args:
+        hidden: ``(N, h)`` float32 inputs of the word layer (``x`` for LiP, ``E2 x`` for FLiP).
+        words: ``(W, h)`` word-embedding matrix (``E`` or ``E1``).
+        bias: ``(W,)`` bias (log-unigram prior at initialisation).
+        rows, cols: ``(nnz,)`` int64 coordinates of the nonzero counts; pairs are unique.
+        vals: ``(nnz,)`` float32 counts, already multiplied by their row's view weight.
+        totals: ``(N,)`` float32 per-row sums of ``vals`` (weighted word counts).
+        bf16: bf16 matrix products with fp32 accumulation, max and log-sum-exp in fp32.
+
+    Returns:
+        Scalar float32: ``Σ_i totals_i · logsumexp(z_i) − Σ vals · z[rows, cols]``.
+    """
+    return _WeightedCountNLL.apply(hidden, words, bias, rows, cols, vals, totals, bf16)
+
+
+def reference_view_nll(
+    words: torch.Tensor, factor: torch.Tensor | None, bias: torch.Tensor, x: torch.Tensor,
+    rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor,
+) -> torch.Tensor:
+    """The paper's per-view step written plainly (as in the published ``FactLoLM``).
+
+    ``logits = b + E1 (E2 xᵀ)`` (or ``b + E xᵀ``), ``(W, B)``; a full log-softmax over the
+    vocabulary; the counts gathered. ``bias`` is ``(W, 1)``, ``factor`` is ``E2`` or ``None``.
+    Returns the negative log-likelihood (sum over the batch).
+    """
+    projected = x.T if factor is None else factor @ x.T
+    logits = (bias + words @ projected).T  # (B, W)
+    log_probs = torch.nn.functional.log_softmax(logits, dim=1)
+    return -(log_probs[rows, cols] * vals).sum()

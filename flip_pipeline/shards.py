@@ -1,0 +1,177 @@
+"""Embedding shards: the one place that knows their Parquet schema and manifest.
+
+Layout of one embedded view::
+
+    embeddings/{encoder}/{corpus}/{split}/{view}/
+        part-00000.parquet   id: string, embedding: fixed_size_list<float32>[d]
+        part-00001.parquet   …
+        _SUCCESS             JSON manifest: every shard, its row count, the total
+
+Each shard carries file metadata (``flip.*`` keys: encoder, model id, revision,
+dimension, dtype, normalisation, library versions, creation time, fingerprint of the
+encoder config). A shard is written under a temporary name and renamed when complete;
+the view is complete when ``_SUCCESS`` exists. Embeddings are stored uncompressed
+(float vectors do not compress) so reads are plain memory-mapped copies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flip_pipeline.atomic import atomic_path, write_json
+from flip_pipeline.errors import FlipInputError
+
+MANIFEST = "_SUCCESS"
+FORMAT = "flip-embeddings/1"
+ROW_GROUP_ROWS = 8192
+
+
+def shard_name(index: int) -> str:
+    """``3`` → ``"part-00003.parquet"``."""
+    return f"part-{index:05d}.parquet"
+
+
+def shard_schema(dim: int, metadata: dict[str, str]) -> pa.Schema:
+    """``id: string, embedding: fixed_size_list<float32>[dim]`` with ``flip.*`` metadata."""
+    fields = [pa.field("id", pa.string(), nullable=False), pa.field("embedding", pa.list_(pa.float32(), dim))]
+    return pa.schema(fields, metadata={f"flip.{k}": str(v) for k, v in metadata.items()})
+
+
+def write_shard(path: str | os.PathLike[str], ids: list[str], embeddings: np.ndarray, metadata: dict[str, str]) -> None:
+    """Write one shard atomically.
+
+    Args:
+        path: target ``part-NNNNN.parquet``.
+        ids: row ids, length ``n``.
+        embeddings: float32 array ``(n, d)``; must be finite.
+        metadata: provenance strings stored as ``flip.<key>`` file metadata.
+    """
+    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+    n, dim = embeddings.shape
+    if n != len(ids):
+        raise ValueError(f"{path}: {len(ids)} ids but {n} embeddings")
+    bad = ~np.isfinite(embeddings).all(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise FlipInputError(f"{path}: embedding of id {ids[row]!r} has NaN or infinite values")
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(embeddings.reshape(-1)), dim)
+    table = pa.Table.from_arrays([pa.array(ids, pa.string()), vectors], schema=shard_schema(dim, metadata))
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="none", row_group_size=ROW_GROUP_ROWS, use_dictionary=["id"])
+
+
+def complete_shard_dim(path: Path, ids: list[str], fingerprint: str) -> int | None:
+    """The dimension of ``path`` if it is a readable shard holding exactly ``ids`` from the
+    encoder config ``fingerprint``; ``None`` if it is missing, unreadable or stale."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        if meta.get(b"flip.fingerprint", b"").decode() != fingerprint:
+            return None
+        if pq.read_table(path, columns=["id"]).column("id").to_pylist() != ids:
+            return None
+        return int(meta[b"flip.dim"])
+    except (OSError, pa.ArrowException, ValueError, KeyError):
+        return None
+
+
+def write_manifest(view_dir: Path, shards: list[tuple[str, int]], info: dict) -> None:
+    """Write ``_SUCCESS`` listing ``(file, rows)`` for every shard; marks the view complete."""
+    manifest = {
+        "format": FORMAT,
+        **info,
+        "rows": sum(rows for _, rows in shards),
+        "shards": [{"file": f, "rows": r} for f, r in shards],
+    }
+    write_json(view_dir / MANIFEST, manifest)
+
+
+def read_manifest(view_dir: str | os.PathLike[str]) -> dict:
+    """Load and check ``_SUCCESS``; every listed shard must exist."""
+    view_dir = Path(view_dir)
+    path = view_dir / MANIFEST
+    if not path.exists():
+        raise FlipInputError(f"{view_dir}: no {MANIFEST} manifest; the embed stage has not finished this view")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("format") != FORMAT:
+        raise FlipInputError(f"{path}: unknown manifest format {manifest.get('format')!r}")
+    for shard in manifest["shards"]:
+        if not (view_dir / shard["file"]).exists():
+            raise FlipInputError(f"{path}: lists {shard['file']} which does not exist")
+    return manifest
+
+
+@dataclass
+class _Shard:
+    path: Path
+    start: int  # first global row
+    rows: int
+    file: pq.ParquetFile
+    group_starts: np.ndarray  # first shard-local row of each row group, plus the end
+
+
+class ViewEmbeddings:
+    """Read access to one embedded view without loading it whole.
+
+    Shards are opened memory-mapped; :meth:`read_rows` copies only the row groups that a
+    contiguous slice touches.
+
+    Attributes:
+        ids: row ids in corpus order, ``(n,)`` object array.
+        dim: embedding dimension ``d``.
+        metadata: the first shard's ``flip.*`` metadata (without the prefix).
+    """
+
+    def __init__(self, view_dir: str | os.PathLike[str]):
+        self.view_dir = Path(view_dir)
+        manifest = read_manifest(self.view_dir)
+        self.dim = int(manifest["dim"])
+        self._shards: list[_Shard] = []
+        ids: list[np.ndarray] = []
+        start = 0
+        for entry in manifest["shards"]:
+            path = self.view_dir / entry["file"]
+            pf = pq.ParquetFile(path, memory_map=True)
+            if pf.metadata.num_rows != entry["rows"]:
+                raise FlipInputError(f"{path}: {pf.metadata.num_rows} rows, manifest says {entry['rows']}")
+            width = pf.schema_arrow.field("embedding").type.list_size
+            if width != self.dim:
+                raise FlipInputError(f"{path}: embeddings have dimension {width}, manifest says {self.dim}")
+            sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+            starts = np.concatenate([[0], np.cumsum(sizes)])
+            self._shards.append(_Shard(path, start, entry["rows"], pf, starts))
+            ids.append(pf.read(columns=["id"]).column("id").to_numpy(zero_copy_only=False))
+            start += entry["rows"]
+        self.ids = np.concatenate(ids) if ids else np.array([], dtype=object)
+        first = self._shards[0].file.schema_arrow.metadata if self._shards else None
+        self.metadata = {k.decode()[5:]: v.decode() for k, v in (first or {}).items() if k.startswith(b"flip.")}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def read_rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``[lo, hi)`` as a float32 array ``(hi - lo, d)``; raises on non-finite values."""
+        parts = []
+        for shard in self._shards:
+            a, b = max(lo, shard.start), min(hi, shard.start + shard.rows)
+            if a >= b:
+                continue
+            first_rg = int(np.searchsorted(shard.group_starts, a - shard.start, side="right")) - 1
+            last_rg = int(np.searchsorted(shard.group_starts, b - 1 - shard.start, side="right")) - 1
+            col = shard.file.read_row_groups(range(first_rg, last_rg + 1), columns=["embedding"]).column(0)
+            flat = pa.concat_arrays(col.chunks).flatten().to_numpy(zero_copy_only=False)
+            offset = a - shard.start - int(shard.group_starts[first_rg])
+            block = flat.reshape(-1, self.dim)[offset : offset + (b - a)]
+            if not np.isfinite(block).all():
+                row = int(np.argmax(~np.isfinite(block).all(axis=1)))
+                raise FlipInputError(f"{shard.path}: embedding of id {self.ids[a + row]!r} is not finite")
+            parts.append(block)
+        if not parts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)

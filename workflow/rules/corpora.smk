@@ -1,0 +1,11 @@
+rule corpus:
+    output:
+        expand(R + "/corpora/{{corpus}}/{split}.parquet", split=SPLITS),
+        info=f"{R}/corpora/{{corpus}}/info.json",
+    params:
+        spec=lambda w: as_json(config["corpora"][w.corpus]),
+        out_dir=lambda w: f"{R}/corpora/{w.corpus}",
+    log:
+        "logs/corpus/{corpus}.log",
+    shell:
+        "flip corpus --name {wildcards.corpus} --spec {params.spec:q} --out-dir {params.out_dir} 2> {log}"
