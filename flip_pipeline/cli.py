@@ -125,6 +125,21 @@ def cmd_keywords(args: argparse.Namespace) -> None:
         print(f"{row_id}\t{' '.join(words)}")
 
 
+def cmd_pair(args: argparse.Namespace) -> None:
+    from flip_pipeline.pair import pair_views
+
+    summary = pair_views(args.a, args.b, args.out)
+    logging.getLogger("flip.pair").info("%s", json.dumps(summary))
+
+
+def cmd_import_flip_data(args: argparse.Namespace) -> None:
+    from flip_pipeline.corpora.flip_data import import_flip_data
+
+    info = import_flip_data(args.root, args.corpus, args.results, args.language, args.encoder,
+                            args.encoder_spec, args.shard_rows, not args.no_drop_nonfinite)
+    logging.getLogger("flip.import").info("%s", json.dumps(info["rows"]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flip", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -187,6 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", required=True, type=_spec, help="{runs: [...], test_views: [...], caption: ...}")
     p.add_argument("--inputs", nargs="+", required=True, help="evaluation summaries")
     p.add_argument("--out-prefix", required=True, help="tables/{name} or figures/{name}")
+
+    p = add("pair", cmd_pair, "Cosine similarity per id between two embedded views of one corpus split.")
+    p.add_argument("--a", required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewA}")
+    p.add_argument("--b", required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewB}")
+    p.add_argument("--out", required=True, help="embeddings/{encoder}/{corpus}/{split}/sim_{viewA}__{viewB}.parquet")
+
+    p = add("import-flip-data", cmd_import_flip_data,
+            "Import the published FLiP data (BUT-FIT/FLiP-data) as corpus tables, embedding shards and scores.")
+    p.add_argument("--root", required=True, help="folder with {split}_text_embs.npy, {split}_speech_embs.npy, "
+                   "{split}_transcript.txt, {split}_sim_scores.npy (e.g. data/cv_15/en/sonar_embeddings)")
+    p.add_argument("--corpus", required=True, help="corpus name: results/corpora/{corpus}")
+    p.add_argument("--results", default="results", help="the results folder")
+    p.add_argument("--language", default="en", help="language of the views text_{lang} and speech_{lang}")
+    p.add_argument("--encoder", default="sonar_published", help="embeddings/{encoder}/... folder name")
+    p.add_argument("--encoder-spec", type=_spec, default=None,
+                   help="JSON (or @file) fingerprinted like an encoders.<name> entry (default: the published-data spec)")
+    p.add_argument("--shard-rows", type=int, default=50_000)
+    p.add_argument("--no-drop-nonfinite", action="store_true",
+                   help="stop on rows with NaN/inf embeddings or scores instead of dropping them")
 
     p = add("keywords", cmd_keywords, "Print the top-k keywords of a checkpoint for text or embeddings.")
     p.add_argument("--model", required=True, help="checkpoint folder (ours or a published FLiP one)")

@@ -44,6 +44,12 @@ def corpus_views(spec: dict[str, Any]) -> list[str]:
     """The view columns a corpus source produces."""
     if spec["source"] == "sample":
         return [f"text_{lang}" for lang in spec.get("languages", ["en", "de", "fr"])]
+    if spec["source"] in ("mcv", "flip_data"):
+        # flip_data: speech_{lang} exists as imported embeddings only (the table has no audio)
+        lang = spec.get("language", "en")
+        return [f"text_{lang}", f"speech_{lang}"]
+    if spec["source"] in ("europarl", "samanantar"):
+        return [f"text_{lang}" for lang in spec["languages"]]
     return list(spec["views"])
 
 

@@ -114,7 +114,7 @@ def train_step(probe: Probe, opt: torch.optim.Optimizer, batch: Batch, settings:
     loss.backward()
     opt.step()
     probe.prox_l1(opt.param_groups[0]["lr"] * settings.l1)
-    return float(loss)
+    return float(loss.detach())
 
 
 def make_optimizer(probe: Probe, settings: TrainSettings) -> torch.optim.AdamW:

@@ -183,6 +183,6 @@ class BagOfWords:
         if differ.size:
             row = int(differ[0])
             raise FlipInputError(
-                f"row {row}: id {self.ids[row]!r} in {own_path} but {ids[row]!r} in {source} "
+                f"row {row}: id {str(self.ids[row])!r} in {own_path} but {str(ids[row])!r} in {source} "
                 f"({differ.size} rows differ)"
             )

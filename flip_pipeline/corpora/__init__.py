@@ -7,6 +7,7 @@ and add its keys to ``workflow/schemas/config.schema.yaml``.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,17 @@ from flip_pipeline.corpora.text_files import read_text_files
 from flip_pipeline.errors import FlipInputError
 
 SPLITS = ("train", "dev", "test")
+
+# Sources read by ``reader(name, spec, base) -> ({split: table}, info)``, imported on use
+# so that building one corpus never imports the others' dependencies (``datasets``).
+READERS = {
+    "mcv": ("flip_pipeline.corpora.mcv", "read_mcv"),
+    "europarl": ("flip_pipeline.corpora.europarl", "read_europarl"),
+    "samanantar": ("flip_pipeline.corpora.samanantar", "read_samanantar"),
+    "local": ("flip_pipeline.corpora.local", "read_local"),
+    "flip_data": ("flip_pipeline.corpora.flip_data", "read_flip_data"),
+}
+SOURCES = ("sample", "text_files", *READERS)
 
 
 def load_corpus_splits(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[str, pa.Table], dict]:
@@ -36,7 +48,10 @@ def load_corpus_splits(name: str, spec: dict[str, Any], base: Path) -> tuple[dic
         return tables, {"synthetic": True}
     if source == "text_files":
         return read_text_files(spec["views"], fractions, seed, name, base, spec.get("deduplicate", True))
-    raise FlipInputError(f"corpora.{name}.source: unknown source {source!r}; known: sample, text_files")
+    if source in READERS:
+        module, function = READERS[source]
+        return getattr(importlib.import_module(module), function)(name, spec, base)
+    raise FlipInputError(f"corpora.{name}.source: unknown source {source!r}; known: {', '.join(SOURCES)}")
 
 
 def build_corpus(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[str], base: Path) -> None:

@@ -3,6 +3,10 @@
 Columns: ``id`` (string, unique), then one column per *view* (``text_{lang}`` holds raw
 text, ``speech_{lang}`` an audio path relative to the corpus root), then optional
 source metadata. Text is stored raw; normalisation happens at use (:mod:`flip_pipeline.text`).
+
+The corpus root of the audio is stored as the absolute path in the Parquet schema
+metadata key ``flip.audio_root``; :func:`read_view` returns speech paths resolved
+against it, so later stages find the audio wherever the corpus table is read from.
 """
 
 from __future__ import annotations
@@ -19,6 +23,21 @@ from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
 
 VIEW_PATTERN = re.compile(r"^(text|speech)_[a-z]{2,3}$")
+AUDIO_ROOT_KEY = "flip.audio_root"
+
+
+def with_audio_root(table: pa.Table, root: str | os.PathLike[str]) -> pa.Table:
+    """Record the absolute corpus root of the audio in ``table``'s schema metadata."""
+    metadata = dict(table.schema.metadata or {})
+    metadata[AUDIO_ROOT_KEY.encode()] = str(Path(root).resolve()).encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def audio_root(path: str | os.PathLike[str]) -> Path | None:
+    """The ``flip.audio_root`` of a corpus table file, or ``None`` if it has none."""
+    metadata = pq.read_schema(path).metadata or {}
+    value = metadata.get(AUDIO_ROOT_KEY.encode())
+    return Path(value.decode()) if value else None
 
 
 def is_view(column: str) -> bool:
@@ -64,6 +83,10 @@ def validate_corpus_table(table: pa.Table, path: str | os.PathLike[str]) -> None
 def read_view(path: str | os.PathLike[str], view: str) -> tuple[list[str], list[str]]:
     """Return ``(ids, values)`` of one view column of a corpus split, in table order.
 
+    For a speech view the values are absolute audio paths: relative paths are resolved
+    against the table's ``flip.audio_root`` metadata, or, for a table without it,
+    against the folder holding the table; absolute paths are returned unchanged.
+
     Raises :class:`FlipInputError` naming the file and view if the column is missing
     or has null values (the row id of the first null is given).
     """
@@ -80,4 +103,7 @@ def read_view(path: str | os.PathLike[str], view: str) -> tuple[list[str], list[
     for row, value in enumerate(values):
         if value is None:
             raise FlipInputError(f"{path}: view {view!r} is empty at row {row} (id {ids[row]!r})")
+    if view_modality(view) == "speech":
+        root = audio_root(path) or path.resolve().parent
+        values = [v if os.path.isabs(v) else str(root / v) for v in values]
     return ids, values

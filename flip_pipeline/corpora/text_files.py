@@ -31,7 +31,34 @@ def _read_lines(path: Path) -> list[str]:
     except UnicodeDecodeError as err:
         line = path.read_bytes()[: err.start].count(b"\n") + 1
         raise FlipInputError(f"{path}: line {line} is not valid UTF-8") from None
-    return text.splitlines()
+    # Split on "\n" only: str.splitlines() also breaks at \x0b, \x0c, \x1c-\x1e, \x85,
+    # \u2028 and \u2029, which occur inside Europarl sentences and would misalign files.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def read_aligned_columns(views: dict[str, str], base: Path) -> dict[str, list[str]]:
+    """Read line-aligned files: ``{view: path or glob}`` → ``{view: stripped lines}``.
+
+    Raises :class:`FlipInputError` naming the file when a view matches no file, the views
+    match different numbers of files, aligned files differ in line count, or a line is
+    not UTF-8. Empty lines are kept (callers decide whether to skip them).
+    """
+    files = {view: _expand(pattern, base) for view, pattern in views.items()}
+    n_files = {view: len(f) for view, f in files.items()}
+    if len(set(n_files.values())) != 1:
+        raise FlipInputError(f"views match different numbers of files: {n_files}")
+    columns: dict[str, list[str]] = {view: [] for view in views}
+    for group in zip(*files.values()):
+        lines = [_read_lines(p) for p in group]
+        lengths = {str(p): len(lin) for p, lin in zip(group, lines)}
+        if len(set(lengths.values())) != 1:
+            raise FlipInputError(f"aligned files have different line counts: {lengths}")
+        for view, lin in zip(views, lines):
+            columns[view].extend(line.strip() for line in lin)
+    return columns
 
 
 def read_text_files(
@@ -56,19 +83,7 @@ def read_text_files(
         ``({split: table}, counts)`` where counts has ``rows_read``, ``empty_skipped`` and
         ``duplicates_skipped``.
     """
-    files = {view: _expand(pattern, base) for view, pattern in views.items()}
-    n_files = {view: len(f) for view, f in files.items()}
-    if len(set(n_files.values())) != 1:
-        raise FlipInputError(f"views match different numbers of files: {n_files}")
-    columns: dict[str, list[str]] = {view: [] for view in views}
-    for group in zip(*files.values()):
-        lines = [_read_lines(p) for p in group]
-        lengths = {str(p): len(lin) for p, lin in zip(group, lines)}
-        if len(set(lengths.values())) != 1:
-            raise FlipInputError(f"aligned files have different line counts: {lengths}")
-        for view, lin in zip(views, lines):
-            columns[view].extend(line.strip() for line in lin)
-
+    columns = read_aligned_columns(views, base)
     rows = list(zip(*columns.values()))
     counts = {"rows_read": len(rows), "empty_skipped": 0, "duplicates_skipped": 0}
     kept, seen = [], set()

@@ -33,11 +33,12 @@ class _WeightedCountNLL(torch.autograd.Function):
             z = _lowp_addmm(bias, hidden, words)  # (N, W) bf16
         else:
             z = torch.addmm(bias, hidden, words.T)  # (N, W) fp32
-        picked = z[rows, cols].float()  # (nnz,)
+        acc = hidden.dtype  # accumulation dtype: fp32 (fp64 in tests) even when products are bf16
+        picked = z[rows, cols].to(acc)  # (nnz,)
         peak = z.amax(dim=1, keepdim=True)  # (N, 1)
         z.sub_(peak).exp_()  # z now holds exp(z - peak)
-        sums = z.sum(dim=1, dtype=torch.float32)  # (N,)
-        lse = peak.squeeze(1).float() + sums.log()
+        sums = z.sum(dim=1, dtype=acc)  # (N,)
+        lse = peak.squeeze(1).to(acc) + sums.log()
         loss = (totals * lse).sum() - (vals * picked).sum()
         ctx.save_for_backward(z, sums, hidden, words, rows, cols, vals, totals)
         ctx.bf16 = bf16
@@ -51,12 +52,12 @@ class _WeightedCountNLL(torch.autograd.Function):
         z.mul_((grad_loss * totals / sums).unsqueeze(1).to(z.dtype))
         z[rows, cols] -= (grad_loss * vals).to(z.dtype)  # (rows, cols) pairs are unique
         if ctx.bf16:
-            d_hidden = (z @ words.bfloat16()).float()
-            d_words = (z.T @ hidden.bfloat16()).float()
+            d_hidden = (z @ words.bfloat16()).to(hidden.dtype)
+            d_words = (z.T @ hidden.bfloat16()).to(hidden.dtype)
         else:
             d_hidden = z @ words
             d_words = z.T @ hidden
-        d_bias = z.sum(dim=0, dtype=torch.float32)
+        d_bias = z.sum(dim=0, dtype=hidden.dtype)
         return d_hidden, d_words, d_bias, None, None, None, None, None
 
 

@@ -13,6 +13,12 @@ rule embed:
     threads: 2
     resources:
         mem_mb=8000,
+        runtime=240,
+        # GPUs per job (SLURM `--gpus`): top-level `gpus` of the config, 1 when unset, 0 for
+        # CPU-only jobs (`--config gpus=0`); encoders that run no network never ask for one.
+        gpu=lambda w: 0
+        if config["encoders"][w.encoder]["family"] in ("bow_projection", "gaussian", "gemini")
+        else config.get("gpus", 1),
     log:
         "logs/embed/{encoder}/{corpus}/{split}/{view}.log",
     shell:

@@ -21,6 +21,8 @@ rule train:
     threads: 2
     resources:
         mem_mb=8000,
+        runtime=480,
+        gpu=config.get("gpus", 1),  # SLURM `--gpus`; `--config gpus=0` for CPU-only jobs
     log:
         "logs/train/{experiment}/{run}.log",
     shell:

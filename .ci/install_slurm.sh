@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Debian packages for the real single-node SLURM that tests/test_slurm.py starts
+# (munge, slurmctld, slurmd and the client commands). Idempotent: installs only
+# what is missing. Needs root and apt-get. The test writes its own slurm.conf and
+# munge key in a temporary folder and starts/stops the daemons itself; nothing
+# here starts a service.
+set -euo pipefail
+
+PACKAGES=(munge slurmctld slurmd slurm-client)
+
+if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
+  echo "install_slurm.sh: needs root and apt-get; install these yourself: ${PACKAGES[*]}" >&2
+  exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  # policy-rc.d: no daemon is started at install time (the test starts its own, on
+  # its own config); the file is removed again afterwards if we created it.
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
+for cmd in munged slurmctld slurmd sbatch squeue sacct scontrol; do
+  command -v "$cmd" >/dev/null 2>&1 || { echo "install_slurm.sh: $cmd missing after install" >&2; exit 1; }
+done
+echo "install_slurm.sh: $(slurmctld -V) with munge ready"

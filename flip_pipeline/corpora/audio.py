@@ -1,0 +1,54 @@
+"""Bookkeeping of audio files that a corpus lists but that are not on disk.
+
+The corpus stage only records audio paths (decoding is the embed stage's job), but it
+checks that each listed file exists. ``missing_audio: error`` (default) stops with the
+count and the first missing files by id and path; ``missing_audio: skip`` leaves those
+rows out and records the counts (and the first examples) in ``info.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flip_pipeline.errors import FlipInputError
+
+EXAMPLES = 10
+
+
+class MissingAudio:
+    """Collects missing audio files of one corpus; see the module docstring."""
+
+    def __init__(self, key: str, policy: str = "error"):
+        if policy not in ("error", "skip"):
+            raise FlipInputError(f"{key}.missing_audio: expected 'error' or 'skip', got {policy!r}")
+        self.key, self.policy = key, policy
+        self.counts: dict[str, int] = {}
+        self.examples: list[dict[str, str]] = []
+
+    def add(self, split: str, row_id: str, path: str, where: str) -> None:
+        """Record that row ``row_id`` of ``split`` (found at ``where``) lists a missing ``path``."""
+        self.counts[split] = self.counts.get(split, 0) + 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append({"split": split, "id": row_id, "path": path, "where": where})
+
+    def check(self) -> dict[str, Any]:
+        """Raise under ``error`` if anything is missing; else return the info.json entry."""
+        total = sum(self.counts.values())
+        if total and self.policy == "error":
+            shown = "; ".join(f"id {e['id']!r} path {e['path']!r} ({e['where']})" for e in self.examples[:3])
+            raise FlipInputError(
+                f"{self.key}: {total} audio file(s) missing ({self.counts}); first: {shown}. "
+                f"Set {self.key}.missing_audio: skip to leave those rows out"
+            )
+        return {"missing_audio_skipped": self.counts, "missing_audio_examples": self.examples}
+
+
+def list_files(folder: Path) -> set[str]:
+    """Names of the files directly in ``folder`` (one directory scan instead of a stat per clip)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name for e in entries if e.is_file()}
+    except FileNotFoundError:
+        return set()

@@ -1,0 +1,43 @@
+"""Tab-separated files with a header row, quoting off (the Common Voice release format).
+
+A field is everything between two tabs: quotes are ordinary characters, so a sentence
+such as ``He said "no".`` is read as written. Rows are ``(line number, fields)``; blank
+lines are skipped. Errors name the file and the 1-based line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from flip_pipeline.corpora.text_files import _read_lines
+from flip_pipeline.errors import FlipInputError
+
+
+def read_tsv(path: Path, required: Iterable[str]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Read ``path``; return ``(header, [(line_no, fields), ...])``.
+
+    Raises :class:`FlipInputError` when the file is missing, is not UTF-8 (line given),
+    lacks a ``required`` column, or a row has a different number of fields than the header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FlipInputError(f"{path}: file not found")
+    lines = _read_lines(path)
+    if not lines or not lines[0].strip():
+        raise FlipInputError(f"{path}: empty file, expected a header row")
+    header = lines[0].split("\t")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise FlipInputError(f"{path}: missing column(s) {missing}; the header has {header}")
+    if len(set(header)) != len(header):
+        raise FlipInputError(f"{path}: header has duplicate column names: {header}")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise FlipInputError(f"{path}: line {number} has {len(fields)} fields, the header has {len(header)}")
+        rows.append((number, fields))
+    return header, rows

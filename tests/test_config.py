@@ -1,0 +1,76 @@
+"""A config with a typo or a dangling reference stops the run with the key named."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flip_pipeline.config import expand_runs, load_config, validate_config
+from flip_pipeline.errors import FlipInputError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(REPO / "config.yaml")
+
+
+def _error(config, mutate):
+    bad = copy.deepcopy(config)
+    mutate(bad)
+    with pytest.raises(FlipInputError) as err:
+        validate_config(bad)
+    return str(err.value)
+
+
+def test_typo_key_is_named(config):
+    msg = _error(config, lambda c: c["training"].update(batchsize=10))
+    assert "training" in msg and "'batchsize' was unexpected" in msg
+
+
+def test_wrong_type_is_named(config):
+    msg = _error(config, lambda c: c["experiments"]["quickstart"].update(ranks=["big"]))
+    assert "experiments.quickstart.ranks[0]" in msg
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c["experiments"]["quickstart"].update(encoders=["minilm", "labse"]),
+         "experiments.quickstart.encoders[1]: unknown encoder 'labse'"),
+        (lambda c: c["experiments"]["quickstart"].update(test_views=["text_it"]),
+         "experiments.quickstart.test_views[0]: corpus 'sample' has no view 'text_it'"),
+        (lambda c: c["experiments"]["quickstart"].update(ranks=[512]),
+         "experiments.quickstart.ranks[0]: rank 512 exceeds the dimension 384 of encoder 'bow_projection'"),
+        (lambda c: c["tables"]["quickstart"].update(experiment="table9"),
+         "tables.quickstart.experiment: unknown experiment 'table9'"),
+        (lambda c: c["corpora"]["sample"].update(source="mcv13"), "corpora.sample.source"),
+    ],
+)
+def test_dangling_references_are_named(config, mutate, expected):
+    assert expected in _error(config, mutate)
+
+
+def test_runs_expand_the_grid(config):
+    runs = expand_runs(config, "quickstart")
+    assert len(runs) == 6  # (LiP + FLiP r=128) × 3 encoders × 1 view pair × 1 alpha
+    flip = next(r for r in runs if r.probe == "flip" and r.encoder == "minilm")
+    assert flip.name == "flip-r128-a0.5-minilm-text_en+text_de"
+    assert flip.weights == [0.5, 0.5] and flip.target_view == "text_en"
+    assert flip.training["batch_size"] == 256 and flip.training["lr"] == 0.005
+
+
+def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path, config):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**config, "training": {"batchsize": 10}}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad), "--directory", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert proc.returncode != 0
+    assert "'batchsize' was unexpected" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

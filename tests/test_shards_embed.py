@@ -1,0 +1,82 @@
+"""Embedding shards: schema and metadata, manifest, resume of missing shards, bad input."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import flip_pipeline.embed as embed_module
+from flip_pipeline.corpora.sample import generate_sample_corpus
+from flip_pipeline.corpora.table import write_corpus_table
+from flip_pipeline.embed import embed_view
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.shards import ViewEmbeddings, write_shard
+
+BOW = {"family": "bow_projection", "dim": 16}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    tables = generate_sample_corpus(230, {"train": 1.0, "dev": 0.0}, ("en",), seed=1)
+    path = tmp_path / "train.parquet"
+    write_corpus_table(tables["train"], path)
+    return path
+
+
+def test_shards_have_schema_metadata_and_manifest(corpus, tmp_path):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    manifest = json.loads((out / "_SUCCESS").read_text())
+    assert [s["rows"] for s in manifest["shards"]] == [100, 100, 30] and manifest["rows"] == 230
+    schema = pq.read_schema(out / "part-00000.parquet")
+    assert str(schema.field("embedding").type) == "fixed_size_list<element: float>[16]"
+    meta = {k.decode(): v.decode() for k, v in schema.metadata.items()}
+    for key in ("encoder", "model_id", "revision", "dim", "dtype", "normalisation", "versions", "created"):
+        assert f"flip.{key}" in meta
+    view = ViewEmbeddings(out)
+    assert len(view) == 230 and view.dim == 16
+    ids = pq.read_table(corpus).column("id").to_pylist()
+    assert view.ids.tolist() == ids
+    rows = view.read_rows(95, 205)  # spans three shards
+    again = np.concatenate([view.read_rows(95, 100), view.read_rows(100, 200), view.read_rows(200, 205)])
+    np.testing.assert_array_equal(rows, again)
+
+
+def test_rerun_embeds_only_missing_shards(corpus, tmp_path, monkeypatch):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    (out / "part-00001.parquet").unlink()
+    (out / "_SUCCESS").unlink()
+    calls = []
+    real = embed_module.build_encoder
+    monkeypatch.setattr(embed_module, "build_encoder", lambda *a, **k: calls.append(a) or real(*a, **k))
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    assert after["part-00000.parquet"] == before["part-00000.parquet"]
+    assert after["part-00002.parquet"] == before["part-00002.parquet"]
+    assert len(calls) == 1
+    calls.clear()
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    assert calls == []  # nothing missing: the encoder is never loaded
+
+
+def test_changed_encoder_config_re_embeds(corpus, tmp_path):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    first = ViewEmbeddings(out).read_rows(0, 5)
+    embed_view(corpus, "text_en", "bow", {**BOW, "seed": 7}, out, shard_rows=100)
+    assert not np.allclose(first, ViewEmbeddings(out).read_rows(0, 5))
+
+
+def test_nan_embeddings_and_missing_views_are_named(corpus, tmp_path):
+    with pytest.raises(FlipInputError, match="id 'b'.*NaN"):
+        write_shard(tmp_path / "p.parquet", ["a", "b"], np.array([[0.0, 1.0], [np.nan, 0.0]]), {})
+    assert not (tmp_path / "p.parquet").exists()
+    with pytest.raises(FlipInputError, match="no view 'text_xx'"):
+        embed_view(corpus, "text_xx", "bow", BOW, tmp_path / "e2")
+    with pytest.raises(FlipInputError, match="no _SUCCESS manifest"):
+        ViewEmbeddings(tmp_path / "nowhere")
+    with pytest.raises(FlipInputError, match="encodes text views only"):
+        embed_module.build_encoder("bow", BOW).check_view("speech_en")

@@ -1,0 +1,67 @@
+"""Tokenisation and vocabularies follow the paper's CountVectorizer conventions."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer
+
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.text import TOKEN_PATTERNS, Tokenizer, strip_punctuation
+from flip_pipeline.vocab import BagOfWords, Vocabulary, build_vocabulary, write_vocabulary
+
+
+def test_latin_tokens_lowercase_strip_punctuation_and_accents():
+    t = Tokenizer("latin")
+    assert t.tokens("Don't stop — «Très» BIEN, café! a I 3.5") == ["dont", "stop", "tres", "bien", "cafe", "35"]
+
+
+def test_indic_tokens_keep_script_and_drop_danda():
+    assert Tokenizer("indic").tokens("मेरा नाम राम है। और?") == ["मेरा", "नाम", "राम", "है", "और"]
+
+
+def test_unknown_pattern_is_rejected():
+    with pytest.raises(ValueError, match="unknown token pattern"):
+        Tokenizer("cyrillic")
+
+
+def test_vocabulary_matches_countvectorizer_on_real_sentences(tatoeba_dir):
+    texts = (tatoeba_dir / "tatoeba.fra-eng.eng").read_text(encoding="utf-8").splitlines()
+    vocab, counts = build_vocabulary(texts, "latin", max_words=10**9)
+    cv = CountVectorizer(token_pattern=TOKEN_PATTERNS["latin"], lowercase=True, strip_accents="ascii")
+    stripped = [strip_punctuation(t) for t in texts]
+    matrix = cv.fit_transform(stripped)
+    assert vocab.index == cv.vocabulary_
+    ours, _ = vocab.bag_of_words(texts)
+    assert (ours != matrix).nnz == 0
+    assert counts.column("count").to_pylist() == np.asarray(matrix.sum(axis=0)).ravel().tolist()
+
+
+def test_top_n_by_frequency_ties_alphabetical_indices_alphabetical():
+    texts = ["zz zz yy", "bb aa cc", "zz yy cc"]
+    vocab, counts = build_vocabulary(texts, "latin", max_words=3)
+    # counts: zz 3, yy 2, cc 2, aa 1, bb 1 → keep zz, cc, yy; indexed alphabetically
+    assert vocab.words == ["cc", "yy", "zz"]
+    assert counts.column("count").to_pylist() == [2, 2, 3]
+
+
+def test_bag_of_words_counts_and_oov(tmp_path):
+    vocab = Vocabulary(["apple", "red"], Tokenizer("latin"))
+    counts, oov = vocab.bag_of_words(["Red apple, red!", "blue sky", ""])
+    assert counts.toarray().tolist() == [[1, 2], [0, 0], [0, 0]]
+    assert oov.tolist() == [0, 2, 0]
+    bow = BagOfWords(np.array(["a", "b", "c"]), counts, oov)
+    bow.save(tmp_path / "x.npz")
+    back = BagOfWords.load(tmp_path / "x.npz")
+    assert (back.counts != counts).nnz == 0 and back.ids.tolist() == ["a", "b", "c"]
+    with pytest.raises(FlipInputError, match="row 1: id 'b'"):
+        back.check_aligned(np.array(["a", "x", "c"]), "shards", "x.npz")
+
+
+def test_vocab_files_reload_and_empty_vocabulary_is_an_error(tmp_path):
+    vocab, counts = build_vocabulary(["bb aa cc", "aa"], "latin", max_words=10)
+    write_vocabulary(tmp_path, vocab, counts, {"view": "text_en"})
+    assert json.loads((tmp_path / "vocab.json").read_text()) == {"aa": 0, "bb": 1, "cc": 2}
+    assert Vocabulary.load(tmp_path).words == ["aa", "bb", "cc"]
+    with pytest.raises(FlipInputError, match="vocabulary is empty"):
+        build_vocabulary(["a b c", "!"], "latin", max_words=10)  # single letters are not tokens
