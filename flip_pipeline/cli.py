@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", default="en", help="language of the views text_{lang} and speech_{lang}")
     p.add_argument("--encoder", default="sonar_published", help="embeddings/{encoder}/... folder name")
     p.add_argument("--encoder-spec", type=_spec, default=None,
-                   help="JSON (or @file) fingerprinted like an encoders.<name> entry (default: the published-data spec)")
+                   help="JSON (or @file) fingerprinted like an encoders.<name> entry (default: published-data spec)")
     p.add_argument("--shard-rows", type=int, default=50_000)
     p.add_argument("--no-drop-nonfinite", action="store_true",
                    help="stop on rows with NaN/inf embeddings or scores instead of dropping them")

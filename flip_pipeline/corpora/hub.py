@@ -70,7 +70,8 @@ def load_hub_split(hub: dict[str, Any], split: str, base: Path, key: str):
         return datasets.load_dataset(hub["id"], hub.get("config"), **kwargs)
     except FlipInputError:
         raise
-    except Exception as err:  # datasets raises many types (FileNotFoundError, ConnectionError, ValueError, ...)
+    # datasets raises many types (FileNotFoundError, ConnectionError, ValueError, ...)
+    except Exception as err:  # noqa: BLE001
         name = hub.get("disk") or hub.get("id")
         raise FlipInputError(
             f"{where}: cannot load split {split!r} of {name!r} (config {hub.get('config')!r}): "

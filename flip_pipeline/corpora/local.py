@@ -65,7 +65,9 @@ def _read_txt(name: str, root: Path, views: list[str]) -> tuple[dict[str, pa.Tab
     return tables, {"format": "txt", "root": str(root), "empty_skipped": empty}
 
 
-def _read_tsv(name: str, root: Path, views: list[str], missing: MissingAudio) -> tuple[dict[str, pa.Table], dict[str, Any]]:
+def _read_tsv(
+    name: str, root: Path, views: list[str], missing: MissingAudio
+) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     tables, empty = {}, {}
     for split in SPLITS:
         path = root / f"{split}.tsv"
