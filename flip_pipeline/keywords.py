@@ -10,7 +10,7 @@ from flip_pipeline.probes.lip import Probe
 
 @torch.no_grad()
 def top_words(
-    probe: Probe, embeddings: np.ndarray, depth: int, use_bias: bool = False, batch_size: int = 4096
+    probe: Probe, embeddings: np.ndarray, depth: int, use_bias: bool = False, logits_memory_mb: float = 512.0
 ) -> np.ndarray:
     """Indices of the ``depth`` highest-scoring words per embedding.
 
@@ -19,7 +19,7 @@ def top_words(
         embeddings: float32 ``(n, d)``.
         depth: how many words per row (clipped to the vocabulary size).
         use_bias: add the log-unigram bias ``b`` (the paper evaluates without it).
-        batch_size: rows scored at once; memory is ``batch_size × W`` floats.
+        logits_memory_mb: cap on the ``(rows, W)`` score buffer; rows are scored in chunks.
 
     Returns:
         int64 ``(n, depth)``, best first.
@@ -27,6 +27,7 @@ def top_words(
     device = probe.b.device
     depth = min(depth, probe.vocab_size)
     out = np.empty((len(embeddings), depth), dtype=np.int64)
+    batch_size = max(1, int(logits_memory_mb * 2**20 // (4 * probe.vocab_size)))
     for lo in range(0, len(embeddings), batch_size):
         x = torch.as_tensor(embeddings[lo : lo + batch_size], dtype=torch.float32, device=device)
         scores = probe.logits(x, use_bias=use_bias)

@@ -50,6 +50,8 @@ class TrainSettings:
         precision: ``fp32`` or ``bf16`` (bf16 products, fp32 accumulation and log-sum-exp).
         seed: seeds initialisation and shuffling.
         chunk_batches: batches per contiguous chunk read from the shards.
+        logits_memory_mb: cap on the ``(rows, W)`` logit buffer of one step; a batch that
+            needs more is processed in row chunks (same gradient, bounded memory).
     """
 
     lr: float = 5e-3
@@ -67,6 +69,7 @@ class TrainSettings:
     precision: str = "fp32"
     seed: int = 0
     chunk_batches: int = 8
+    logits_memory_mb: float = 1024.0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainSettings:
@@ -105,16 +108,30 @@ def make_dev_set(views: list[np.ndarray], counts, source: str) -> DevSet:
 
 
 def train_step(probe: Probe, opt: torch.optim.Optimizer, batch: Batch, settings: TrainSettings) -> float:
-    """One proximal-gradient step on eq. 4; returns the batch's negative log-likelihood."""
-    loss = weighted_count_nll(
-        probe.hidden(batch.x), probe.words, probe.b.view(-1),
-        batch.rows, batch.cols, batch.vals, batch.totals, bf16=settings.precision == "bf16",
-    )
+    """One proximal-gradient step on eq. 4; returns the batch's negative log-likelihood.
+
+    The ``(N, W)`` logit buffer is processed in row chunks of at most
+    ``settings.logits_memory_mb`` (gradients accumulate over chunks; the step is the same).
+    """
+    n_rows = batch.x.shape[0]
+    chunk = max(1, int(settings.logits_memory_mb * 2**20 // (4 * probe.vocab_size)))
+    bounds = torch.arange(0, n_rows + chunk, chunk, device=batch.rows.device).clamp_(max=n_rows)
+    nnz_bounds = torch.searchsorted(batch.rows, bounds).tolist()  # rows are sorted
+    bounds = bounds.tolist()
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    total = 0.0
+    for (lo, hi), (a, b) in zip(zip(bounds, bounds[1:]), zip(nnz_bounds, nnz_bounds[1:])):
+        if lo == hi:
+            continue
+        loss = weighted_count_nll(
+            probe.hidden(batch.x[lo:hi]), probe.words, probe.b.view(-1), batch.rows[a:b] - lo,
+            batch.cols[a:b], batch.vals[a:b], batch.totals[lo:hi], bf16=settings.precision == "bf16",
+        )
+        loss.backward()
+        total += float(loss.detach())
     opt.step()
     probe.prox_l1(opt.param_groups[0]["lr"] * settings.l1)
-    return float(loss.detach())
+    return total
 
 
 def make_optimizer(probe: Probe, settings: TrainSettings) -> torch.optim.AdamW:

@@ -14,7 +14,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.evaluate import evaluate_view
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.shards import ViewEmbeddings
-from flip_pipeline.train import TrainSettings, make_dev_set, train_probe
+from flip_pipeline.train import TrainSettings, make_dev_set, make_optimizer, train_probe, train_step
 from flip_pipeline.vocab import BagOfWords, build_vocabulary
 
 CPU = torch.device("cpu")
@@ -89,6 +89,22 @@ def test_proximal_l1_makes_exact_zeros(prepared, tmp_path):
         p.E1.copy_(torch.tensor([[0.5, -0.05], [-0.3, 0.1], [0.0, 2.0]]))
     p.prox_l1(0.1)
     torch.testing.assert_close(p.E1.detach(), torch.tensor([[0.4, 0.0], [-0.2, 0.0], [0.0, 1.9]]))
+
+
+def test_row_chunked_step_equals_one_piece_step(prepared):
+    data, _ = _data(prepared["root"], "train")
+    batch = next(data.batches(100, np.random.default_rng(0), CPU))
+    probes = []
+    for memory_mb in (1024, 0.02):  # 0.02 MB holds ~20 rows of logits: several chunks
+        torch.manual_seed(0)
+        probe = make_probe("flip", data.bow.counts.shape[1], data.dim, 8)
+        settings = TrainSettings(logits_memory_mb=memory_mb)
+        loss = train_step(probe, make_optimizer(probe, settings), batch, settings)
+        probes.append((probe, loss))
+    (one, loss_one), (chunked, loss_chunked) = probes
+    assert np.isclose(loss_one, loss_chunked, rtol=1e-5)
+    for name, tensor in one.state_dict().items():
+        torch.testing.assert_close(tensor, chunked.state_dict()[name], rtol=1e-5, atol=1e-6)
 
 
 def test_bias_starts_at_the_log_unigram_distribution():
