@@ -85,6 +85,10 @@ class TrainingData:
     def __len__(self) -> int:
         return len(self.bow.ids)
 
+    def rows_without_words(self) -> int:
+        """Sentences with no in-vocabulary token: they add nothing to the objective (counted, kept)."""
+        return int((np.diff(self.bow.counts.indptr) == 0).sum())
+
     def word_counts(self) -> np.ndarray:
         """``(W,)`` corpus frequency of every vocabulary word in this split."""
         return np.asarray(self.bow.counts.sum(axis=0)).ravel()

@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     probe, summary = train_probe(spec["probe"], rank, data, dev, settings, device, out / "train_log.jsonl")
     config = {**spec, "dim": data.dim, "rank": getattr(probe, "rank", None), "encoder_spec": args.encoder_spec,
-              "train_rows": len(data), "result": summary}
+              "result": summary}
     save_checkpoint(out, probe, vocab, config)
 
 

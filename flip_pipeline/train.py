@@ -203,6 +203,8 @@ def train_probe(
         "best_dev_recall": best,
         "best_iteration": best_iteration,
         "iterations": iteration,
+        "train_rows": len(data),
+        "train_rows_without_in_vocab_token": data.rows_without_words(),
         "seconds": round(time.perf_counter() - started, 3),
         "settings": asdict(settings),
     }

@@ -1,6 +1,8 @@
 rule corpus:
     output:
-        expand(R + "/corpora/{{corpus}}/{split}.parquet", split=SPLITS),
+        train=f"{R}/corpora/{{corpus}}/train.parquet",
+        dev=f"{R}/corpora/{{corpus}}/dev.parquet",
+        test=f"{R}/corpora/{{corpus}}/test.parquet",
         info=f"{R}/corpora/{{corpus}}/info.json",
     params:
         spec=lambda w: as_json(config["corpora"][w.corpus]),
