@@ -3,6 +3,13 @@
 Resumable: a shard that already holds exactly its planned ids from the same encoder
 configuration is kept; only missing or stale shards are embedded. The encoder is
 loaded only if some shard is missing. Writing a shard overlaps with encoding the next.
+
+Skipped rows: an encoder may offer ``encode_skipping(ids, inputs, view) -> (embeddings,
+skipped)`` besides ``encode`` (SONAR speech with ``skip_bad_audio`` does): ``embeddings``
+holds the kept rows in input order, ``skipped`` maps each left-out id to its reason. A
+shard then holds only the kept rows and records the others in its ``flip.skipped``
+metadata (so a rerun knows the shard is complete), and the manifest lists every skipped
+id with its reason under ``skipped``. Without skips, nothing changes.
 """
 
 from __future__ import annotations
@@ -17,8 +24,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from flip_pipeline.corpora.table import read_view
 from flip_pipeline.encoders import build_encoder
+from flip_pipeline.encoders.base import Encoder
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.shards import MANIFEST, complete_shard_dim, shard_name, write_manifest, write_shard
 
@@ -42,6 +53,23 @@ def _library_versions() -> str:
     return json.dumps(versions, sort_keys=True)
 
 
+def _encode(encoder: Encoder, ids: list[str], inputs: list[str], view: str) -> tuple[Any, dict[str, str]]:
+    """``(embeddings of the kept rows, {skipped id: reason})``; see the module docstring."""
+    encode_skipping = getattr(encoder, "encode_skipping", None)
+    if encode_skipping is None:
+        return encoder.encode(ids, inputs, view), {}
+    return encode_skipping(ids, inputs, view)
+
+
+def _skipped_in_shard(path: Path) -> dict[str, str]:
+    """The ``flip.skipped`` record of an existing shard; ``{}`` if none or unreadable."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        return json.loads(meta.get(b"flip.skipped", b"{}"))
+    except (OSError, pa.ArrowException, ValueError):
+        return {}
+
+
 def embed_view(
     corpus_path: str | Path,
     view: str,
@@ -50,6 +78,7 @@ def embed_view(
     out_dir: str | Path,
     shard_rows: int = 50_000,
     device: str = "cpu",
+    encoder: Encoder | None = None,
 ) -> dict:
     """Embed ``view`` of the corpus split at ``corpus_path`` into ``out_dir``.
 
@@ -60,6 +89,9 @@ def embed_view(
         out_dir: ``embeddings/{encoder}/{corpus}/{split}/{view}``.
         shard_rows: rows per shard (the unit of work lost to a crash).
         device: torch device for the encoder.
+        encoder: an already built encoder for ``encoder_spec`` (tests, benchmarks, a caller
+            embedding several views with one model); by default built from the spec when
+            the first shard is missing.
 
     Returns:
         The manifest written to ``out_dir/_SUCCESS``.
@@ -72,20 +104,27 @@ def embed_view(
     n_shards = math.ceil(len(ids) / shard_rows)
     plan = [(i, i * shard_rows, min(len(ids), (i + 1) * shard_rows)) for i in range(n_shards)]
 
-    encoder, metadata, kept_dim = None, None, None
+    metadata, kept_dim = None, None
+    rows_written = {}  # shard index -> rows it holds (fewer than planned if rows were skipped)
+    skipped: dict[str, str] = {}  # id -> reason, over all shards
     done = 0
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future | None = None
         for index, lo, hi in plan:
             path = out_dir / shard_name(index)
-            existing = complete_shard_dim(path, ids[lo:hi], fingerprint)
+            shard_skipped = _skipped_in_shard(path) if path.exists() else {}
+            expected = [i for i in ids[lo:hi] if i not in shard_skipped]
+            existing = complete_shard_dim(path, expected, fingerprint)
             if existing is not None:
                 kept_dim = existing
+                rows_written[index] = len(expected)
+                skipped.update(shard_skipped)
                 log.info("%s: complete, kept", path.name)
                 continue
             if encoder is None:
                 encoder = build_encoder(encoder_name, encoder_spec, device)
+            if metadata is None:
                 encoder.check_view(view)
                 metadata = {
                     "encoder": encoder_name,
@@ -97,15 +136,19 @@ def embed_view(
                     "versions": _library_versions(),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }
-            embeddings = encoder.encode(ids[lo:hi], inputs[lo:hi], view)
-            if embeddings.shape != (hi - lo, encoder.dim):
+            embeddings, shard_skipped = _encode(encoder, ids[lo:hi], inputs[lo:hi], view)
+            kept_ids = [i for i in ids[lo:hi] if i not in shard_skipped] if shard_skipped else ids[lo:hi]
+            if embeddings.shape != (len(kept_ids), encoder.dim):
                 raise FlipInputError(
-                    f"encoder {encoder_name!r} returned shape {embeddings.shape} for {hi - lo} rows, "
-                    f"expected ({hi - lo}, {encoder.dim})"
+                    f"encoder {encoder_name!r} returned shape {embeddings.shape} for {len(kept_ids)} rows, "
+                    f"expected ({len(kept_ids)}, {encoder.dim})"
                 )
+            shard_metadata = {**metadata, "skipped": json.dumps(shard_skipped)} if shard_skipped else metadata
+            rows_written[index] = len(kept_ids)
+            skipped.update(shard_skipped)
             if pending is not None:
                 pending.result()
-            pending = writer.submit(write_shard, path, ids[lo:hi], embeddings, metadata)
+            pending = writer.submit(write_shard, path, kept_ids, embeddings, shard_metadata)
             done += hi - lo
             rate = done / max(time.perf_counter() - started, 1e-9)
             log.info("%s: %d rows embedded (%.1f rows/s overall)", path.name, hi - lo, rate)
@@ -118,5 +161,9 @@ def embed_view(
         if stale.name not in planned:
             stale.unlink()
     info = {"encoder": encoder_name, "view": view, "dim": int(dim), "dtype": "float32", "fingerprint": fingerprint}
-    write_manifest(out_dir, [(shard_name(i), hi - lo) for i, lo, hi in plan], info)
+    if skipped:  # rows the encoder left out (bad audio), in corpus order
+        info["skipped_rows"] = len(skipped)
+        info["skipped"] = [{"id": i, "reason": skipped[i]} for i in ids if i in skipped]
+        log.warning("view %s: %d rows skipped; listed in %s", view, len(skipped), out_dir / MANIFEST)
+    write_manifest(out_dir, [(shard_name(i), rows_written[i]) for i, _, _ in plan], info)
     return info

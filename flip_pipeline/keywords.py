@@ -29,7 +29,7 @@ def top_words(
     out = np.empty((len(embeddings), depth), dtype=np.int64)
     batch_size = max(1, int(logits_memory_mb * 2**20 // (4 * probe.vocab_size)))
     for lo in range(0, len(embeddings), batch_size):
-        x = torch.as_tensor(embeddings[lo : lo + batch_size], dtype=torch.float32, device=device)
+        x = torch.tensor(embeddings[lo : lo + batch_size], dtype=torch.float32, device=device)  # a copy: input may be read-only
         scores = probe.logits(x, use_bias=use_bias)
         out[lo : lo + len(x)] = scores.topk(depth, dim=1, sorted=True).indices.cpu().numpy()
     return out

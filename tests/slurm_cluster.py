@@ -1,10 +1,18 @@
 """A real single-node SLURM cluster (Debian's munge, slurmctld and slurmd) for tests.
 
-Everything lives in one temporary folder: the munge key and socket, slurm.conf, the
-controller's state and the node's spool. The daemons run as root in the foreground as
-children of this process, listen on loopback ports chosen at start, and are stopped by
-:meth:`SlurmCluster.stop`. Nothing under /etc or /run is touched: every SLURM command
-finds the cluster through ``SLURM_CONF`` (see :meth:`SlurmCluster.env`).
+Everything lives in one temporary folder: the munge key, slurm.conf, the controller's
+state and the node's spool. The daemons run as root in the foreground as children of
+this process, listen on loopback ports chosen at start, and are stopped by
+:meth:`SlurmCluster.stop`. Nothing under /etc is touched.
+
+The node runs "configless", as many real clusters do: slurmd fetches slurm.conf from
+slurmctld and publishes it at /run/slurm/conf, where SLURM commands inside jobs find it.
+(The snakemake SLURM jobstep executor strips every SLURM_* variable, SLURM_CONF included,
+from the ``srun`` it starts inside a job, so a cluster found only through SLURM_CONF does
+not work.) Commands run by the test itself get ``SLURM_CONF`` (see
+:meth:`SlurmCluster.env`). munge serves its default socket, /run/munge/munge.socket.2: a
+munged already answering there is used, otherwise one is started with a fresh key and
+stopped at the end.
 
 No accounting daemon: the snakemake SLURM executor is told to poll ``squeue`` (it needs
 ``MinJobAge`` of at least three times its first status-check delay, set below), and
@@ -26,6 +34,8 @@ DAEMONS = ("munged", "slurmctld", "slurmd")
 CLUSTER_NAME = "flipci"
 NODE_NAME = "flipnode"
 PARTITION = "debug"
+MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
+RUN_CONF = Path("/run/slurm/conf")
 
 
 class SlurmStartError(RuntimeError):
@@ -57,7 +67,7 @@ class SlurmCluster:
         self.root = Path(root)
         self.conf = self.root / "slurm.conf"
         self.jobcomp_log = self.root / "jobcomp.log"
-        self.munge_socket = self.root / "munge" / "munge.socket"
+        self.munge_socket = MUNGE_SOCKET
         self._procs: dict[str, subprocess.Popen] = {}
 
     # -- environment -------------------------------------------------------------------
@@ -77,7 +87,8 @@ class SlurmCluster:
             self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)])
             self._wait(lambda: self._ok(["scontrol", "ping"]) and "UP" in self._out(["scontrol", "ping"]),
                        timeout, "slurmctld answering scontrol ping")
-            self._spawn("slurmd", ["slurmd", "-D", "-N", NODE_NAME, "-f", str(self.conf)])
+            self._clear_run_conf(stale_only=True)
+            self._spawn("slurmd", ["slurmd", "-D", "-N", NODE_NAME, "--conf-server", f"127.0.0.1:{self.ctld_port}"])
             self._wait(self._node_idle, timeout, f"node {NODE_NAME} idle in sinfo")
         except BaseException as err:
             logs = self.logs()
@@ -98,6 +109,15 @@ class SlurmCluster:
                     proc.kill()
                     proc.wait(timeout=10)
         self._procs.clear()
+        self._clear_run_conf(stale_only=False)
+
+    def _clear_run_conf(self, stale_only: bool) -> None:
+        """Remove /run/slurm/conf when it points into this cluster (or, stale_only, nowhere)."""
+        if not RUN_CONF.is_symlink():
+            return
+        target = Path(os.readlink(RUN_CONF))
+        if (stale_only and not target.exists()) or (not stale_only and self.root in target.parents):
+            RUN_CONF.unlink()
 
     # -- queries -----------------------------------------------------------------------
     def jobcomp_records(self) -> list[dict[str, str]]:
@@ -135,6 +155,7 @@ class SlurmCluster:
         os.chmod(key, 0o400)
         cpus, mem = _node_resources()
         ctld_port, d_port = _free_port(), _free_port()
+        self.ctld_port = ctld_port
         conf = f"""\
 # Written by tests/slurm_cluster.py: a one-node cluster on loopback, daemons as root.
 ClusterName={CLUSTER_NAME}
@@ -145,7 +166,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket={self.munge_socket}
+SlurmctldParameters=enable_configless
 StateSaveLocation={self.root / "state"}
 SlurmdSpoolDir={self.root / "spool"}
 SlurmctldPidFile={self.root / "run" / "slurmctld.pid"}
@@ -167,25 +188,42 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
+# the node offers twice its cores, so two 2-thread jobs share it (they mostly wait on
+# start-up); slurmd takes the node's size from this file instead of the hardware
+SlurmdParameters=config_overrides
 # finished jobs stay visible to squeue for 10 minutes (the executor polls squeue)
 MinJobAge=600
 KillWait=5
 InactiveLimit=0
 Waittime=0
-NodeName={NODE_NAME} NodeAddr=127.0.0.1 NodeHostname={NODE_NAME} CPUs={cpus} RealMemory={mem} State=UNKNOWN
+NodeName={NODE_NAME} NodeAddr=127.0.0.1 NodeHostname={NODE_NAME} CPUs={2 * cpus} RealMemory={mem} State=UNKNOWN
 PartitionName={PARTITION} Nodes={NODE_NAME} Default=YES MaxTime=INFINITE State=UP
 """
         self.conf.write_text(conf)
 
     def _start_munge(self) -> None:
+        if self._munge_works():
+            return  # a munged of this machine already serves the default socket
         munge_dir = self.root / "munge"
+        self.munge_socket.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         self._spawn(
             "munged",
             ["munged", "--foreground", "--force", f"--key-file={munge_dir / 'munge.key'}",
              f"--socket={self.munge_socket}", f"--pid-file={munge_dir / 'munged.pid'}",
              f"--seed-file={munge_dir / 'munged.seed'}", f"--log-file={self.root / 'log' / 'munged.log'}"],
         )
-        self._wait(self.munge_socket.exists, 20, "munge socket")
+        self._wait(self._munge_works, 20, f"munged answering on {self.munge_socket}")
+
+    def _munge_works(self) -> bool:
+        if not self.munge_socket.exists():
+            return False
+        try:
+            cred = subprocess.run(["munge", "-n", "-S", str(self.munge_socket)], capture_output=True, timeout=10)
+            check = subprocess.run(["unmunge", "-S", str(self.munge_socket)], input=cred.stdout,
+                                   capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return cred.returncode == 0 and check.returncode == 0
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
         log = open(self.root / "log" / f"{name}.stdout", "ab")

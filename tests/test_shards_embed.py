@@ -30,7 +30,7 @@ def test_shards_have_schema_metadata_and_manifest(corpus, tmp_path):
     manifest = json.loads((out / "_SUCCESS").read_text())
     assert [s["rows"] for s in manifest["shards"]] == [100, 100, 30] and manifest["rows"] == 230
     schema = pq.read_schema(out / "part-00000.parquet")
-    assert str(schema.field("embedding").type) == "fixed_size_list<element: float>[16]"
+    assert str(schema.field("embedding").type) == "fixed_size_list<element: float not null>[16]"
     meta = {k.decode(): v.decode() for k, v in schema.metadata.items()}
     for key in ("encoder", "model_id", "revision", "dim", "dtype", "normalisation", "versions", "created"):
         assert f"flip.{key}" in meta

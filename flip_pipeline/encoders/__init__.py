@@ -11,7 +11,7 @@ from typing import Any
 from flip_pipeline.encoders.base import Encoder
 from flip_pipeline.errors import FlipInputError
 
-FAMILIES = ("sentence_transformers", "bow_projection", "gaussian")
+FAMILIES = ("sentence_transformers", "bow_projection", "gaussian", "sonar", "gemini")
 
 
 def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encoder:
@@ -34,4 +34,16 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
 
         cls = BowProjection if family == "bow_projection" else GaussianNoise
         return cls(name, spec["dim"], spec.get("seed", 0))
+    if family == "sonar":
+        from flip_pipeline.encoders.sonar import SonarEncoder
+
+        keys = ("text_encoder", "tokenizer", "speech_encoder", "languages", "precision", "batch_size", "max_tokens",
+                "speech_batch_size", "max_audio_seconds", "max_seq_len", "max_audio_s", "skip_bad_audio", "progress")
+        return SonarEncoder(name, device=device, **{k: spec[k] for k in keys if k in spec})
+    if family == "gemini":
+        from flip_pipeline.encoders.gemini import GeminiEncoder
+
+        keys = ("model", "dim", "task_type", "batch_size", "normalize", "cache_dir", "base_url", "max_attempts",
+                "initial_backoff_s", "max_backoff_s", "timeout_s")
+        return GeminiEncoder(name, **{k: spec[k] for k in keys if k in spec})
     raise FlipInputError(f"encoders.{name}.family: unknown family {family!r}; known: {', '.join(FAMILIES)}")
