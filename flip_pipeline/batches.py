@@ -67,9 +67,14 @@ class TrainingData:
         weights: one weight per view (``α``, ``1 − α``); views of weight 0 are dropped.
         bow: bag of words of the target text view, rows aligned with the views.
         bow_path: file of ``bow``, for error messages.
+        keep: optional ``(n,)`` bool mask of the rows to train on (the published
+            ``sim_threshold`` filter, see :func:`flip_pipeline.pair.similarity_mask`).
     """
 
-    def __init__(self, views: list[ViewEmbeddings], weights: list[float], bow: BagOfWords, bow_path: str):
+    def __init__(
+        self, views: list[ViewEmbeddings], weights: list[float], bow: BagOfWords, bow_path: str,
+        keep: np.ndarray | None = None,
+    ):
         kept = [(v, w) for v, w in zip(views, weights) if w > 0]
         if not kept:
             raise FlipInputError("every training view has weight 0; set alpha so at least one view counts")
@@ -81,17 +86,21 @@ class TrainingData:
             bow.check_aligned(v.ids, str(v.view_dir), bow_path)
         self.bow = bow
         self.dim = self.views[0].dim
+        self.keep = np.ones(len(bow.ids), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+        if len(self.keep) != len(bow.ids) or not self.keep.any():
+            raise FlipInputError(f"{bow_path}: the row filter keeps {int(self.keep.sum())} of {len(bow.ids)} rows")
 
     def __len__(self) -> int:
-        return len(self.bow.ids)
+        """Rows trained on (after the optional filter)."""
+        return int(self.keep.sum())
 
     def rows_without_words(self) -> int:
-        """Sentences with no in-vocabulary token: they add nothing to the objective (counted, kept)."""
-        return int((np.diff(self.bow.counts.indptr) == 0).sum())
+        """Kept sentences with no in-vocabulary token: they add nothing to the objective (counted, kept)."""
+        return int(((np.diff(self.bow.counts.indptr) == 0) & self.keep).sum())
 
     def word_counts(self) -> np.ndarray:
-        """``(W,)`` corpus frequency of every vocabulary word in this split."""
-        return np.asarray(self.bow.counts.sum(axis=0)).ravel()
+        """``(W,)`` corpus frequency of every vocabulary word in the kept rows."""
+        return np.asarray(self.bow.counts[self.keep].sum(axis=0)).ravel()
 
     def _read_chunk(self, lo: int, hi: int) -> list[np.ndarray]:
         return [v.read_rows(lo, hi) for v in self.views]
@@ -100,17 +109,19 @@ class TrainingData:
         self, batch_size: int, rng: np.random.Generator, device: torch.device, chunk_batches: int = 8
     ) -> Iterator[Batch]:
         """One epoch of shuffled batches (see the module docstring)."""
+        n = len(self.bow.ids)
         chunk = batch_size * chunk_batches
-        starts = rng.permutation(np.arange(0, len(self), chunk))
+        starts = rng.permutation(np.arange(0, n, chunk))
         with ThreadPoolExecutor(max_workers=1) as reader:
-            future = reader.submit(self._read_chunk, int(starts[0]), min(len(self), int(starts[0]) + chunk))
+            future = reader.submit(self._read_chunk, int(starts[0]), min(n, int(starts[0]) + chunk))
             for i, lo in enumerate(starts):
-                hi = min(len(self), int(lo) + chunk)
+                hi = min(n, int(lo) + chunk)
                 xs = future.result()
                 if i + 1 < len(starts):
                     nxt = int(starts[i + 1])
-                    future = reader.submit(self._read_chunk, nxt, min(len(self), nxt + chunk))
+                    future = reader.submit(self._read_chunk, nxt, min(n, nxt + chunk))
                 order = rng.permutation(hi - lo)
+                order = order[self.keep[lo + order]]
                 counts = self.bow.counts[int(lo) : hi]
                 for s in range(0, len(order), batch_size):
                     idx = order[s : s + batch_size]

@@ -79,7 +79,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     settings = TrainSettings.from_dict(spec.get("training", {}))
     vocab = Vocabulary.load(args.vocab_dir)
     train_bow = BagOfWords.load(args.train_bow)
-    data = TrainingData([ViewEmbeddings(d) for d in args.train_embeddings], spec["weights"], train_bow, args.train_bow)
+    keep = None
+    if settings.sim_threshold is not None:
+        from flip_pipeline.pair import similarity_mask
+
+        if not args.sim:
+            raise FlipInputError(f"run {spec['run']}: training.sim_threshold is set but no --sim file was given")
+        keep = similarity_mask(args.sim, train_bow.ids, settings.sim_threshold)
+    views = [ViewEmbeddings(d) for d in args.train_embeddings]
+    data = TrainingData(views, spec["weights"], train_bow, args.train_bow, keep)
     dev_bow = BagOfWords.load(args.dev_bow)
     dev_views = []
     for folder, weight in zip(args.dev_embeddings, spec["weights"]):
@@ -185,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev-bow", required=True)
     p.add_argument("--train-embeddings", nargs="+", required=True, help="one folder per training view")
     p.add_argument("--dev-embeddings", nargs="+", required=True, help="one folder per training view")
+    p.add_argument("--sim", help="per-id cosine of the two training views (for training.sim_threshold)")
     p.add_argument("--out-dir", required=True, help="models/{experiment}/{run}")
     p.add_argument("--device", default="auto")
 

@@ -50,6 +50,8 @@ class TrainSettings:
         precision: ``fp32`` or ``bf16`` (bf16 products, fp32 accumulation and log-sum-exp).
         seed: seeds initialisation and shuffling.
         chunk_batches: batches per contiguous chunk read from the shards.
+        sim_threshold: train only on pairs whose two views have cosine similarity above
+            this (the published filter); ``None`` keeps every row.
         logits_memory_mb: cap on the ``(rows, W)`` logit buffer of one step; a batch that
             needs more is processed in row chunks (same gradient, bounded memory).
     """
@@ -69,6 +71,7 @@ class TrainSettings:
     precision: str = "fp32"
     seed: int = 0
     chunk_batches: int = 8
+    sim_threshold: float | None = None
     logits_memory_mb: float = 1024.0
 
     @classmethod

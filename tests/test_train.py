@@ -127,6 +127,17 @@ def test_batches_are_shuffled_between_epochs_and_cover_every_row(prepared):
     assert torch.equal(seen[seen[:, 0].argsort()], everything[everything[:, 0].argsort()])
 
 
+def test_similarity_filter_trains_on_kept_rows_only(prepared):
+    _, bow = _data(prepared["root"], "train")
+    keep = np.arange(len(bow.ids)) % 3 == 0
+    data = TrainingData([ViewEmbeddings(prepared["root"] / "train" / "text_en")], [1.0], bow, "bow.npz", keep)
+    assert len(data) == keep.sum()
+    seen = torch.cat([b.x for b in data.batches(50, np.random.default_rng(0), CPU, chunk_batches=2)])
+    kept = torch.from_numpy(data.views[0].read_rows(0, len(bow.ids))[keep])
+    assert torch.equal(seen[seen[:, 0].argsort()], kept[kept[:, 0].argsort()])
+    np.testing.assert_array_equal(data.word_counts(), np.asarray(bow.counts[keep].sum(axis=0)).ravel())
+
+
 def test_misaligned_ids_and_mismatched_dimensions_are_refused(prepared, tmp_path):
     root = prepared["root"]
     bow = BagOfWords.load(root / "train.npz")

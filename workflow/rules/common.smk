@@ -56,6 +56,14 @@ def train_embedding_dirs(wildcards, split):
     return [embedding_dir(run.encoder, run.corpus, split, v) for v in run.train_views]
 
 
+def similarity_file(run):
+    """The per-id cosine of a run's two training views when `training.sim_threshold` filters on it."""
+    if run.training.get("sim_threshold") is None or len(run.train_views) != 2:
+        return []
+    a, b = run.train_views
+    return f"{R}/embeddings/{run.encoder}/{run.corpus}/train/sim_{a}__{b}.parquet"
+
+
 def eval_entries(experiment):
     """Every (run, test view) evaluation of an experiment, described for the report stage."""
     entries = []

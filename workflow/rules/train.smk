@@ -5,6 +5,7 @@ rule train:
         dev_bow=lambda w: bow_file(run_of(w).vocab, run_of(w).corpus, "dev", run_of(w).target_view),
         train_emb=lambda w: [f"{d}/_SUCCESS" for d in train_embedding_dirs(w, "train")],
         dev_emb=lambda w: [f"{d}/_SUCCESS" for d in train_embedding_dirs(w, "dev")],
+        sim=lambda w: similarity_file(run_of(w)),
     output:
         model=f"{R}/models/{{experiment}}/{{run}}/model.safetensors",
         config=f"{R}/models/{{experiment}}/{{run}}/config.json",
@@ -17,6 +18,7 @@ rule train:
         train_dirs=lambda w: train_embedding_dirs(w, "train"),
         dev_dirs=lambda w: train_embedding_dirs(w, "dev"),
         out_dir=lambda w: f"{R}/models/{w.experiment}/{w.run}",
+        sim=lambda w, input: f"--sim {input.sim}" if input.sim else "",
         device=config.get("device", "auto"),
     threads: 2
     resources:
@@ -28,4 +30,4 @@ rule train:
     shell:
         "flip train --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir}"
         " --train-bow {input.train_bow} --dev-bow {input.dev_bow} --train-embeddings {params.train_dirs}"
-        " --dev-embeddings {params.dev_dirs} --out-dir {params.out_dir} --device {params.device} 2> {log}"
+        " --dev-embeddings {params.dev_dirs} {params.sim} --out-dir {params.out_dir} --device {params.device} 2> {log}"
