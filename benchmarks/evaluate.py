@@ -18,6 +18,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 import torch
+from synthetic import zipf_counts
 
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, reference_sets
@@ -45,14 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    p = 1.0 / np.arange(1, args.vocab + 1)
-    p /= p.sum()
-    rows = np.repeat(np.arange(args.sentences), 12)
-    counts = sp.csr_matrix(
-        (np.ones(len(rows), np.int32), (rows, rng.choice(args.vocab, size=len(rows), p=p))),
-        shape=(args.sentences, args.vocab),
-    )
-    counts.sum_duplicates()
+    counts = zipf_counts(rng, args.sentences, args.vocab)
     torch.manual_seed(0)
     probe = make_probe("flip", args.vocab, args.dim, args.rank).eval()
     x = rng.standard_normal((args.sentences, args.dim), dtype=np.float32)

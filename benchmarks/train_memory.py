@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from synthetic import zipf_counts
 
 from flip_pipeline.batches import TrainingData
 from flip_pipeline.probes.lip import make_probe
@@ -51,15 +52,7 @@ def write_view(folder: Path, ids: np.ndarray, dim: int, shard_rows: int, seed: i
 
 def synthetic_bow(n: int, vocab: int, words_per_row: int, seed: int) -> BagOfWords:
     """Zipf-distributed counts, ``(n, vocab)`` CSR, built without a dense intermediate."""
-    import scipy.sparse as sp
-
-    rng = np.random.default_rng(seed)
-    p = 1.0 / np.arange(1, vocab + 1)
-    p /= p.sum()
-    cols = rng.choice(vocab, size=n * words_per_row, p=p).astype(np.int32)
-    rows = np.repeat(np.arange(n, dtype=np.int32), words_per_row)
-    counts = sp.csr_matrix((np.ones(len(cols), np.int32), (rows, cols)), shape=(n, vocab))
-    counts.sum_duplicates()
+    counts = zipf_counts(np.random.default_rng(seed), n, vocab, words_per_row)
     ids = np.char.add("utt-", np.arange(n).astype(str))
     return BagOfWords(ids, counts, np.zeros(n, np.int32))
 

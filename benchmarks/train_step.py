@@ -20,8 +20,8 @@ import statistics
 import time
 
 import numpy as np
-import scipy.sparse as sp
 import torch
+from synthetic import zipf_counts
 
 from flip_pipeline.batches import stack_views
 from flip_pipeline.keywords import top_words
@@ -31,17 +31,6 @@ from flip_pipeline.probes.objective import reference_view_nll
 from flip_pipeline.train import TrainSettings, make_optimizer, train_step
 
 CPU = torch.device("cpu")
-
-
-def zipf_counts(rng: np.random.Generator, n: int, vocab: int, words_per_row: int = 12) -> sp.csr_matrix:
-    """``(n, vocab)`` CSR counts with Zipf-like word frequencies."""
-    p = 1.0 / np.arange(1, vocab + 1)
-    p /= p.sum()
-    rows = np.repeat(np.arange(n), words_per_row)
-    cols = rng.choice(vocab, size=n * words_per_row, p=p)
-    m = sp.csr_matrix((np.ones_like(cols, dtype=np.int32), (rows, cols)), shape=(n, vocab))
-    m.sum_duplicates()
-    return m
 
 
 def baseline_step(probe, opt, xs, counts, alpha, l1):
