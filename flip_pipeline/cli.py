@@ -133,6 +133,13 @@ def cmd_keywords(args: argparse.Namespace) -> None:
         print(f"{row_id}\t{' '.join(words)}")
 
 
+def cmd_entities(args: argparse.Namespace) -> None:
+    from flip_pipeline.entities import entities_stage
+
+    summary = entities_stage(args.corpus_table, args.view, args.pipeline, args.out, args.batch_size)
+    logging.getLogger("flip.entities").info("%s", json.dumps(summary))
+
+
 def cmd_pair(args: argparse.Namespace) -> None:
     from flip_pipeline.pair import pair_views
 
@@ -211,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", required=True, type=_spec, help="{runs: [...], test_views: [...], caption: ...}")
     p.add_argument("--inputs", nargs="+", required=True, help="evaluation summaries")
     p.add_argument("--out-prefix", required=True, help="tables/{name} or figures/{name}")
+
+    p = add("entities", cmd_entities, "Tag named entities of a text view with a spaCy pipeline (JSON lines).")
+    p.add_argument("--corpus-table", required=True, help="corpora/{corpus}/{split}.parquet")
+    p.add_argument("--view", required=True, help="text view column, e.g. text_en")
+    p.add_argument("--pipeline", required=True, help="spaCy pipeline: package name or nlp.to_disk folder "
+                   "(entities.pipeline)")
+    p.add_argument("--out", required=True, help="entities/{corpus}/{split}/{view}.jsonl")
+    p.add_argument("--batch-size", type=int, default=256)
 
     p = add("pair", cmd_pair, "Cosine similarity per id between two embedded views of one corpus split.")
     p.add_argument("--a", required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewA}")
