@@ -28,10 +28,9 @@ def test_every_stage_has_help(stage, capsys):
     assert "usage: flip " + stage in capsys.readouterr().out
 
 
-def test_lint_is_clean_but_for_conda_advice():
+def test_lint_is_clean():
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=REPO)
-    advice = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip().startswith("* ")]
-    assert all("conda environment or container" in line for line in advice), advice
+    assert proc.returncode == 0 and "workflow is in a good condition" in proc.stdout + proc.stderr, proc.stdout
 
 
 @pytest.mark.slow

@@ -7,6 +7,8 @@ rule corpus:
     params:
         spec=lambda w: as_json(config["corpora"][w.corpus]),
         out_dir=lambda w: f"{R}/corpora/{w.corpus}",
+    conda:
+        "../../envs/core.yaml"
     log:
         "logs/corpus/{corpus}.log",
     shell:

@@ -19,6 +19,8 @@ rule embed:
         gpu=lambda w: 0
         if config["encoders"][w.encoder]["family"] in ("bow_projection", "gaussian", "gemini")
         else config.get("gpus", 1),
+    conda:
+        "../../envs/embed.yaml"
     log:
         "logs/embed/{encoder}/{corpus}/{split}/{view}.log",
     shell:

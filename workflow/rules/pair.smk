@@ -15,6 +15,8 @@ rule pair:
     params:
         a=lambda w: embedding_dir(w.encoder, w.corpus, w.split, w.view_a),
         b=lambda w: embedding_dir(w.encoder, w.corpus, w.split, w.view_b),
+    conda:
+        "../../envs/core.yaml"
     log:
         "logs/pair/{encoder}/{corpus}/{split}/{view_a}__{view_b}.log",
     shell:

@@ -14,6 +14,8 @@ rule report_table:
             "caption": config["tables"][w.name].get("caption", ""),
         }),
         prefix=lambda w: f"{R}/tables/{w.name}",
+    conda:
+        "../../envs/core.yaml"
     log:
         "logs/report/table_{name}.log",
     shell:
@@ -33,6 +35,8 @@ rule report_figure:
             "caption": config["figures"][w.name].get("caption", ""),
         }),
         prefix=lambda w: f"{R}/figures/{w.name}",
+    conda:
+        "../../envs/core.yaml"
     log:
         "logs/report/figure_{name}.log",
     shell:

@@ -25,6 +25,8 @@ rule train:
         mem_mb=8000,
         runtime=480,
         gpu=config.get("gpus", 1),  # SLURM `--gpus`; `--config gpus=0` for CPU-only jobs
+    conda:
+        "../../envs/train.yaml"
     log:
         "logs/train/{experiment}/{run}.log",
     shell:

@@ -8,6 +8,8 @@ rule vocab:
     params:
         spec=lambda w: as_json(config["vocabularies"][w.vocab]),
         out_dir=lambda w: f"{R}/vocab/{w.vocab}",
+    conda:
+        "../../envs/core.yaml"
     log:
         "logs/vocab/{vocab}.log",
     shell:
@@ -23,6 +25,8 @@ rule bow:
         f"{R}/bow/{{vocab}}/{{corpus}}/{{split}}/{{view}}.npz",
     params:
         vocab_dir=lambda w: f"{R}/vocab/{w.vocab}",
+    conda:
+        "../../envs/core.yaml"
     log:
         "logs/bow/{vocab}/{corpus}/{split}/{view}.log",
     shell:
