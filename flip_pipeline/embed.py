@@ -19,6 +19,7 @@ import importlib.metadata
 import json
 import logging
 import math
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -61,6 +62,17 @@ def _encode(encoder: Encoder, ids: list[str], inputs: list[str], view: str) -> t
     return encode_skipping(ids, inputs, view)
 
 
+def _remove_orphaned_temporaries(out_dir: Path) -> None:
+    """Delete ``.part-*.tmp-<pid>`` files left by a killed run (their writer is gone)."""
+    for tmp in out_dir.glob(".part-*.tmp-*"):
+        try:
+            os.kill(int(tmp.name.rsplit("-", 1)[1]), 0)
+        except (ValueError, ProcessLookupError):
+            tmp.unlink(missing_ok=True)
+        except PermissionError:  # alive, owned by someone else
+            pass
+
+
 def _skipped_in_shard(path: Path) -> dict[str, str]:
     """The ``flip.skipped`` record of an existing shard; ``{}`` if none or unreadable."""
     try:
@@ -99,6 +111,7 @@ def embed_view(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
+    _remove_orphaned_temporaries(out_dir)
     ids, inputs = read_view(corpus_path, view)
     fingerprint = encoder_fingerprint(encoder_name, encoder_spec)
     n_shards = math.ceil(len(ids) / shard_rows)
@@ -155,7 +168,7 @@ def embed_view(
         if pending is not None:
             pending.result()
 
-    dim = encoder.dim if encoder is not None else kept_dim
+    dim = encoder.dim if metadata is not None else kept_dim  # metadata is set once something was embedded
     planned = {shard_name(i) for i, _, _ in plan}
     for stale in out_dir.glob("part-*.parquet"):
         if stale.name not in planned:

@@ -1,0 +1,38 @@
+"""Length-sorted batching: sort inputs by length, cut batches, put the results back in order.
+
+Padding costs compute in proportion to the spread of lengths in a batch; sorting the
+whole shard by length first makes that spread small. Batches are cut longest first so
+that an out-of-memory batch shows up at once, not at the end of a shard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_units: int | None = None) -> list[np.ndarray]:
+    """Group row indices into batches of similar length.
+
+    Args:
+        lengths: length of each row (tokens, audio frames, …), ``(n,)``.
+        batch_size: most rows per batch.
+        max_units: if given, most ``rows × longest row`` per batch (a padded-size budget);
+            a single row longer than the budget still forms its own batch.
+
+    Returns:
+        Index arrays, longest rows first; every row index appears in exactly one batch.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        rows = batch_size if max_units is None else max(1, min(batch_size, max_units // longest))
+        batches.append(order[start : start + rows])
+        start += rows
+    return batches

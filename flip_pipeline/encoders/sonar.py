@@ -1,0 +1,408 @@
+"""SONAR text and speech encoders (sonar-space on fairseq2) as one :class:`Encoder`.
+
+SONAR maps text in 200 languages and speech in about 40 into one 1024-d space, so one
+config entry serves every view: ``text_xx`` goes through the text encoder with the NLLB
+language token of ``xx`` (``en`` → ``eng_Latn``), ``speech_xx`` through the speech encoder
+of ``xx`` (``sonar_speech_encoder_eng``). Models are fairseq2 asset cards, downloaded and
+cached by fairseq2 on first use and loaded only when a view needs them.
+
+Each :meth:`SonarEncoder.encode` call sorts its rows by length (tokens, or audio
+duration), runs batches of similar length, and returns the vectors in input order.
+Audio is decoded with libsndfile (WAV, FLAC, OGG, MP3), mixed down to mono, resampled to
+16 kHz, and turned into the 80-bin standardised filterbanks the speech encoders were
+trained on; the next batch is decoded while the current one runs.
+
+Audio that is missing, unreadable, empty or too long raises
+:class:`~flip_pipeline.errors.FlipInputError` naming every such row's id and path, unless
+``skip_bad_audio`` is set: then :meth:`SonarEncoder.encode_skipping` leaves those rows
+out and reports them, and the embed stage lists them in the manifest.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import math
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from flip_pipeline.corpora.table import view_language, view_modality
+from flip_pipeline.encoders.batching import length_sorted_batches
+from flip_pipeline.errors import FlipInputError
+
+log = logging.getLogger(__name__)
+
+DIM = 1024
+DEFAULT_TEXT_ENCODER = "text_sonar_basic_encoder"
+DEFAULT_SPEECH_ENCODER = "sonar_speech_encoder_{iso3}"
+SAMPLE_RATE = 16_000
+FBANK_FRAMES_PER_SECOND = 100  # 10 ms hop
+MIN_AUDIO_SECONDS = 0.05
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+#: View language (ISO 639-1, or 639-3 where there is no two-letter code) → NLLB/SONAR code.
+#: ``languages`` in the encoder config overrides or extends it.
+LANGUAGE_CODES = {
+    "ar": "arb_Arab", "as": "asm_Beng", "bn": "ben_Beng", "ca": "cat_Latn", "cs": "ces_Latn",
+    "cy": "cym_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
+    "es": "spa_Latn", "et": "est_Latn", "fa": "pes_Arab", "fi": "fin_Latn", "fr": "fra_Latn",
+    "gu": "guj_Gujr", "he": "heb_Hebr", "hi": "hin_Deva", "hr": "hrv_Latn", "hu": "hun_Latn",
+    "id": "ind_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "kn": "kan_Knda", "ko": "kor_Hang",
+    "lt": "lit_Latn", "lv": "lvs_Latn", "ml": "mal_Mlym", "mr": "mar_Deva", "nl": "nld_Latn",
+    "or": "ory_Orya", "pa": "pan_Guru", "pl": "pol_Latn", "pt": "por_Latn", "ro": "ron_Latn",
+    "ru": "rus_Cyrl", "sk": "slk_Latn", "sl": "slv_Latn", "sv": "swe_Latn", "sw": "swh_Latn",
+    "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tr": "tur_Latn", "uk": "ukr_Cyrl",
+    "ur": "urd_Arab", "vi": "vie_Latn", "zh": "zho_Hans",
+}
+
+
+class AudioError(Exception):
+    """One audio file cannot be encoded; the message is the reason."""
+
+
+def audio_duration(path: str) -> float:
+    """Duration in seconds from the file header (no decoding)."""
+    import soundfile
+
+    p = Path(path)
+    if not p.is_file():
+        raise AudioError("file not found")
+    if p.stat().st_size == 0:
+        raise AudioError("empty file")
+    try:
+        info = soundfile.info(str(p))
+    except (RuntimeError, TypeError, ValueError) as err:  # soundfile.LibsndfileError is a RuntimeError
+        raise AudioError(f"unreadable audio ({err})") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioError("empty audio")
+    seconds = info.frames / info.samplerate
+    if seconds < MIN_AUDIO_SECONDS:
+        raise AudioError(f"audio too short ({seconds:.3f} s)")
+    return seconds
+
+
+def load_audio(path: str) -> np.ndarray:
+    """Decode ``path`` to mono float32 in [-1, 1] at 16 kHz."""
+    import soundfile
+    from scipy.signal import resample_poly
+
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise AudioError(f"unreadable audio ({err})") from None
+    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if rate != SAMPLE_RATE and len(wave):
+        g = math.gcd(int(rate), SAMPLE_RATE)
+        wave = resample_poly(wave, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
+    if len(wave) < MIN_AUDIO_SECONDS * SAMPLE_RATE:
+        raise AudioError("empty audio" if len(wave) == 0 else f"audio too short ({len(wave) / SAMPLE_RATE:.3f} s)")
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def _describe(bad: Mapping[str, str], limit: int = 10) -> str:
+    lines = [f"{row_id}: {reason}" for row_id, reason in list(bad.items())[:limit]]
+    more = f"; and {len(bad) - limit} more" if len(bad) > limit else ""
+    return "; ".join(lines) + more
+
+
+class SonarEncoder:
+    """SONAR text (``text_xx``) and speech (``speech_xx``) views in one 1024-d space.
+
+    Args:
+        name: config name (``encoders.<name>``).
+        text_encoder: fairseq2 asset card of the text encoder.
+        tokenizer: asset card of its tokenizer (default: the text encoder's card).
+        speech_encoder: asset card of the speech encoders, either a template with
+            ``{iso3}`` (the first part of the NLLB code: ``eng``, ``deu``) or a mapping
+            view language → card.
+        languages: view language → NLLB code, overriding :data:`LANGUAGE_CODES`.
+        device: torch device.
+        precision: ``fp32``, ``fp16`` or ``bf16`` weights and activations (outputs are float32).
+        batch_size: most sentences per text batch.
+        max_tokens: if set, most ``rows × longest`` tokens per text batch.
+        speech_batch_size: most clips per speech batch.
+        max_audio_seconds: if set, most ``clips × longest`` seconds of audio per speech batch.
+        max_seq_len: truncate text to this many tokens (default: the model's limit).
+        max_audio_s: longer clips are bad input (the speech encoders' positions end near 80 s).
+        skip_bad_audio: leave out rows whose audio is missing, unreadable, empty or too long
+            (see :meth:`encode_skipping`) instead of raising.
+        progress: show a tqdm bar per call.
+        text_model, text_tokenizer, speech_models: already built models to use instead of
+            loading the cards (``speech_models`` maps card name → model); for callers that
+            build models themselves, e.g. from an architecture config.
+    """
+
+    dim = DIM
+
+    def __init__(
+        self,
+        name: str,
+        text_encoder: str = DEFAULT_TEXT_ENCODER,
+        tokenizer: str | None = None,
+        speech_encoder: str | Mapping[str, str] = DEFAULT_SPEECH_ENCODER,
+        languages: Mapping[str, str] | None = None,
+        device: str | torch.device = "cpu",
+        precision: str = "fp32",
+        batch_size: int = 32,
+        max_tokens: int | None = None,
+        speech_batch_size: int = 8,
+        max_audio_seconds: float | None = None,
+        max_seq_len: int | None = None,
+        max_audio_s: float = 80.0,
+        skip_bad_audio: bool = False,
+        progress: bool = True,
+        *,
+        text_model: torch.nn.Module | None = None,
+        text_tokenizer: Any = None,
+        speech_models: Mapping[str, torch.nn.Module] | None = None,
+    ):
+        if precision not in PRECISIONS:
+            raise FlipInputError(f"encoders.{name}.precision: {precision!r} is not one of {sorted(PRECISIONS)}")
+        self.name = name
+        self.text_card, self.tokenizer_card = text_encoder, tokenizer or text_encoder
+        self.speech_encoder = speech_encoder
+        self.languages = {**LANGUAGE_CODES, **(languages or {})}
+        self.device = torch.device(device)
+        self.precision, self.dtype = precision, PRECISIONS[precision]
+        self.batch_size, self.max_tokens = batch_size, max_tokens
+        self.speech_batch_size, self.max_audio_seconds = speech_batch_size, max_audio_seconds
+        self.max_seq_len, self.max_audio_s = max_seq_len, max_audio_s
+        self.skip_bad_audio, self.progress = skip_bad_audio, progress
+        self._text_model = self._prepare(text_model) if text_model is not None else None
+        self._tokenizer = text_tokenizer
+        self._speech_models = {card: self._prepare(m) for card, m in (speech_models or {}).items()}
+        self._injected = text_model is not None or bool(speech_models)
+        log.info(
+            "encoder %s: SONAR on %s, %s, text batch %d%s, speech batch %d, skip bad audio: %s",
+            name, self.device, precision, batch_size, f" / {max_tokens} tokens" if max_tokens else "",
+            speech_batch_size, skip_bad_audio,
+        )
+
+    # ----------------------------------------------------------------- languages and cards
+    def nllb_code(self, view: str) -> str:
+        lang = view_language(view)
+        code = self.languages.get(lang)
+        if code is None:
+            raise FlipInputError(
+                f"encoder {self.name!r}: no SONAR language code for view {view!r}; "
+                f"add it under encoders.{self.name}.languages (e.g. {lang}: xxx_Latn)"
+            )
+        return code
+
+    def speech_card(self, view: str) -> str:
+        if isinstance(self.speech_encoder, Mapping):
+            card = self.speech_encoder.get(view_language(view))
+            if card is None:
+                raise FlipInputError(f"encoder {self.name!r}: no speech encoder for view {view!r} in speech_encoder")
+            return card
+        return self.speech_encoder.format(iso3=self.nllb_code(view).split("_")[0], lang=view_language(view))
+
+    def check_view(self, view: str) -> None:
+        modality = view_modality(view)
+        if modality not in ("text", "speech"):
+            raise FlipInputError(f"encoder {self.name!r} (sonar): unknown modality of view {view!r}")
+        self.nllb_code(view)
+        if modality == "speech":
+            card = self.speech_card(view)
+            if card not in self._speech_models:
+                from sonar.models.sonar_speech import get_sonar_speech_encoder_hub
+
+                _check_card(get_sonar_speech_encoder_hub(), card, f"encoders.{self.name}.speech_encoder")
+        elif self._text_model is None:
+            from sonar.models.sonar_text import get_sonar_text_encoder_hub
+
+            _check_card(get_sonar_text_encoder_hub(), self.text_card, f"encoders.{self.name}.text_encoder")
+
+    # ----------------------------------------------------------------- models
+    def _prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model.to(device=self.device, dtype=self.dtype).eval()
+
+    def _text(self) -> tuple[torch.nn.Module, Any]:
+        if self._text_model is None:
+            from sonar.models.sonar_text import get_sonar_text_encoder_hub
+
+            log.info("loading SONAR text encoder %s on %s (%s)", self.text_card, self.device, self.precision)
+            model = get_sonar_text_encoder_hub().load_model(self.text_card, device=self.device, dtype=self.dtype)
+            self._text_model = model.eval()
+        if self._tokenizer is None:
+            from fairseq2.data.tokenizers import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.tokenizer_card)
+        return self._text_model, self._tokenizer
+
+    def _speech(self, card: str) -> torch.nn.Module:
+        model = self._speech_models.get(card)
+        if model is None:
+            from sonar.models.sonar_speech import get_sonar_speech_encoder_hub
+
+            log.info("loading SONAR speech encoder %s on %s (%s)", card, self.device, self.precision)
+            model = get_sonar_speech_encoder_hub().load_model(card, device=self.device, dtype=self.dtype).eval()
+            self._speech_models[card] = model
+        return model
+
+    # ----------------------------------------------------------------- encoding
+    def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
+        """Embed one batch: ``(n, 1024)`` float32 in input order; bad audio raises even
+        when ``skip_bad_audio`` is set (use :meth:`encode_skipping` to skip)."""
+        embeddings, skipped = self.encode_skipping(ids, inputs, view)
+        if skipped:
+            raise FlipInputError(f"encoder {self.name!r}, view {view!r}: bad audio: {_describe(skipped)}")
+        return embeddings
+
+    def encode_skipping(self, ids: list[str], inputs: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
+        """Like :meth:`encode`, but rows with bad audio may be left out.
+
+        Returns:
+            ``(embeddings, skipped)``: float32 ``(n - len(skipped), 1024)`` for the kept rows
+            in input order, and ``{id: "path: reason"}`` for the rows left out (always
+            empty for text views, or unless ``skip_bad_audio``).
+        """
+        self.check_view(view)
+        if len(ids) != len(inputs):
+            raise ValueError(f"{len(ids)} ids but {len(inputs)} inputs")
+        with torch.inference_mode():
+            if view_modality(view) == "text":
+                return self._encode_text(inputs, self.nllb_code(view)), {}
+            return self._encode_speech(ids, inputs, view)
+
+    def _bar(self, total: int, unit: str):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, unit=unit, disable=not self.progress, leave=False, desc=self.name, mininterval=5)
+
+    def _encode_text(self, texts: list[str], lang: str) -> np.ndarray:
+        model, tokenizer = self._text()
+        token_encoder = tokenizer.create_encoder(lang=lang, mode="source")
+        limit = self.max_seq_len or _model_max_seq_len(model)
+        seqs = [token_encoder(text) for text in texts]
+        truncated = sum(1 for s in seqs if limit is not None and len(s) > limit)
+        if truncated:
+            log.warning("%d of %d texts truncated to %d tokens", truncated, len(texts), limit)
+            seqs = [s[:limit] for s in seqs]
+        pad_idx = tokenizer.vocab_info.pad_idx or 0
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        with self._bar(len(texts), "sent") as bar:
+            for batch in length_sorted_batches([len(s) for s in seqs], self.batch_size, self.max_tokens):
+                out = self._store(out, batch, self._forward(model, [seqs[i] for i in batch], pad_idx, 1))
+                bar.update(len(batch))
+        return out
+
+    def _store(self, out: np.ndarray, rows, vectors: np.ndarray) -> np.ndarray:
+        """``out[rows] = vectors``; a model of another width than 1024 (an injected one) sets ``dim``."""
+        if vectors.shape[1] != out.shape[1]:
+            self.dim = vectors.shape[1]
+            out = np.zeros((len(out), self.dim), dtype=np.float32)
+        out[rows] = vectors
+        return out
+
+    def _forward(self, model: torch.nn.Module, seqs: list[torch.Tensor], pad_value: int, pad_to_multiple: int):
+        from fairseq2.nn.utils.padding import pad_seqs
+
+        padded, layout = pad_seqs(seqs, pad_value=pad_value, pad_to_multiple=pad_to_multiple, device=self.device)
+        if padded.is_floating_point():
+            padded = padded.to(self.dtype)
+        embeddings = model(padded, layout).sentence_embeddings
+        return embeddings.float().cpu().numpy()
+
+    def _encode_speech(self, ids: list[str], paths: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
+        from fairseq2.data.audio import WaveformToFbankConverter
+
+        model = self._speech(self.speech_card(view))
+        bad: dict[int, str] = {}
+        durations = np.zeros(len(paths))
+        for row, path in enumerate(paths):
+            try:
+                durations[row] = audio_duration(path)
+                if durations[row] > self.max_audio_s:
+                    raise AudioError(f"audio is {durations[row]:.1f} s, longer than max_audio_s={self.max_audio_s}")
+            except AudioError as err:
+                bad[row] = str(err)
+        self._check_bad(bad, ids, paths, view)
+
+        to_fbank = WaveformToFbankConverter(
+            num_mel_bins=80, waveform_scale=2**15, channel_last=True, standardize=True, dtype=torch.float32
+        )
+
+        def features(rows: np.ndarray) -> dict[int, torch.Tensor | str]:
+            result: dict[int, torch.Tensor | str] = {}
+            for row in rows:
+                try:
+                    wave = torch.from_numpy(load_audio(paths[row])).unsqueeze(1)
+                    result[int(row)] = to_fbank({"waveform": wave, "sample_rate": float(SAMPLE_RATE)})["fbank"]
+                except AudioError as err:
+                    result[int(row)] = str(err)
+            return result
+
+        good = np.array([row for row in range(len(paths)) if row not in bad], dtype=np.int64)
+        frames = np.ceil(durations[good] * FBANK_FRAMES_PER_SECOND).astype(np.int64)
+        budget = None if self.max_audio_seconds is None else int(self.max_audio_seconds * FBANK_FRAMES_PER_SECOND)
+        batches = [good[b] for b in length_sorted_batches(frames, self.speech_batch_size, budget)]
+        out = np.zeros((len(paths), self.dim), dtype=np.float32)
+        with ThreadPoolExecutor(max_workers=1) as decoder, self._bar(len(good), "clip") as bar:
+            upcoming = decoder.submit(features, batches[0]) if batches else None
+            for index, rows in enumerate(batches):
+                ready = upcoming.result()
+                upcoming = decoder.submit(features, batches[index + 1]) if index + 1 < len(batches) else None
+                failed = {row: r for row, r in ready.items() if isinstance(r, str)}
+                if failed:
+                    bad.update(failed)
+                    self._check_bad(failed, ids, paths, view)
+                kept = [row for row in rows if row not in failed]
+                if kept:
+                    out = self._store(out, kept, self._forward(model, [ready[row] for row in kept], 0, 2))
+                bar.update(len(rows))
+        keep = np.array([row not in bad for row in range(len(paths))], dtype=bool)
+        skipped = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
+        if skipped:
+            log.warning("view %s: skipped %d rows with bad audio: %s", view, len(skipped), _describe(skipped, 3))
+        return out[keep], skipped
+
+    def _check_bad(self, bad: Mapping[int, str], ids: list[str], paths: list[str], view: str) -> None:
+        if bad and not self.skip_bad_audio:
+            named = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
+            raise FlipInputError(
+                f"encoder {self.name!r}, view {view!r}: {len(bad)} rows with bad audio "
+                f"(set encoders.{self.name}.skip_bad_audio to leave them out): {_describe(named)}"
+            )
+
+    def provenance(self) -> dict[str, str]:
+        cards = {"text_encoder": self.text_card, "tokenizer": self.tokenizer_card}
+        if isinstance(self.speech_encoder, Mapping):
+            cards["speech_encoder"] = ",".join(f"{k}={v}" for k, v in sorted(self.speech_encoder.items()))
+        else:
+            cards["speech_encoder"] = self.speech_encoder
+        return {
+            "model_id": f"sonar:{self.text_card}|{cards['speech_encoder']}",
+            "revision": "injected-model" if self._injected else "asset-card",
+            "normalisation": "none",
+            "precision": self.precision,
+            **cards,
+            "sonar_space": importlib.metadata.version("sonar-space"),
+            "fairseq2": importlib.metadata.version("fairseq2"),
+        }
+
+
+def _check_card(hub: Any, card: str, key: str) -> None:
+    """Raise naming ``key`` unless ``card`` is a model card fairseq2 knows (read offline)."""
+    from fairseq2.models.hub import ModelNotKnownError
+
+    try:
+        hub.get_model_config(card)
+    except ModelNotKnownError:
+        raise FlipInputError(f"{key}: {card!r} is not a known SONAR model card") from None
+
+
+def _model_max_seq_len(model: torch.nn.Module) -> int | None:
+    """The text encoder's position limit, found where sonar-space's own pipeline finds it."""
+    pos = getattr(getattr(model, "encoder_frontend", None), "pos_encoder", None)
+    if pos is not None:
+        return getattr(pos, "max_seq_len", None)
+    try:
+        return model.encoder.layers[0].self_attn.pos_encoder.max_seq_len  # type: ignore[union-attr]
+    except AttributeError:
+        return None

@@ -1,0 +1,74 @@
+"""Offline stand-ins for SONAR: the real sonar-space model classes with random weights,
+the real NLLB tokenizer class on a small SentencePiece model trained here, and speech
+synthesised with espeak-ng. Shared by the SONAR tests and ``benchmarks/embed.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import torch
+
+#: NLLB codes the stand-in tokenizer knows (each gets its ``__xxx_Yyyy__`` token).
+STANDIN_LANGS = ["eng_Latn", "deu_Latn", "fra_Latn", "ben_Beng", "hin_Deva", "tam_Taml", "tel_Telu"]
+
+
+def train_standin_tokenizer(folder: Path, sentences: list[str], vocab_size: int = 2000):
+    """Train a unigram SentencePiece model on ``sentences`` and load it with fairseq2's
+    NLLB tokenizer class, as SONAR's ``text_sonar_basic_encoder`` card does.
+
+    The special ids follow NLLB (``<pad>`` 0 inserted by fairseq2, ``<unk>`` 1, ``<s>`` 2,
+    ``</s>`` 3), so the ids fit SONAR's 256k-entry embedding table.
+    """
+    import sentencepiece as spm
+    from fairseq2.models.nllb.tokenizer import NllbTokenizerConfig, load_nllb_tokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = folder / "standin"
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_prefix=str(prefix),
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        num_threads=1,
+        seed_sentencepiece_size=100_000,
+        minloglevel=2,
+    )
+    config = NllbTokenizerConfig(langs=list(STANDIN_LANGS), default_lang="eng_Latn")
+    return load_nllb_tokenizer(Path(f"{prefix}.model"), config)
+
+
+def random_sonar_text_encoder(arch: str = "basic", seed: int = 0) -> torch.nn.Module:
+    """SONAR's text encoder built from its architecture config, random weights, eval mode."""
+    from sonar.models.sonar_text import get_sonar_text_encoder_hub
+
+    hub = get_sonar_text_encoder_hub()
+    torch.manual_seed(seed)
+    return hub.create_new_model(hub.get_arch_config(arch)).eval()
+
+
+def random_sonar_speech_encoder(arch: str = "english", seed: int = 0) -> torch.nn.Module:
+    """SONAR's speech encoder built from its architecture config, random weights, eval mode."""
+    from sonar.models.sonar_speech import get_sonar_speech_encoder_hub
+
+    hub = get_sonar_speech_encoder_hub()
+    torch.manual_seed(seed)
+    return hub.create_new_model(hub.get_arch_config(arch)).eval()
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def synthesize(text: str, path: Path, voice: str = "en", speed: int = 175) -> Path:
+    """Speak ``text`` into a WAV file (22.05 kHz mono) with espeak-ng; deterministic."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True, capture_output=True)
+    return path
