@@ -84,7 +84,7 @@ def accuracy_gap(args) -> dict[str, float]:
     vocab, dim, n_train, n_test = args.acc_vocab, 256, 20000, 2000
     counts = zipf_counts(rng, n_train + n_test, vocab, words_per_row=8)
     projection = rng.standard_normal((vocab, dim)).astype(np.float32) / np.sqrt(dim)
-    x = np.asarray(counts @ projection, dtype=np.float32) + 0.3 * rng.standard_normal((n_train + n_test, dim), dtype=np.float32)
+    x = np.asarray(counts @ projection, dtype=np.float32) + 0.1 * rng.standard_normal((n_train + n_test, dim), dtype=np.float32)
     out = {}
     for precision in ("fp32", "bf16"):
         torch.manual_seed(0)
@@ -113,8 +113,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=6000)
     parser.add_argument("--vocab", type=int, default=17500)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--acc-vocab", type=int, default=5000)
-    parser.add_argument("--acc-epochs", type=int, default=8)
+    parser.add_argument("--acc-vocab", type=int, default=2000)
+    parser.add_argument("--acc-epochs", type=int, default=12)
     parser.add_argument("--quick", action="store_true", help="d 256, rank 128, batch 1000, W 5000")
     args = parser.parse_args()
     if args.quick:

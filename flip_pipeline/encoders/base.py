@@ -33,5 +33,9 @@ class Encoder(Protocol):
             float32 array of shape ``(n, dim)``.
         """
 
+    # Optional: ``encode_skipping(ids, inputs, view) -> (embeddings (m, dim), {id: reason})``
+    # for encoders whose inputs can be unusable (missing or empty audio) and whose config
+    # allows skipping them; the embed stage then records the skipped ids in the manifest.
+
     def provenance(self) -> dict[str, str]:
         """Model id, revision, normalisation and library versions, for shard metadata."""
