@@ -116,8 +116,6 @@ def bench_sonar(folder: Path, n: int, batch_size: int, repeats: int, bf16: bool)
          best_rate(n, lib_same), best_rate(n, ours), agree),
     ]
     if bf16:
-        import torch
-
         encoder16 = SonarEncoder("sonar", batch_size=batch_size, precision="bf16", progress=False,
                                  text_model=model, text_tokenizer=tokenizer)  # casts the shared model to bf16
         spec16 = {**spec, "precision": "bf16"}

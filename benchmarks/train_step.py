@@ -130,7 +130,7 @@ def main() -> None:
         print(f"| {name:<20} | {seconds:>8.3f} | {base / seconds:>7.2f}x |")
     acc = accuracy_gap(args)
     print(f"\n# bf16 accuracy check: FLiP r=128 on a synthetic task, W={args.acc_vocab}, {args.acc_epochs} epochs")
-    print(f"| precision | held-out accuracy (%) |\n|---|---|")
+    print("| precision | held-out accuracy (%) |\n|---|---|")
     for name, value in acc.items():
         print(f"| {name} | {value:.2f} |")
     print(f"\nbf16 - fp32 = {acc['bf16'] - acc['fp32']:+.2f} points (target: within 0.5)")

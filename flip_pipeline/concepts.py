@@ -30,7 +30,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from flip_pipeline.atomic import atomic_path, write_json
+from flip_pipeline.config import settings_from_dict
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.text import Tokenizer
 
@@ -57,11 +58,7 @@ class ConceptSettings:
     @classmethod
     def from_dict(cls, spec: Mapping, key: str = "concepts") -> ConceptSettings:
         """Settings from a config entry; an unknown field is an error naming ``{key}.{field}``."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            raise FlipInputError(f"{key}.{unknown[0]}: unknown setting; known: {', '.join(sorted(known))}")
-        return cls(**spec)
+        return settings_from_dict(cls, spec, key)
 
 
 def greedy_spans(tokens: list[str], index: Mapping[tuple[str, ...], int], max_n: int) -> tuple[list[int], list[str]]:

@@ -10,14 +10,17 @@ the minimum of 1``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import yaml
 
 from flip_pipeline.errors import FlipInputError
+
+T = TypeVar("T")
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -94,6 +97,16 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for name, spec in config.get(section, {}).items():
             if spec["experiment"] not in config["experiments"]:
                 raise FlipInputError(f"{source}: {section}.{name}.experiment: unknown experiment {spec['experiment']!r}")
+
+
+def settings_from_dict(cls: type[T], spec: Mapping[str, Any], key: str) -> T:
+    """Build the settings dataclass ``cls`` from a config entry; an unknown field is an
+    error naming ``{key}.{field}``, a missing one takes the dataclass default."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise FlipInputError(f"{key}.{unknown[0]}: unknown setting; known: {', '.join(sorted(known))}")
+    return cls(**spec)
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import copy
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from flip_pipeline.batches import Batch, TrainingData
+from flip_pipeline.config import settings_from_dict
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
@@ -75,9 +76,9 @@ class TrainSettings:
     logits_memory_mb: float = 1024.0
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainSettings:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+    def from_dict(cls, values: dict[str, Any], key: str = "training") -> TrainSettings:
+        """Settings from the ``training`` config entry (unknown fields are an error naming the key)."""
+        return settings_from_dict(cls, values, key)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
+
 
 import numpy as np
 import pyarrow as pa

@@ -26,7 +26,7 @@ import functools
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from flip_pipeline.atomic import atomic_path, write_json
 from flip_pipeline.encoders.base import Encoder
+from flip_pipeline.config import settings_from_dict
 from flip_pipeline.errors import FlipInputError
 
 
@@ -59,11 +60,7 @@ class SpliceSettings:
     @classmethod
     def from_dict(cls, spec: Mapping, key: str = "splice") -> SpliceSettings:
         """Settings from a config entry; an unknown field is an error naming ``{key}.{field}``."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            raise FlipInputError(f"{key}.{unknown[0]}: unknown setting; known: {', '.join(sorted(known))}")
-        return cls(**spec)
+        return settings_from_dict(cls, spec, key)
 
 
 def concept_dictionary(concept_embeddings: torch.Tensor) -> torch.Tensor:
