@@ -1,7 +1,7 @@
 """Training batches streamed from embedding shards and a CSR bag of words.
 
 Memory stays bounded as the corpus grows: embeddings are read a *chunk* (a contiguous
-slice of ``chunk_batches × batch_size`` rows) at a time from memory-mapped shards, the
+slice of ``chunk_batches × batch_size`` rows) at a time from the shards, the
 next chunk is read in a background thread while the current one trains, and the bag of
 words stays sparse. Shuffling: every epoch visits the chunks in a random order and
 permutes the rows inside each chunk, so batches differ from epoch to epoch.

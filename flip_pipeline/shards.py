@@ -117,15 +117,16 @@ class _Shard:
     path: Path
     start: int  # first global row
     rows: int
-    file: pq.ParquetFile
     group_starts: np.ndarray  # first shard-local row of each row group, plus the end
 
 
 class ViewEmbeddings:
     """Read access to one embedded view without loading it whole.
 
-    Shards are opened memory-mapped; :meth:`read_rows` copies only the row groups that a
-    contiguous slice touches.
+    :meth:`read_rows` reads only the row groups that a contiguous slice touches, with a
+    reader opened for that read: an open Parquet reader keeps the buffers of the row
+    groups it last read, and a memory map keeps every page it touched resident, so either
+    would let memory grow with the data read.
 
     Attributes:
         ids: row ids in corpus order, ``(n,)`` object array.
@@ -138,11 +139,12 @@ class ViewEmbeddings:
         manifest = read_manifest(self.view_dir)
         self.dim = int(manifest["dim"])
         self._shards: list[_Shard] = []
+        self.metadata: dict[str, str] = {}
         ids: list[np.ndarray] = []
         start = 0
         for entry in manifest["shards"]:
             path = self.view_dir / entry["file"]
-            pf = pq.ParquetFile(path, memory_map=True)
+            pf = pq.ParquetFile(path)
             if pf.metadata.num_rows != entry["rows"]:
                 raise FlipInputError(f"{path}: {pf.metadata.num_rows} rows, manifest says {entry['rows']}")
             width = pf.schema_arrow.field("embedding").type.list_size
@@ -150,12 +152,14 @@ class ViewEmbeddings:
                 raise FlipInputError(f"{path}: embeddings have dimension {width}, manifest says {self.dim}")
             sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
             starts = np.concatenate([[0], np.cumsum(sizes)])
-            self._shards.append(_Shard(path, start, entry["rows"], pf, starts))
+            self._shards.append(_Shard(path, start, entry["rows"], starts))
             ids.append(pf.read(columns=["id"]).column("id").to_numpy(zero_copy_only=False))
+            if not self.metadata:
+                meta = pf.schema_arrow.metadata or {}
+                self.metadata = {k.decode()[5:]: v.decode() for k, v in meta.items() if k.startswith(b"flip.")}
+            pf.close()
             start += entry["rows"]
         self.ids = np.concatenate(ids) if ids else np.array([], dtype=object)
-        first = self._shards[0].file.schema_arrow.metadata if self._shards else None
-        self.metadata = {k.decode()[5:]: v.decode() for k, v in (first or {}).items() if k.startswith(b"flip.")}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -169,8 +173,14 @@ class ViewEmbeddings:
                 continue
             first_rg = int(np.searchsorted(shard.group_starts, a - shard.start, side="right")) - 1
             last_rg = int(np.searchsorted(shard.group_starts, b - 1 - shard.start, side="right")) - 1
-            col = shard.file.read_row_groups(range(first_rg, last_rg + 1), columns=["embedding"]).column(0)
-            flat = pa.concat_arrays(col.chunks).flatten().to_numpy(zero_copy_only=False)
+            pf = pq.ParquetFile(shard.path)
+            try:
+                col = pf.read_row_groups(range(first_rg, last_rg + 1), columns=["embedding"]).column(0)
+            finally:
+                pf.close()
+            # One copy into numpy-owned memory; the Arrow buffers are released with ``col``.
+            flat = np.concatenate([c.flatten().to_numpy(zero_copy_only=False) for c in col.chunks])
+            del col
             offset = a - shard.start - int(shard.group_starts[first_rg])
             block = flat.reshape(-1, self.dim)[offset : offset + (b - a)]
             if not np.isfinite(block).all():

@@ -73,7 +73,7 @@ class TrainSettings:
     seed: int = 0
     chunk_batches: int = 8
     sim_threshold: float | None = None
-    logits_memory_mb: float = 1024.0
+    logits_memory_mb: float = 512.0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], key: str = "training") -> TrainSettings:
