@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=6000)
     parser.add_argument("--step-every", type=int, default=40, help="run a training step every N batches")
+    parser.add_argument("--logits-memory-mb", type=float, default=512, help="training.logits_memory_mb of the steps")
     parser.add_argument("--keep", action="store_true", help="keep the shards for another run")
     args = parser.parse_args()
 
@@ -91,7 +92,7 @@ def main() -> None:
     data = TrainingData(views, [0.5, 0.5], bow, str(bow_path))
     torch.manual_seed(0)
     probe = make_probe("flip", args.vocab, args.dim, 8)
-    settings = TrainSettings(batch_size=args.batch)
+    settings = TrainSettings(batch_size=args.batch, logits_memory_mb=args.logits_memory_mb)
     opt = make_optimizer(probe, settings)
     t = time.perf_counter()
     batches = steps = rows = 0
@@ -106,7 +107,7 @@ def main() -> None:
     streamed = 2 * args.rows * args.dim * 4
 
     print(f"# training data pipeline, one epoch: {args.rows:,} pairs x 2 views x d={args.dim} (float32), "
-          f"W={args.vocab:,}, batch {args.batch}, {steps} FLiP r=8 steps")
+          f"W={args.vocab:,}, batch {args.batch}, {steps} FLiP r=8 steps with logits_memory_mb={args.logits_memory_mb:g}")
     print("| measure | value |\n|---|---|")
     print(f"| shards prepared (s) | {prepared:.1f} |")
     print(f"| pass time (s) | {elapsed:.1f} ({rows / elapsed:,.0f} sentences/s, {batches} batches) |")

@@ -73,7 +73,7 @@ class TrainSettings:
     seed: int = 0
     chunk_batches: int = 8
     sim_threshold: float | None = None
-    logits_memory_mb: float = 512.0
+    logits_memory_mb: float = 1024.0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], key: str = "training") -> TrainSettings:
@@ -118,7 +118,8 @@ def train_step(probe: Probe, opt: torch.optim.Optimizer, batch: Batch, settings:
     ``settings.logits_memory_mb`` (gradients accumulate over chunks; the step is the same).
     """
     n_rows = batch.x.shape[0]
-    chunk = max(1, int(settings.logits_memory_mb * 2**20 // (4 * probe.vocab_size)))
+    element_bytes = 2 if settings.precision == "bf16" else 4  # the logit buffer's dtype
+    chunk = max(1, int(settings.logits_memory_mb * 2**20 // (element_bytes * probe.vocab_size)))
     bounds = torch.arange(0, n_rows + chunk, chunk, device=batch.rows.device).clamp_(max=n_rows)
     nnz_bounds = torch.searchsorted(batch.rows, bounds).tolist()  # rows are sorted
     bounds = bounds.tolist()
