@@ -60,11 +60,12 @@ def _ci() -> bool:
 
 
 def _workdir(path: Path) -> Path:
-    """A copy of the workflow (Snakefile, rules, config) so no run touches REPO/results."""
+    """A copy of the workflow (Snakefile, rules, conda envs, config) so no run touches REPO/results."""
     path.mkdir(parents=True)
     shutil.copy2(REPO / "Snakefile", path / "Snakefile")
     shutil.copy2(REPO / "config.yaml", path / "config.yaml")
     shutil.copytree(REPO / "workflow", path / "workflow")
+    shutil.copytree(REPO / "envs", path / "envs")  # rules name their conda env; Snakemake records it
     (path / "small.yaml").write_text(SMALL_CONFIG)
     return path
 
