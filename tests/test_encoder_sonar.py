@@ -29,6 +29,11 @@ from helpers_sonar import (
 )
 
 TOL = 1e-4
+#: Batched vs alone speech vectors. Measured here: cosine 1.0 (max difference 1.5e-6); a CI
+#: CPU gave elementwise differences up to 0.06 (norm 18) on the unpadded single-clip path of
+#: this 24-layer random-weight conformer, still cosine > 0.995. Letting padding leak into the
+#: encoder gives cosine 0.56-0.66 on the padded rows, so 0.99 separates noise from a bug.
+SPEECH_MIN_COSINE = 0.99
 SPEECH_CARD = "sonar_speech_encoder_eng"
 SENTENCES = [
     "Tom is here.",
@@ -160,8 +165,9 @@ def test_speech_shapes_resampling_and_batching_do_not_change_a_vector(speech_mod
     batch = encoder.encode(ids, wavs, "speech_en")
     assert batch.shape == (len(wavs), 1024) and batch.dtype == np.float32 and np.isfinite(batch).all()
     for row in (1, 3):  # the longest clip and a short one, each alone
-        alone = encoder.encode([ids[row]], [wavs[row]], "speech_en")
-        np.testing.assert_allclose(alone[0], batch[row], atol=TOL, rtol=0)
+        alone = encoder.encode([ids[row]], [wavs[row]], "speech_en")[0]
+        cosine = float(alone @ batch[row] / np.linalg.norm(alone) / np.linalg.norm(batch[row]))
+        assert cosine > SPEECH_MIN_COSINE, (row, cosine)
 
 
 @pytest.fixture(scope="module")
