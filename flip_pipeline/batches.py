@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from flip_pipeline.alignment import AlignedView
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.shards import ViewEmbeddings
 from flip_pipeline.vocab import BagOfWords
@@ -69,6 +70,7 @@ class TrainingData:
         bow_path: file of ``bow``, for error messages.
         keep: optional ``(n,)`` bool mask of the rows to train on (the published
             ``sim_threshold`` filter, see :func:`flip_pipeline.pair.similarity_mask`).
+            Rows a view's encoder skipped (listed in its manifest) are dropped as well.
     """
 
     def __init__(
@@ -78,16 +80,19 @@ class TrainingData:
         kept = [(v, w) for v, w in zip(views, weights) if w > 0]
         if not kept:
             raise FlipInputError("every training view has weight 0; set alpha so at least one view counts")
-        self.views, self.weights = [v for v, _ in kept], [w for _, w in kept]
-        dims = {str(v.view_dir): v.dim for v in self.views}
+        dims = {str(v.view_dir): v.dim for v, _ in kept}
         if len(set(dims.values())) != 1:
             raise FlipInputError(f"training views have different embedding dimensions: {dims}")
-        for v in self.views:
-            bow.check_aligned(v.ids, str(v.view_dir), bow_path)
+        self.views = [AlignedView(v, bow.ids, bow_path) for v, _ in kept]
+        self.weights = [w for _, w in kept]
         self.bow = bow
         self.dim = self.views[0].dim
         self.keep = np.ones(len(bow.ids), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
-        if len(self.keep) != len(bow.ids) or not self.keep.any():
+        if len(self.keep) != len(bow.ids):
+            raise FlipInputError(f"{bow_path}: the row filter has {len(self.keep)} rows, the corpus {len(bow.ids)}")
+        for view in self.views:  # rows an encoder skipped (bad audio) are not trained on
+            self.keep = self.keep & view.present
+        if not self.keep.any():
             raise FlipInputError(f"{bow_path}: the row filter keeps {int(self.keep.sum())} of {len(bow.ids)} rows")
 
     def __len__(self) -> int:

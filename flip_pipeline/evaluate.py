@@ -8,18 +8,20 @@ reference size ``k``, OOV types, top keywords, hits, per-sentence metrics).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flip_pipeline.alignment import AlignedView
 from flip_pipeline.atomic import atomic_path, write_json
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, precision_recall_f1, reference_sets, summarize
 from flip_pipeline.probes.lip import Probe
 from flip_pipeline.shards import ViewEmbeddings
-from flip_pipeline.vocab import BagOfWords, Vocabulary
+from flip_pipeline.vocab import BagOfWords
 
 
 def _ragged(values: np.ndarray, keep: np.ndarray) -> pa.ListArray:
@@ -33,53 +35,66 @@ def _first(n: np.ndarray, width: int) -> np.ndarray:
     return np.arange(width)[None, :] < np.asarray(n)[:, None]
 
 
+#: ``(embeddings (n, d), depth) -> (top, predicted)``: int ``(n, depth')`` indices ranked best
+#: first and an optional bool ``(n, depth')`` mask, false where a rank is no prediction.
+Ranker = Callable[[np.ndarray, int], tuple[np.ndarray, "np.ndarray | None"]]
+
+
+def probe_ranker(probe: Probe, use_bias: bool = False) -> Ranker:
+    """Rank words by ``E x`` (or ``E x + b``) of a LiP or FLiP (paper eq. 5)."""
+    return lambda x, depth: (top_words(probe, x, depth, use_bias=use_bias), None)
+
+
 def evaluate_view(
-    probe: Probe,
-    vocab: Vocabulary,
+    ranker: Ranker,
+    words: list[str],
     embeddings: ViewEmbeddings,
     bow: BagOfWords,
     bow_path: str,
-    use_bias: bool = False,
     top_n: tuple[int, ...] = (1, 5, 10, 20),
 ) -> tuple[dict, pa.Table]:
-    """Score keywords of every test sentence.
+    """Score keywords of every test sentence that has an embedding.
 
     Args:
-        probe, vocab: the trained model and its vocabulary (size ``W``).
-        embeddings: the test view (``n`` rows of dimension ``d``).
-        bow: counts of the reference text view, rows aligned with ``embeddings``.
+        ranker: the model's ranking (:func:`probe_ranker`, or SpLiCE's concept weights).
+        words: the ``W`` words (or concepts) the ranker's indices refer to.
+        embeddings: the test view (``n`` rows of dimension ``d``; rows its encoder skipped
+            are left out, see :mod:`flip_pipeline.alignment`).
+        bow: counts of the reference text view, one row per corpus row.
         bow_path: file of ``bow`` for error messages.
-        use_bias: rank with ``E x + b`` instead of ``E x``.
         top_n: the ``N`` of precision/recall/F1 at top-``N``.
 
     Returns:
         ``(summary, details)``.
     """
-    bow.check_aligned(embeddings.ids, str(embeddings.view_dir), bow_path)
-    reference = reference_sets(bow.counts)
+    present = AlignedView(embeddings, bow.ids, bow_path).present
+    reference = reference_sets(bow.counts[present])
     k = np.diff(reference.indptr)
     depth = int(max(k.max(initial=0), max(top_n)))
-    x = embeddings.read_rows(0, len(embeddings))
-    top = top_words(probe, x, depth, use_bias=use_bias)
+    top, predicted = ranker(embeddings.read_rows(0, len(embeddings)), depth)
     depth = top.shape[1]  # clipped to the vocabulary size
     mask = hit_mask(top, reference)
+    if predicted is not None:
+        mask &= predicted
+    else:
+        predicted = np.ones_like(mask)
     accuracy, evaluated = adaptive_accuracy(mask, k)
 
-    words = np.asarray(vocab.words, dtype=object)[top]  # (n, depth) strings
+    names = np.asarray(words, dtype=object)[top]  # (n, depth) strings
     within_k = _first(np.where(evaluated, k, 0), depth)
     details = {
         "id": pa.array(embeddings.ids.astype(str)),
         "k": pa.array(k.astype(np.int32)),
-        "oov_types": pa.array(bow.oov_types.astype(np.int32)),
+        "oov_types": pa.array(bow.oov_types[present].astype(np.int32)),
         "accuracy": pa.array(accuracy),
-        "keywords": _ragged(words, _first(np.full(len(k), max(top_n)), depth)),
-        "top_k": _ragged(words, within_k),
+        "keywords": _ragged(names, _first(np.full(len(k), max(top_n)), depth) & predicted),
+        "top_k": _ragged(names, within_k & predicted),
         "hit_index": _ragged(top.astype(np.int32), mask & within_k),
     }
     summary = {
         "n_sentences": int(len(k)),
+        "n_skipped_by_encoder": int((~present).sum()),
         "n_skipped_no_in_vocab_token": int((~evaluated).sum()),
-        "use_bias": use_bias,
         "k_mean": float(k[evaluated].mean()) if evaluated.any() else float("nan"),
         "accuracy": summarize(accuracy),
     }

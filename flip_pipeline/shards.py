@@ -17,6 +17,8 @@ decoding close to a memory copy.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import json
 import os
 from dataclasses import dataclass
@@ -163,6 +165,11 @@ class ViewEmbeddings:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def chunks(self, rows: int = 50_000) -> Iterator[np.ndarray]:
+        """Every row in order, as consecutive float32 ``(≤ rows, d)`` arrays (bounded memory)."""
+        for lo in range(0, len(self), rows):
+            yield self.read_rows(lo, min(len(self), lo + rows))
 
     def read_rows(self, lo: int, hi: int) -> np.ndarray:
         """Rows ``[lo, hi)`` as a float32 array ``(hi - lo, d)``; raises on non-finite values."""

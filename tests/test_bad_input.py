@@ -56,7 +56,7 @@ def test_rank_above_dimension_exits_2_without_output(small_run, capsys):
 def test_bags_of_words_of_another_split_are_refused(small_run, capsys):
     assert _train(small_run, 8, train_bow="dev.npz") == 2
     err = capsys.readouterr().err
-    assert "dev.npz has 60 rows but" in err and "emb/train has 180" in err
+    assert "emb/train has 180 rows and" in err and "dev.npz 60" in err and "first differ at embedding row 0" in err
 
 
 def test_a_small_run_trains(small_run):

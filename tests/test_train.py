@@ -11,7 +11,7 @@ from flip_pipeline.corpora.sample import generate_sample_corpus
 from flip_pipeline.corpora.table import write_corpus_table
 from flip_pipeline.embed import embed_view
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.evaluate import evaluate_view
+from flip_pipeline.evaluate import evaluate_view, probe_ranker
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.shards import ViewEmbeddings
 from flip_pipeline.train import TrainSettings, make_dev_set, make_optimizer, train_probe, train_step
@@ -60,7 +60,8 @@ def test_flip_learns_the_bow_control_and_logs(prepared, tmp_path):
     assert log[0]["iteration"] == 0 and log[-1]["iteration"] == summary["iterations"]
     assert summary["best_dev_recall"] > log[0]["dev_recall"] + 0.3
     test, test_bow = _data(prepared["root"], "test", ("text_en",), (1.0,))
-    result, details = evaluate_view(probe, prepared["vocab"], test.views[0], test_bow, "test.npz")
+    result, details = evaluate_view(probe_ranker(probe), prepared["vocab"].words, test.views[0].view, test_bow,
+                                    "test.npz")
     assert result["accuracy"]["mean"] > 0.6  # chance is about 0.05
     assert details.num_rows == len(test_bow.ids) and details.column("id").to_pylist() == test_bow.ids.tolist()
 
@@ -142,7 +143,7 @@ def test_misaligned_ids_and_mismatched_dimensions_are_refused(prepared, tmp_path
     root = prepared["root"]
     bow = BagOfWords.load(root / "train.npz")
     shuffled = BagOfWords(bow.ids[::-1].copy(), bow.counts, bow.oov_types)
-    with pytest.raises(FlipInputError, match="row 0: id"):
+    with pytest.raises(FlipInputError, match="first differ at embedding row 0"):
         TrainingData([ViewEmbeddings(root / "train" / "text_en")], [1.0], shuffled, "shuffled.npz")
     embed_view(root / "train.parquet", "text_de", "bow8", {"family": "bow_projection", "dim": 8},
                tmp_path / "de8", shard_rows=200)
