@@ -11,7 +11,7 @@ from typing import Any
 from flip_pipeline.encoders.base import Encoder
 from flip_pipeline.errors import FlipInputError
 
-FAMILIES = ("sentence_transformers", "bow_projection", "gaussian", "sonar", "gemini")
+FAMILIES = ("sentence_transformers", "bow_projection", "gaussian", "fbank_projection", "sonar", "gemini", "composite")
 
 
 def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encoder:
@@ -34,6 +34,14 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
 
         cls = BowProjection if family == "bow_projection" else GaussianNoise
         return cls(name, spec["dim"], spec.get("seed", 0))
+    if family == "fbank_projection":
+        from flip_pipeline.encoders.fbank_projection import FbankProjection
+
+        return FbankProjection(name, spec["dim"], spec.get("seed", 0), spec.get("skip_bad_audio", False))
+    if family == "composite":
+        from flip_pipeline.encoders.composite import build_composite
+
+        return build_composite(name, spec, device)
     if family == "sonar":
         from flip_pipeline.encoders.sonar import SonarEncoder
 

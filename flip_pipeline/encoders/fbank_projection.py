@@ -1,0 +1,115 @@
+"""A speech control: a fixed random projection of a clip's filterbank statistics.
+
+:class:`FbankProjection` decodes the clip as SONAR does (:func:`~flip_pipeline.encoders.sonar.load_audio`:
+mono float32 at 16 kHz), computes the same 80-bin log-mel filterbanks with fairseq2's
+``WaveformToFbankConverter`` (25 ms window, 10 ms hop), takes their mean and standard
+deviation over frames (160 values) and multiplies them by a fixed seeded Gaussian matrix.
+It hears the acoustics only (loudness, pitch range, speaking rate, voice), never the
+words, so it is a weak but honest floor for the speech views.
+
+The filterbanks are not standardised per clip, unlike SONAR's input: standardising makes
+every bin's mean 0 and standard deviation 1 over frames, which would give every clip the
+same 160 statistics.
+
+Bad audio (missing, empty, unreadable or too short) is handled as by
+:class:`~flip_pipeline.encoders.sonar.SonarEncoder`: it raises naming each row's id and
+path, unless ``skip_bad_audio`` is set, when :meth:`FbankProjection.encode_skipping`
+leaves those rows out and reports them to the embed stage.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import numpy as np
+import torch
+
+from flip_pipeline.corpora.table import view_modality
+from flip_pipeline.encoders.sonar import SAMPLE_RATE, AudioError, _describe, audio_duration, load_audio
+from flip_pipeline.errors import FlipInputError
+
+MEL_BINS = 80
+FEATURES = 2 * MEL_BINS  # per-bin mean and standard deviation over frames
+
+
+class FbankProjection:
+    """``embedding = [mean_t f_t, std_t f_t] · W`` for the log-mel frames ``f_t`` (80 bins)
+    of a clip, with ``W ~ N(0, I/160)`` of shape ``(160, dim)`` drawn once from ``seed``.
+
+    Args:
+        name: config name (``encoders.<name>``).
+        dim: embedding dimension.
+        seed: seed of the projection matrix.
+        skip_bad_audio: leave out rows whose audio is bad (see :meth:`encode_skipping`)
+            instead of raising.
+    """
+
+    def __init__(self, name: str, dim: int, seed: int = 0, skip_bad_audio: bool = False):
+        self.name, self.dim, self.seed, self.skip_bad_audio = name, dim, seed, skip_bad_audio
+        rng = np.random.default_rng(seed)
+        self._projection = (rng.standard_normal((FEATURES, dim)) / np.sqrt(FEATURES)).astype(np.float32)
+        self._to_fbank = None
+
+    def check_view(self, view: str) -> None:
+        if view_modality(view) != "speech":
+            raise FlipInputError(
+                f"encoder {self.name!r} (fbank_projection) encodes speech views (audio paths) only, not {view!r}"
+            )
+
+    def features(self, path: str) -> np.ndarray:
+        """``(160,)`` float32: per-bin mean then standard deviation of the clip's log-mel frames.
+
+        Raises :class:`~flip_pipeline.encoders.sonar.AudioError` for bad audio.
+        """
+        if self._to_fbank is None:
+            from fairseq2.data.audio import WaveformToFbankConverter
+
+            self._to_fbank = WaveformToFbankConverter(
+                num_mel_bins=MEL_BINS, waveform_scale=2**15, channel_last=True, standardize=False, dtype=torch.float32
+            )
+        audio_duration(path)  # names a missing or empty file before decoding
+        wave = torch.from_numpy(load_audio(path)).unsqueeze(1)
+        fbank = self._to_fbank({"waveform": wave, "sample_rate": float(SAMPLE_RATE)})["fbank"]  # (frames, 80)
+        return torch.cat([fbank.mean(dim=0), fbank.std(dim=0, correction=0)]).numpy()
+
+    def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
+        """Embed one batch of clips: ``(n, dim)`` float32 in input order; bad audio raises
+        even when ``skip_bad_audio`` is set (use :meth:`encode_skipping` to skip)."""
+        embeddings, skipped = self.encode_skipping(ids, inputs, view)
+        if skipped:
+            raise FlipInputError(f"encoder {self.name!r}, view {view!r}: bad audio: {_describe(skipped)}")
+        return embeddings
+
+    def encode_skipping(self, ids: list[str], inputs: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
+        """Like :meth:`encode`, but rows with bad audio may be left out.
+
+        Returns:
+            ``(embeddings, skipped)``: float32 ``(n - len(skipped), dim)`` for the kept rows
+            in input order, and ``{id: "path: reason"}`` for the rows left out (empty
+            unless ``skip_bad_audio``; without it bad audio raises naming every such row).
+        """
+        self.check_view(view)
+        if len(ids) != len(inputs):
+            raise ValueError(f"{len(ids)} ids but {len(inputs)} inputs")
+        rows, skipped = [], {}
+        for row_id, path in zip(ids, inputs):
+            try:
+                rows.append(self.features(path))
+            except AudioError as err:
+                skipped[row_id] = f"{path}: {err}"
+        if skipped and not self.skip_bad_audio:
+            raise FlipInputError(
+                f"encoder {self.name!r}, view {view!r}: {len(skipped)} rows with bad audio "
+                f"(set encoders.{self.name}.skip_bad_audio to leave them out): {_describe(skipped)}"
+            )
+        features = np.asarray(rows, dtype=np.float32).reshape(len(rows), FEATURES)
+        return features @ self._projection, skipped
+
+    def provenance(self) -> dict[str, str]:
+        return {
+            "model_id": "control:fbank_projection",
+            "revision": f"seed={self.seed}",
+            "normalisation": "none",
+            "features": f"log-mel {MEL_BINS} bins (fairseq2 WaveformToFbankConverter), mean and std over frames",
+            "fairseq2": importlib.metadata.version("fairseq2"),
+        }
