@@ -47,8 +47,17 @@ def cmd_vocab(args: argparse.Namespace) -> None:
     spec = args.spec
     _, texts = read_view(args.corpus_table, spec["view"])
     pattern = spec.get("pattern", default_pattern(view_language(spec["view"])))
-    vocab, counts = build_vocabulary(texts, pattern, spec.get("max_words", 100_000), spec.get("min_count", 1))
     settings = {"name": args.name, **spec, "source": str(args.corpus_table), "sentences": len(texts)}
+    if spec.get("kind", "words") == "concepts":
+        from flip_pipeline.concepts import ConceptSettings, build_concepts, write_concepts
+
+        chosen = {k: v for k, v in spec.items() if k not in ("corpus", "view", "kind", "max_words")}
+        concepts, counts = build_concepts(
+            texts, ConceptSettings.from_dict({**chosen, "pattern": pattern}, f"vocabularies.{args.name}"),
+            f"vocabularies.{args.name}")
+        write_concepts(args.out_dir, concepts, counts, settings)
+        return
+    vocab, counts = build_vocabulary(texts, pattern, spec.get("max_words", 100_000), spec.get("min_count", 1))
     write_vocabulary(args.out_dir, vocab, counts, settings)
 
 
@@ -56,15 +65,18 @@ def cmd_bow(args: argparse.Namespace) -> None:
     import numpy as np
 
     from flip_pipeline.corpora.table import read_view
-    from flip_pipeline.vocab import BagOfWords, Vocabulary
+    from flip_pipeline.vocab import BagOfWords, load_counting_vocabulary
 
-    vocab = Vocabulary.load(args.vocab_dir)
+    vocab = load_counting_vocabulary(args.vocab_dir)
     ids, texts = read_view(args.corpus_table, args.view)
     counts, oov = vocab.bag_of_words(texts)
     BagOfWords(np.asarray(ids, dtype=str), counts, oov).save(args.out)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from flip_pipeline.alignment import AlignedView
     from flip_pipeline.batches import TrainingData
     from flip_pipeline.checkpoint import save_checkpoint
     from flip_pipeline.device import pick_device
@@ -89,13 +101,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     views = [ViewEmbeddings(d) for d in args.train_embeddings]
     data = TrainingData(views, spec["weights"], train_bow, args.train_bow, keep)
     dev_bow = BagOfWords.load(args.dev_bow)
-    dev_views = []
-    for folder, weight in zip(args.dev_embeddings, spec["weights"]):
-        if weight > 0:
-            view = ViewEmbeddings(folder)
-            dev_bow.check_aligned(view.ids, folder, args.dev_bow)
-            dev_views.append(view.read_rows(0, len(view)))
-    dev = make_dev_set(dev_views, dev_bow.counts, args.dev_bow)
+    dev_views = [AlignedView(ViewEmbeddings(folder), dev_bow.ids, args.dev_bow)
+                 for folder, weight in zip(args.dev_embeddings, spec["weights"]) if weight > 0]
+    present = np.logical_and.reduce([view.present for view in dev_views])  # rows no encoder skipped
+    dev = make_dev_set([view.read_rows(0, len(view))[present] for view in dev_views], dev_bow.counts[present],
+                       args.dev_bow)
     rank = None if spec["rank"] in (None, "full") else int(spec["rank"])
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,19 +115,58 @@ def cmd_train(args: argparse.Namespace) -> None:
     save_checkpoint(out, probe, vocab, config)
 
 
+def cmd_splice(args: argparse.Namespace) -> None:
+    from flip_pipeline.concepts import ConceptVocabulary
+    from flip_pipeline.device import pick_device
+    from flip_pipeline.encoders import build_encoder
+    from flip_pipeline.probes.splice import SpliceSettings, build_splice_model
+    from flip_pipeline.shards import ViewEmbeddings, read_manifest
+
+    spec = args.spec
+    settings = SpliceSettings.from_dict(spec.get("training", {}), f"experiments.{spec['experiment']}.splice")
+    device = str(pick_device(args.device))
+    concepts = ConceptVocabulary.load(args.vocab_dir).concepts
+    encoder = build_encoder(spec["encoder"], args.encoder_spec, device)
+    views = {}
+    for folder in args.train_embeddings:
+        view = ViewEmbeddings(folder)
+        views[read_manifest(folder)["view"]] = view.chunks()
+    model = build_splice_model(concepts, encoder, spec["target_view"], views, device)
+    model.info.update({"run": spec["run"], "vocab": spec["vocab"], "settings": settings.__dict__,
+                       "encoder_spec": args.encoder_spec})
+    model.save(args.out_dir)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from flip_pipeline.checkpoint import load_checkpoint
-    from flip_pipeline.evaluate import evaluate_view, write_evaluation
-    from flip_pipeline.shards import ViewEmbeddings
+    from flip_pipeline.evaluate import evaluate_view, probe_ranker, write_evaluation
+    from flip_pipeline.shards import ViewEmbeddings, read_manifest
     from flip_pipeline.vocab import BagOfWords
 
-    probe, vocab, _ = load_checkpoint(args.model_dir)
-    summary, details = evaluate_view(
-        probe, vocab, ViewEmbeddings(args.embeddings), BagOfWords.load(args.bow), args.bow,
-        use_bias=args.use_bias, top_n=tuple(args.top_n),
-    )
-    summary = {"model": str(args.model_dir), "embeddings": str(args.embeddings), **summary}
+    embeddings = ViewEmbeddings(args.embeddings)
+    if (Path(args.model_dir) / "splice.safetensors").exists():
+        from flip_pipeline.probes.splice import SpliceModel, SpliceSettings
+
+        model = SpliceModel.load(args.model_dir)
+        settings = SpliceSettings.from_dict(model.info.get("settings", {}), f"{args.model_dir}/config.json")
+        ranker, words = model.ranker(read_manifest(args.embeddings)["view"], settings), model.concepts
+        method = {"method": "splice"}
+    else:
+        from flip_pipeline.checkpoint import load_checkpoint
+
+        probe, vocab, _ = load_checkpoint(args.model_dir)
+        ranker, words = probe_ranker(probe, args.use_bias), vocab.words
+        method = {"method": "probe", "use_bias": args.use_bias}
+    summary, details = evaluate_view(ranker, words, embeddings, BagOfWords.load(args.bow), args.bow,
+                                     top_n=tuple(args.top_n))
+    summary = {"model": str(args.model_dir), "embeddings": str(args.embeddings), **method, **summary}
     write_evaluation(summary, details, args.out)
+
+
+def cmd_entity_recall(args: argparse.Namespace) -> None:
+    from flip_pipeline.entity_recall import entity_recall_stage
+
+    summary = entity_recall_stage(args.model_dir, args.embeddings, args.entities, args.ks, args.out, args.labels or None)
+    logging.getLogger("flip.entity_recall").info("%s", json.dumps({k: summary[k] for k in ("n_entities",)}))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -211,6 +260,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="eval/{experiment}/{run}/{view}.json")
     p.add_argument("--use-bias", action="store_true", help="rank with E x + b (default: E x, as the paper)")
     p.add_argument("--top-n", type=int, nargs="+", default=[1, 5, 10, 20])
+
+    p = add("splice", cmd_splice, "Build a SpLiCE model: concept dictionary from the encoder, centring means.")
+    p.add_argument("--spec", required=True, type=_spec, help="the run (see flip_pipeline.config.Run.spec)")
+    p.add_argument("--encoder-spec", required=True, type=_spec, help="encoders.<name> as JSON: embeds the concepts")
+    p.add_argument("--vocab-dir", required=True, help="a concept vocabulary (vocabularies.<name>.kind: concepts)")
+    p.add_argument("--train-embeddings", nargs="+", required=True, help="training views: one centring mean each")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--device", default="auto")
+
+    p = add("entity-recall", cmd_entity_recall, "Strict and partial named-entity recall at top-k, with and "
+            "without the bias.")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--embeddings", required=True, help="embedding folder of the test view")
+    p.add_argument("--entities", required=True, help="entities/{name}.jsonl from `flip entities`")
+    p.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 5, 10, 20, 50])
+    p.add_argument("--labels", nargs="*", default=None, help="entity labels kept (default: all)")
+    p.add_argument("--out", required=True)
 
     p = add("report", cmd_report, "Assemble a table (md, csv) or figure (png, pdf) from evaluation summaries.")
     p.add_argument("--kind", required=True, choices=["table", "figure"])

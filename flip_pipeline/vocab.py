@@ -96,6 +96,18 @@ class Vocabulary:
         return matrix, oov
 
 
+def load_counting_vocabulary(vocab_dir: str | os.PathLike[str]):
+    """What the bow stage counts with: :class:`Vocabulary` (words), or for ``"kind": "concepts"``
+    in ``settings.json`` a :class:`~flip_pipeline.concepts.ConceptVocabulary` (greedy spans).
+    Both have ``bag_of_words(texts) -> (counts, oov_types)``."""
+    settings = json.loads((Path(vocab_dir) / "settings.json").read_text(encoding="utf-8"))
+    if settings.get("kind") == "concepts":
+        from flip_pipeline.concepts import ConceptVocabulary
+
+        return ConceptVocabulary.load(vocab_dir)
+    return Vocabulary.load(vocab_dir)
+
+
 def build_vocabulary(texts: list[str], pattern: str, max_words: int, min_count: int = 1) -> tuple[Vocabulary, pa.Table]:
     """Fit a vocabulary on ``texts``.
 

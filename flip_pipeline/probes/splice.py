@@ -189,6 +189,10 @@ class SpliceModel:
             lo += len(w)
         return top, predicted
 
+    def ranker(self, view: str, settings: SpliceSettings):
+        """A :data:`flip_pipeline.evaluate.Ranker`: concepts by weight, zero weights not predicted."""
+        return lambda x, depth: self.keywords(x, view, depth, settings)
+
     def save(self, out_dir: str | os.PathLike[str]) -> None:
         """Write ``concepts.json``, ``config.json`` and, last, ``splice.safetensors``, each atomically."""
         out_dir = Path(out_dir)
