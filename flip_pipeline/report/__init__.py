@@ -1,18 +1,36 @@
-"""The report stage: evaluation summaries → tables (Markdown, CSV) and figures (PNG, PDF)."""
+"""The report stage: evaluation summaries → tables (Markdown, CSV, LaTeX) and figures (PNG, PDF).
+
+``spec["layout"]`` picks the layout (default ``accuracy``): tables
+:data:`~flip_pipeline.report.layouts.TABLE_LAYOUTS`, figures
+:data:`~flip_pipeline.report.figures.FIGURE_LAYOUTS`.
+"""
 
 from __future__ import annotations
 
-from flip_pipeline.report.figures import write_accuracy_figure
-from flip_pipeline.report.tables import collect_results, write_accuracy_table
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.report.figures import FIGURE_LAYOUTS
+from flip_pipeline.report.layouts import TABLE_LAYOUTS
+from flip_pipeline.report.results import collect_results
+from flip_pipeline.report.tables import write_table
 
 
 def write_report(kind: str, name: str, spec: dict, inputs: list[str], out_prefix: str) -> None:
-    """Write table ``{out_prefix}.{md,csv}`` or figure ``{out_prefix}.{png,pdf}``.
+    """Write table ``{out_prefix}.{md,csv,tex}`` or figure ``{out_prefix}.{png,pdf}``.
 
-    ``spec["entries"]`` describes each input summary (run, probe, rank, encoder, test view).
+    Args:
+        kind: ``"table"`` or ``"figure"``.
+        name: the table or figure name (titles and error messages).
+        spec: ``{"layout", "caption", "entries": [...], ...layout options}``; each entry
+            describes one input file (its ``path``) and the run and view it evaluates.
+        inputs: the summary files, each the ``path`` of an entry.
+        out_prefix: output path without extension.
     """
-    results = collect_results(spec["entries"], inputs)
+    layouts = TABLE_LAYOUTS if kind == "table" else FIGURE_LAYOUTS
+    layout = spec.get("layout", "accuracy")
+    if layout not in layouts:
+        raise FlipInputError(f"report {name}: unknown {kind} layout {layout!r}; known: {', '.join(layouts)}")
     if kind == "table":
-        write_accuracy_table(results, name, spec.get("caption", ""), out_prefix)
+        results = collect_results(spec["entries"], inputs, name)
+        write_table(layouts[layout](results, spec, name), name, spec.get("caption", ""), out_prefix)
     else:
-        write_accuracy_figure(results, spec.get("caption", ""), out_prefix)
+        layouts[layout](spec, inputs, name, out_prefix)

@@ -1,56 +1,92 @@
-"""Tables of test accuracy (percent, mean ± standard error) from evaluation summaries."""
+"""A small table model and its three renderings: Markdown, tidy CSV and LaTeX (booktabs).
+
+Layouts (:mod:`flip_pipeline.report.layouts`) build a :class:`Table`; :func:`write_table`
+writes ``{out_prefix}.md``, ``.csv`` and ``.tex`` atomically.
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from flip_pipeline.atomic import atomic_path, write_text
-from flip_pipeline.errors import FlipInputError
+from flip_pipeline.report.latex import to_latex
 
 
-def probe_label(probe: str, rank) -> str:
-    """``("flip", 256)`` → ``"FLiP r=256"``; ``("lip", None)`` → ``"LiP"``."""
-    return "LiP" if probe == "lip" else f"FLiP r={rank}"
+@dataclass(frozen=True)
+class Cell:
+    """One table cell.
+
+    Attributes:
+        text: what is shown, e.g. ``"75.71 (0.12)"`` or ``"−2.22"``.
+        shaded: a difference to another cell (grey in LaTeX, italic in Markdown).
+    """
+
+    text: str
+    shaded: bool = False
 
 
-def collect_results(entries: list[dict], inputs: list[str]) -> pd.DataFrame:
-    """One row per (run, test view): the entry's fields plus accuracy mean/se/n in percent."""
-    by_path = {str(Path(e["path"])): e for e in entries}
-    rows = []
-    for path in inputs:
-        entry = by_path.get(str(Path(path)))
-        if entry is None:
-            raise FlipInputError(f"{path}: not described by the report spec")
-        summary = json.loads(Path(path).read_text(encoding="utf-8"))
-        acc = summary["accuracy"]
-        rows.append({
-            "encoder": entry["encoder"],
-            "probe": probe_label(entry["probe"], entry["rank"]),
-            "alpha": entry["alpha"],
-            "train_views": "+".join(entry["train_views"]),
-            "test_view": entry["view"],
-            "accuracy": 100 * acc["mean"],
-            "accuracy_se": 100 * acc["se"],
-            "n": acc["n"],
-            "skipped": summary["n_skipped_no_in_vocab_token"],
-            "run": entry["run"],
-        })
-    return pd.DataFrame(rows)
+@dataclass
+class Table:
+    """A rendered-agnostic table.
+
+    Attributes:
+        columns: leaf column labels, the ``n_labels`` row-label columns first.
+        rows: one list of ``len(columns)`` cells per body row.
+        n_labels: how many leading columns label the row (left-aligned).
+        spans: optional header row above ``columns``: ``(label, width)`` pairs covering
+            every column (``""`` for none), e.g. ``[("", 1), ("Vocabulary (EN)", 2), …]``.
+        group_starts: indices of body rows that open a new group (a rule above them).
+        tidy: one row per number shown, the CSV.
+        footnote: what the cells are.
+    """
+
+    columns: list[str]
+    rows: list[list[Cell]]
+    n_labels: int
+    tidy: pd.DataFrame
+    footnote: str
+    spans: list[tuple[str, int]] = field(default_factory=list)
+    group_starts: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        bad = [r for r in self.rows if len(r) != len(self.columns)]
+        if bad or (self.spans and sum(w for _, w in self.spans) != len(self.columns)):
+            raise ValueError(f"table rows or spans do not match its {len(self.columns)} columns")
 
 
-def write_accuracy_table(results: pd.DataFrame, name: str, caption: str, out_prefix: str) -> None:
-    """``{out_prefix}.csv`` (tidy, one row per run and test view) and ``.md`` (encoders × probe/view)."""
+def labels(*texts: str) -> list[Cell]:
+    """Plain cells, e.g. the row-label cells of one row."""
+    return [Cell(t) for t in texts]
+
+
+def flat_columns(table: Table) -> list[str]:
+    """Leaf labels prefixed by their span label: ``"Vocabulary (EN) EN-emb"``."""
+    if not table.spans:
+        return list(table.columns)
+    tops = [label for label, width in table.spans for _ in range(width)]
+    return [f"{top} {col}".strip() for top, col in zip(tops, table.columns)]
+
+
+def _markdown_cell(cell: Cell) -> str:
+    """Cell text with ``|`` escaped; a shaded (difference) cell in italics."""
+    text = cell.text.replace("|", "\\|")
+    return f"*{text}*" if cell.shaded and text else text
+
+
+def to_markdown(table: Table, name: str, caption: str) -> str:
+    """Title, caption, the table (one header row) and the footnote, as Markdown."""
+    header = flat_columns(table)
+    lines = [f"# {name}", "", caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in table.rows]
+    lines += ["", table.footnote]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: Table, name: str, caption: str, out_prefix: str) -> None:
+    """Write ``{out_prefix}.md``, ``.csv`` (the tidy frame) and ``.tex``, each atomically."""
     with atomic_path(f"{out_prefix}.csv") as tmp:
-        results.to_csv(tmp, index=False, float_format="%.4f")
-    cells = results.assign(cell=[f"{m:.2f} ± {s:.2f}" for m, s in zip(results.accuracy, results.accuracy_se)])
-    wide = cells.pivot_table(index="encoder", columns=["test_view", "probe"], values="cell", aggfunc="first", sort=False)
-    header = "| encoder | " + " | ".join(f"{view} {probe}" for view, probe in wide.columns) + " |"
-    lines = [f"# {name}", "", caption, "", header, "|" + "---|" * (len(wide.columns) + 1)]
-    lines += [f"| {enc} | " + " | ".join(str(v) for v in row) + " |" for enc, row in zip(wide.index, wide.to_numpy())]
-    n = results.n.min()
-    lines += ["", f"Test accuracy in percent (mean ± standard error over at least {n} sentences; "
-                  "k = number of distinct in-vocabulary words of each sentence)."]
-    write_text(f"{out_prefix}.md", "\n".join(lines) + "\n")
+        table.tidy.to_csv(tmp, index=False, float_format="%.4f")
+    write_text(f"{out_prefix}.md", to_markdown(table, name, caption))
+    write_text(f"{out_prefix}.tex", to_latex(table, name, caption))
