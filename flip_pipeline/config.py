@@ -93,10 +93,31 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                     raise FlipInputError(
                         f"{source}: {key}.ranks[{i}]: rank {rank} exceeds the dimension {dim} of encoder {enc!r}"
                     )
+        if "splice" in exp["probes"] and vocabs[exp["vocab"]].get("kind", "words") != "concepts":
+            raise FlipInputError(f"{source}: {key}.probes: splice needs a concept vocabulary "
+                                 f"(vocabularies.{exp['vocab']}.kind: concepts)")
+    for name, spec in config.get("entities", {}).items():
+        if spec["corpus"] not in corpora:
+            raise FlipInputError(f"{source}: entities.{name}.corpus: unknown corpus {spec['corpus']!r}")
+        if spec["view"] not in corpus_views(corpora[spec["corpus"]]) or not spec["view"].startswith("text_"):
+            raise FlipInputError(f"{source}: entities.{name}.view: {spec['view']!r} is not a text view of corpus "
+                                 f"{spec['corpus']!r}")
     for section in ("tables", "figures"):
         for name, spec in config.get(section, {}).items():
-            if spec["experiment"] not in config["experiments"]:
-                raise FlipInputError(f"{source}: {section}.{name}.experiment: unknown experiment {spec['experiment']!r}")
+            for i, exp in enumerate(spec["experiments"]):
+                if exp not in config["experiments"]:
+                    raise FlipInputError(f"{source}: {section}.{name}.experiments[{i}]: unknown experiment {exp!r}")
+            for exp in spec.get("groups", {}):
+                if exp not in spec["experiments"]:
+                    raise FlipInputError(f"{source}: {section}.{name}.groups: {exp!r} is not one of its experiments")
+            if spec["layout"] == "entity_recall" and spec.get("entities") not in config.get("entities", {}):
+                raise FlipInputError(f"{source}: {section}.{name}.entities: needs an entry of entities, "
+                                     f"got {spec.get('entities')!r}")
+    outputs = {*config.get("tables", {}), *config.get("figures", {})}
+    for key in ("targets", "paper"):
+        for i, target in enumerate(config.get(key, [])):
+            if target not in outputs:
+                raise FlipInputError(f"{source}: {key}[{i}]: {target!r} is neither a table nor a figure")
 
 
 def settings_from_dict(cls: type[T], spec: Mapping[str, Any], key: str) -> T:
@@ -134,14 +155,17 @@ class Run:
     vocab: str
     target_view: str
     test_views: tuple[str, ...]
-    training: dict[str, Any] = field(hash=False, compare=False)
+    training: dict[str, Any] = field(hash=False, compare=False)  # SpLiCE runs: the solver settings
     evaluation: dict[str, Any] = field(hash=False, compare=False)
 
     @property
     def name(self) -> str:
         """Wildcard-safe id, e.g. ``flip-r256-a0.5-minilm-text_en+text_de``."""
+        views = "+".join(self.train_views)
+        if self.probe == "splice":  # no training objective: no alpha
+            return f"splice-{self.encoder}-{views}"
         probe = f"flip-r{self.rank}" if self.probe == "flip" else "lip"
-        return f"{probe}-a{self.alpha:g}-{self.encoder}-{'+'.join(self.train_views)}"
+        return f"{probe}-a{self.alpha:g}-{self.encoder}-{views}"
 
     @property
     def weights(self) -> list[float]:
@@ -166,14 +190,16 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
     exp = config["experiments"][experiment]
     vocab = config["vocabularies"][exp["vocab"]]
     training = {**config.get("training", {}), **exp.get("training", {})}
+    splice = {**config.get("splice", {}), **exp.get("splice", {})}
     evaluation = {**config.get("evaluation", {}), **exp.get("evaluation", {})}
     runs: dict[str, Run] = {}
     for probe in exp["probes"]:
-        for rank in (exp.get("ranks", ["full"]) if probe == "flip" else [None]):
+        for rank in (exp.get("ranks", ["full"]) if probe == "flip" else [None]):  # LiP, SpLiCE: no rank
             for views in exp["train_views"]:
                 for alpha in (exp.get("alphas", [0.5]) if len(views) == 2 else [1.0]):
                     for encoder in exp["encoders"]:
                         run = Run(experiment, probe, rank, float(alpha), encoder, tuple(views), exp["corpus"],
-                                  exp["vocab"], vocab["view"], tuple(exp["test_views"]), training, evaluation)
+                                  exp["vocab"], vocab["view"], tuple(exp["test_views"]),
+                                  splice if probe == "splice" else training, evaluation)
                         runs.setdefault(run.name, run)
     return list(runs.values())

@@ -64,25 +64,91 @@ def similarity_file(run):
     return f"{R}/embeddings/{run.encoder}/{run.corpus}/train/sim_{a}__{b}.parquet"
 
 
-def eval_entries(experiment):
-    """Every (run, test view) evaluation of an experiment, described for the report stage."""
+def model_file(run):
+    """The file that marks a run's model complete (SpLiCE writes a dictionary, not a probe)."""
+    name = "splice.safetensors" if run.probe == "splice" else "model.safetensors"
+    return f"{R}/models/{run.experiment}/{run.name}/{name}"
+
+
+def selected(run, view, select):
+    """Whether a table's or figure's `select` keeps this (run, test view)."""
+    rank = run.rank if run.probe == "flip" else None
+    return (
+        run.encoder in select.get("encoders", [run.encoder])
+        and run.probe in select.get("probes", [run.probe])
+        and (rank is None or rank in select.get("ranks", [rank]))
+        and list(run.train_views) in select.get("train_views", [list(run.train_views)])
+        and view in select.get("test_views", [view])
+    )
+
+
+def eval_entries(experiments, select=None):
+    """Every selected (run, test view) evaluation of the experiments, described for the report stage."""
     entries = []
-    for name, run in RUNS[experiment].items():
-        for view in run.test_views:
-            entries.append({
-                "path": f"{R}/eval/{experiment}/{name}/{view}.json", "run": name, "probe": run.probe,
-                "rank": run.rank, "alpha": run.alpha, "encoder": run.encoder,
-                "train_views": list(run.train_views), "view": view,
-            })
+    for experiment in experiments:
+        for name, run in RUNS[experiment].items():
+            for view in run.test_views:
+                if not selected(run, view, select or {}):
+                    continue
+                path = f"{R}/eval/{experiment}/{name}/{view}"
+                entries.append({
+                    "path": f"{path}.json", "details": f"{path}.details.parquet", "experiment": experiment,
+                    "run": name, "method": run.probe, "probe": run.probe, "rank": run.rank, "alpha": run.alpha,
+                    "encoder": run.encoder, "corpus": run.corpus, "vocab": run.vocab, "vocab_view": run.target_view,
+                    "train_views": list(run.train_views), "view": view,
+                })
     return entries
+
+
+def entity_recall_entries(spec):
+    """One entity-recall file per selected (run, test view) of a figure."""
+    entries = []
+    for e in eval_entries(spec["experiments"], spec.get("select")):
+        path = f"{R}/entity_recall/{e['experiment']}/{e['run']}/{e['view']}.{spec['entities']}.json"
+        entries.append({**e, "path": path})
+    return entries
+
+
+def output_spec(name):
+    """`tables.<name>` or `figures.<name>` of the config."""
+    return {**config.get("figures", {}), **config.get("tables", {})}[name]
+
+
+def report_entries(name):
+    """The report spec's entries of a table or figure (what its `flip report` reads)."""
+    spec = output_spec(name)
+    if spec["layout"] == "entity_recall":
+        return entity_recall_entries(spec)
+    return eval_entries(spec["experiments"], spec.get("select"))
+
+
+def report_spec(name):
+    spec = output_spec(name)
+    entries = report_entries(name)
+    if not entries:
+        raise WorkflowError(f"{name}: its experiments and `select` leave no run to report")
+    return as_json({
+        "layout": spec["layout"], "caption": spec.get("caption", ""), "groups": spec.get("groups", {}),
+        "labels": spec.get("labels", {}),
+        "entries": entries,
+    })
+
+
+def report_inputs(name):
+    """Evaluation summaries (their details files come from the same jobs) or entity-recall files."""
+    return [e["path"] for e in report_entries(name)]
+
+
+def entity_ks(entities):
+    return config["entities"][entities].get("ks", [1, 2, 3, 5, 10, 20, 50])
 
 
 def report_outputs(name):
     if name in config.get("tables", {}):
-        return [f"{R}/tables/{name}.md", f"{R}/tables/{name}.csv"]
+        return [f"{R}/tables/{name}.{ext}" for ext in ("md", "csv", "tex")]
     if name in config.get("figures", {}):
         return [f"{R}/figures/{name}.png", f"{R}/figures/{name}.pdf"]
-    raise WorkflowError(f"targets: {name!r} is neither a table nor a figure in config.yaml")
+    raise WorkflowError(f"{name!r} is neither a table nor a figure in config.yaml")
 
 
 def default_targets():

@@ -17,7 +17,7 @@ rule embed:
         # GPUs per job (SLURM `--gpus`): top-level `gpus` of the config, 1 when unset, 0 for
         # CPU-only jobs (`--config gpus=0`); encoders that run no network never ask for one.
         gpu=lambda w: 0
-        if config["encoders"][w.encoder]["family"] in ("bow_projection", "gaussian", "gemini")
+        if config["encoders"][w.encoder]["family"] in ("bow_projection", "gaussian", "gemini", "fbank_projection")
         else config.get("gpus", 1),
     conda:
         "../../envs/embed.yaml"

@@ -1,18 +1,17 @@
 # One generic rule per output kind, plus one named target rule per table and figure,
-# so `snakemake <name>` regenerates exactly that table or figure.
+# so `snakemake <name>` regenerates exactly that table or figure, and `paper` builds the
+# paper's (the `paper` list of config.yaml). Layouts: flip_pipeline/report/.
 
 
 rule report_table:
     input:
-        lambda w: [e["path"] for e in eval_entries(config["tables"][w.name]["experiment"])],
+        lambda w: report_inputs(w.name),
     output:
         md=f"{R}/tables/{{name}}.md",
-        csv=f"{R}/tables/{{name}}.csv",
+        csv=report(f"{R}/tables/{{name}}.csv", caption="../report/table.rst", category="Tables"),
+        tex=f"{R}/tables/{{name}}.tex",
     params:
-        spec=lambda w: as_json({
-            "entries": eval_entries(config["tables"][w.name]["experiment"]),
-            "caption": config["tables"][w.name].get("caption", ""),
-        }),
+        spec=lambda w: report_spec(w.name),
         prefix=lambda w: f"{R}/tables/{w.name}",
     conda:
         "../../envs/core.yaml"
@@ -25,15 +24,12 @@ rule report_table:
 
 rule report_figure:
     input:
-        lambda w: [e["path"] for e in eval_entries(config["figures"][w.name]["experiment"])],
+        lambda w: report_inputs(w.name),
     output:
         png=report(f"{R}/figures/{{name}}.png", caption="../report/figure.rst", category="Figures"),
         pdf=f"{R}/figures/{{name}}.pdf",
     params:
-        spec=lambda w: as_json({
-            "entries": eval_entries(config["figures"][w.name]["experiment"]),
-            "caption": config["figures"][w.name].get("caption", ""),
-        }),
+        spec=lambda w: report_spec(w.name),
         prefix=lambda w: f"{R}/figures/{w.name}",
     conda:
         "../../envs/core.yaml"
@@ -51,3 +47,8 @@ for _name in [*config.get("tables", {}), *config.get("figures", {})]:
             _name
         input:
             report_outputs(_name),
+
+
+rule paper:
+    input:
+        [path for name in config.get("paper", []) for path in report_outputs(name)],

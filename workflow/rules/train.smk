@@ -33,3 +33,34 @@ rule train:
         "flip train --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir}"
         " --train-bow {input.train_bow} --dev-bow {input.dev_bow} --train-embeddings {params.train_dirs}"
         " --dev-embeddings {params.dev_dirs} {params.sim} --out-dir {params.out_dir} --device {params.device} 2> {log}"
+
+
+# SpLiCE (paper §3.4): no training objective; the "model" is the concept dictionary embedded by
+# the run's encoder plus the centring mean of each training view.
+rule splice:
+    input:
+        vocab=lambda w: f"{R}/vocab/{run_of(w).vocab}/vocab.json",
+        train_emb=lambda w: [f"{d}/_SUCCESS" for d in train_embedding_dirs(w, "train")],
+    output:
+        model=f"{R}/models/{{experiment}}/{{run}}/splice.safetensors",
+        concepts=f"{R}/models/{{experiment}}/{{run}}/concepts.json",
+        config=f"{R}/models/{{experiment}}/{{run}}/config.json",
+    params:
+        spec=lambda w: as_json(run_of(w).spec()),
+        encoder_spec=lambda w: as_json(config["encoders"][run_of(w).encoder]),
+        vocab_dir=lambda w: f"{R}/vocab/{run_of(w).vocab}",
+        train_dirs=lambda w: train_embedding_dirs(w, "train"),
+        out_dir=lambda w: f"{R}/models/{w.experiment}/{w.run}",
+        device=config.get("device", "auto"),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=config.get("gpus", 1),
+    conda:
+        "../../envs/train.yaml"
+    log:
+        "logs/splice/{experiment}/{run}.log",
+    shell:
+        "flip splice --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir}"
+        " --train-embeddings {params.train_dirs} --out-dir {params.out_dir} --device {params.device} 2> {log}"
