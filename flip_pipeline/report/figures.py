@@ -7,6 +7,7 @@ writes ``{out_prefix}.png`` and ``.pdf`` atomically. Values are drawn in percent
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 
 import matplotlib
@@ -22,12 +23,18 @@ from flip_pipeline.report.results import collect_results, entries_for_inputs, re
 
 
 def save_figure(fig, out_prefix: str) -> None:
-    """Write ``{out_prefix}.png`` (150 dpi) and ``.pdf`` atomically and close ``fig``."""
+    """Write ``{out_prefix}.png`` (150 dpi) and ``.pdf`` atomically and close ``fig``; the
+    saved area grows to hold legends placed outside the axes."""
     fig.tight_layout()
     for ext in ("png", "pdf"):
         with atomic_path(f"{out_prefix}.{ext}") as tmp:
-            fig.savefig(tmp, format=ext, dpi=150)
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
     plt.close(fig)
+
+
+def _title(caption: str) -> str:
+    """The caption wrapped to lines of at most 90 characters."""
+    return textwrap.fill(caption, 90)
 
 
 def _legend_below(ax, n_lines: int) -> None:
@@ -50,7 +57,7 @@ def accuracy_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -
     ax.set_xticks(np.arange(len(encoders)), encoders)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(spec.get("caption", ""), fontsize=9)
+    ax.set_title(_title(spec.get("caption", "")), fontsize=9)
     _legend_below(ax, len(groups))
     ax.grid(axis="y", alpha=0.3)
     save_figure(fig, out_prefix)
@@ -79,8 +86,9 @@ def pr_curves_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) 
         ax.set_ylabel(f"{metric}@N (%)")
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
-    fig.suptitle(spec.get("caption", ""), fontsize=9)
-    _legend_below(axes[0], len(results))
+    fig.suptitle(_title(spec.get("caption", "")), fontsize=9)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=7, ncols=2, loc="upper center",
+               bbox_to_anchor=(0.5, 0.0), frameon=False)
     save_figure(fig, out_prefix)
 
 
@@ -114,7 +122,7 @@ def entity_recall_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
     ax.set_ylabel("entity recall (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.set_title(spec.get("caption", ""), fontsize=9)
+    ax.set_title(_title(spec.get("caption", "")), fontsize=9)
     _legend_below(ax, 2)
     save_figure(fig, out_prefix)
 
