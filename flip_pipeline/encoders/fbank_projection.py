@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from flip_pipeline.corpora.table import view_modality
-from flip_pipeline.encoders.sonar import SAMPLE_RATE, AudioError, _describe, audio_duration, load_audio
+from flip_pipeline.encoders.bad_audio import bad_audio_error, encode_or_raise
+from flip_pipeline.encoders.sonar import SAMPLE_RATE, AudioError, audio_duration, load_audio
 from flip_pipeline.errors import FlipInputError
 
 MEL_BINS = 80
@@ -75,10 +76,7 @@ class FbankProjection:
     def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
         """Embed one batch of clips: ``(n, dim)`` float32 in input order; bad audio raises
         even when ``skip_bad_audio`` is set (use :meth:`encode_skipping` to skip)."""
-        embeddings, skipped = self.encode_skipping(ids, inputs, view)
-        if skipped:
-            raise FlipInputError(f"encoder {self.name!r}, view {view!r}: bad audio: {_describe(skipped)}")
-        return embeddings
+        return encode_or_raise(self, ids, inputs, view)
 
     def encode_skipping(self, ids: list[str], inputs: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
         """Like :meth:`encode`, but rows with bad audio may be left out.
@@ -98,10 +96,7 @@ class FbankProjection:
             except AudioError as err:
                 skipped[row_id] = f"{path}: {err}"
         if skipped and not self.skip_bad_audio:
-            raise FlipInputError(
-                f"encoder {self.name!r}, view {view!r}: {len(skipped)} rows with bad audio "
-                f"(set encoders.{self.name}.skip_bad_audio to leave them out): {_describe(skipped)}"
-            )
+            raise bad_audio_error(self.name, view, skipped)
         features = np.asarray(rows, dtype=np.float32).reshape(len(rows), FEATURES)
         return features @ self._projection, skipped
 

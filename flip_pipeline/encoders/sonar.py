@@ -33,6 +33,7 @@ import torch
 
 from flip_pipeline.corpora.table import view_language, view_modality
 from flip_pipeline.encoders.batching import length_sorted_batches
+from flip_pipeline.encoders.bad_audio import bad_audio_error, describe, encode_or_raise
 from flip_pipeline.errors import FlipInputError
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,6 @@ def load_audio(path: str) -> np.ndarray:
     if len(wave) < MIN_AUDIO_SECONDS * SAMPLE_RATE:
         raise AudioError("empty audio" if len(wave) == 0 else f"audio too short ({len(wave) / SAMPLE_RATE:.3f} s)")
     return np.ascontiguousarray(wave, dtype=np.float32)
-
-
-def _describe(bad: Mapping[str, str], limit: int = 10) -> str:
-    lines = [f"{row_id}: {reason}" for row_id, reason in list(bad.items())[:limit]]
-    more = f"; and {len(bad) - limit} more" if len(bad) > limit else ""
-    return "; ".join(lines) + more
 
 
 class SonarEncoder:
@@ -249,10 +244,7 @@ class SonarEncoder:
     def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
         """Embed one batch: ``(n, 1024)`` float32 in input order; bad audio raises even
         when ``skip_bad_audio`` is set (use :meth:`encode_skipping` to skip)."""
-        embeddings, skipped = self.encode_skipping(ids, inputs, view)
-        if skipped:
-            raise FlipInputError(f"encoder {self.name!r}, view {view!r}: bad audio: {_describe(skipped)}")
-        return embeddings
+        return encode_or_raise(self, ids, inputs, view)
 
     def encode_skipping(self, ids: list[str], inputs: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
         """Like :meth:`encode`, but rows with bad audio may be left out.
@@ -359,16 +351,13 @@ class SonarEncoder:
         keep = np.array([row not in bad for row in range(len(paths))], dtype=bool)
         skipped = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
         if skipped:
-            log.warning("view %s: skipped %d rows with bad audio: %s", view, len(skipped), _describe(skipped, 3))
+            log.warning("view %s: skipped %d rows with bad audio: %s", view, len(skipped), describe(skipped, 3))
         return out[keep], skipped
 
     def _check_bad(self, bad: Mapping[int, str], ids: list[str], paths: list[str], view: str) -> None:
         if bad and not self.skip_bad_audio:
             named = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
-            raise FlipInputError(
-                f"encoder {self.name!r}, view {view!r}: {len(bad)} rows with bad audio "
-                f"(set encoders.{self.name}.skip_bad_audio to leave them out): {_describe(named)}"
-            )
+            raise bad_audio_error(self.name, view, named)
 
     def provenance(self) -> dict[str, str]:
         cards = {"text_encoder": self.text_card, "tokenizer": self.tokenizer_card}
