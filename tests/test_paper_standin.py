@@ -115,6 +115,16 @@ def test_paper_regenerates_offline_on_standins(tmp_path, tatoeba_dir, monkeypatc
                 else:
                     assert image.read(5) == b"%PDF-"
 
+    report = subprocess.run(
+        [sys.executable, "-m", "snakemake", "paper", "--report", "report.html", "-s", str(REPO / "Snakefile"),
+         "--directory", str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for name in config["paper"]:
+        caption = {**config["tables"], **config["figures"]}[name]["caption"]
+        assert caption[:40] in html, name
+
     assert server.served and max(server.served.values()) == 1  # each text requested successfully once
     for folder in ("results", "logs"):
         for path in (tmp_path / folder).rglob("*"):
