@@ -11,8 +11,6 @@ rule evaluate:
         emb_dir=lambda w: embedding_dir(run_of(w).encoder, run_of(w).corpus, "test", w.view),
         bias=lambda w: "--use-bias" if run_of(w).evaluation.get("use_bias", False) else "",
         top_n=lambda w: " ".join(str(n) for n in run_of(w).evaluation.get("top_n", [1, 5, 10, 20])),
-    resources:
-        gpu=lambda w: config.get("gpus", 1) if run_of(w).probe == "splice" else 0,  # the SpLiCE solver
     conda:
         "../../envs/train.yaml"
     log:
