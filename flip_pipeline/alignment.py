@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.shards import ViewEmbeddings, read_manifest
+from flip_pipeline.shards import ViewEmbeddings
 
 
 class AlignedView:
@@ -34,7 +34,7 @@ class AlignedView:
             self._position = None
             self.present = np.ones(len(corpus_ids), dtype=bool)
             return
-        skipped = {entry["id"] for entry in read_manifest(view.view_dir).get("skipped", [])}
+        skipped = {entry["id"] for entry in view.manifest.get("skipped", [])}
         self.present = ~np.isin(corpus_ids, list(skipped))
         expected = corpus_ids[self.present]
         if len(expected) != len(own) or (expected != own).any():

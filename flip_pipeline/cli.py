@@ -120,17 +120,14 @@ def cmd_splice(args: argparse.Namespace) -> None:
     from flip_pipeline.device import pick_device
     from flip_pipeline.encoders import build_encoder
     from flip_pipeline.probes.splice import SpliceSettings, build_splice_model
-    from flip_pipeline.shards import ViewEmbeddings, read_manifest
+    from flip_pipeline.shards import ViewEmbeddings
 
     spec = args.spec
     settings = SpliceSettings.from_dict(spec.get("training", {}), f"experiments.{spec['experiment']}.splice")
     device = str(pick_device(args.device))
     concepts = ConceptVocabulary.load(args.vocab_dir).concepts
     encoder = build_encoder(spec["encoder"], args.encoder_spec, device)
-    views = {}
-    for folder in args.train_embeddings:
-        view = ViewEmbeddings(folder)
-        views[read_manifest(folder)["view"]] = view.chunks()
+    views = {view.manifest["view"]: view.chunks() for view in map(ViewEmbeddings, args.train_embeddings)}
     model = build_splice_model(concepts, encoder, spec["target_view"], views, device)
     model.info.update({"run": spec["run"], "vocab": spec["vocab"], "settings": settings.__dict__,
                        "encoder_spec": args.encoder_spec})
@@ -139,7 +136,7 @@ def cmd_splice(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from flip_pipeline.evaluate import evaluate_view, probe_ranker, write_evaluation
-    from flip_pipeline.shards import ViewEmbeddings, read_manifest
+    from flip_pipeline.shards import ViewEmbeddings
     from flip_pipeline.vocab import BagOfWords
 
     embeddings = ViewEmbeddings(args.embeddings)
@@ -148,7 +145,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
         model = SpliceModel.load(args.model_dir)
         settings = SpliceSettings.from_dict(model.info.get("settings", {}), f"{args.model_dir}/config.json")
-        ranker, words = model.ranker(read_manifest(args.embeddings)["view"], settings), model.concepts
+        ranker, words = model.ranker(embeddings.manifest["view"], settings), model.concepts
         method = {"method": "splice"}
     else:
         from flip_pipeline.checkpoint import load_checkpoint
@@ -166,7 +163,8 @@ def cmd_entity_recall(args: argparse.Namespace) -> None:
     from flip_pipeline.entity_recall import entity_recall_stage
 
     summary = entity_recall_stage(args.model_dir, args.embeddings, args.entities, args.ks, args.out, args.labels or None)
-    logging.getLogger("flip.entity_recall").info("%s", json.dumps({k: summary[k] for k in ("n_entities",)}))
+    logging.getLogger("flip.entity_recall").info("%d entities in %d sentences", summary["n_entities"],
+                                                  summary["n_sentences"])
 
 
 def cmd_report(args: argparse.Namespace) -> None:

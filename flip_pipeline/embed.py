@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from flip_pipeline.corpora.table import read_view
 from flip_pipeline.encoders import build_encoder
-from flip_pipeline.encoders.base import Encoder
+from flip_pipeline.encoders.base import Encoder, encode_with_skips
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.shards import MANIFEST, complete_shard_dim, shard_name, write_manifest, write_shard
 
@@ -52,14 +52,6 @@ def _library_versions() -> str:
         except importlib.metadata.PackageNotFoundError:
             continue
     return json.dumps(versions, sort_keys=True)
-
-
-def _encode(encoder: Encoder, ids: list[str], inputs: list[str], view: str) -> tuple[Any, dict[str, str]]:
-    """``(embeddings of the kept rows, {skipped id: reason})``; see the module docstring."""
-    encode_skipping = getattr(encoder, "encode_skipping", None)
-    if encode_skipping is None:
-        return encoder.encode(ids, inputs, view), {}
-    return encode_skipping(ids, inputs, view)
 
 
 def _remove_orphaned_temporaries(out_dir: Path) -> None:
@@ -149,7 +141,7 @@ def embed_view(
                     "versions": _library_versions(),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }
-            embeddings, shard_skipped = _encode(encoder, ids[lo:hi], inputs[lo:hi], view)
+            embeddings, shard_skipped = encode_with_skips(encoder, ids[lo:hi], inputs[lo:hi], view)
             kept_ids = [i for i in ids[lo:hi] if i not in shard_skipped] if shard_skipped else ids[lo:hi]
             if embeddings.shape != (len(kept_ids), encoder.dim):
                 raise FlipInputError(

@@ -134,11 +134,12 @@ class ViewEmbeddings:
         ids: row ids in corpus order, ``(n,)`` object array.
         dim: embedding dimension ``d``.
         metadata: the first shard's ``flip.*`` metadata (without the prefix).
+        manifest: the ``_SUCCESS`` manifest (``view``, ``dim``, ``shards``, any ``skipped`` rows).
     """
 
     def __init__(self, view_dir: str | os.PathLike[str]):
         self.view_dir = Path(view_dir)
-        manifest = read_manifest(self.view_dir)
+        self.manifest = manifest = read_manifest(self.view_dir)
         self.dim = int(manifest["dim"])
         self._shards: list[_Shard] = []
         self.metadata: dict[str, str] = {}

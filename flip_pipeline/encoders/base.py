@@ -39,3 +39,12 @@ class Encoder(Protocol):
 
     def provenance(self) -> dict[str, str]:
         """Model id, revision, normalisation and library versions, for shard metadata."""
+
+
+def encode_with_skips(encoder: Encoder, ids: list[str], inputs: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
+    """``(embeddings (m, dim) of the kept rows, {skipped id: reason})``: the encoder's
+    ``encode_skipping`` when it has one, else its ``encode`` with nothing skipped."""
+    encode_skipping = getattr(encoder, "encode_skipping", None)
+    if encode_skipping is None:
+        return encoder.encode(ids, inputs, view), {}
+    return encode_skipping(ids, inputs, view)

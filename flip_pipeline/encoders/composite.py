@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from flip_pipeline.corpora.table import view_modality
-from flip_pipeline.encoders.base import Encoder
+from flip_pipeline.encoders.base import Encoder, encode_with_skips
 from flip_pipeline.errors import FlipInputError
 
 MODALITIES = ("text", "speech")
@@ -61,9 +61,7 @@ class CompositeEncoder:
     def encode_skipping(self, ids: list[str], inputs: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
         """``(embeddings (m, dim) of the kept rows, {skipped id: reason})`` from the part's
         ``encode_skipping`` if it has one, else from its ``encode`` with nothing skipped."""
-        from flip_pipeline.embed import _encode
-
-        return _encode(self.part(view), ids, inputs, view)
+        return encode_with_skips(self.part(view), ids, inputs, view)
 
     def provenance(self) -> dict[str, str]:
         """Both parts' provenance under ``text.`` / ``speech.``, and ``model_id``, ``revision``

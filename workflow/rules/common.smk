@@ -93,7 +93,7 @@ def eval_entries(experiments, select=None):
                 path = f"{R}/eval/{experiment}/{name}/{view}"
                 entries.append({
                     "path": f"{path}.json", "details": f"{path}.details.parquet", "experiment": experiment,
-                    "run": name, "method": run.probe, "probe": run.probe, "rank": run.rank, "alpha": run.alpha,
+                    "run": name, "method": run.probe, "rank": run.rank, "alpha": run.alpha,
                     "encoder": run.encoder, "corpus": run.corpus, "vocab": run.vocab, "vocab_view": run.target_view,
                     "train_views": list(run.train_views), "view": view,
                 })
