@@ -202,6 +202,28 @@ def cmd_import_flip_data(args: argparse.Namespace) -> None:
     logging.getLogger("flip.import").info("%s", json.dumps(info["rows"]))
 
 
+def _published(args: argparse.Namespace) -> tuple[Path, str]:
+    """Root folder and language of the flip_data corpus entry ``--corpus-spec``."""
+    from flip_pipeline.corpora.flip_data import published_root
+
+    return published_root(args.corpus_spec, Path(args.base).resolve()), args.corpus_spec.get("language", "en")
+
+
+def cmd_import_flip_view(args: argparse.Namespace) -> None:
+    from flip_pipeline.corpora.flip_data import import_flip_view
+
+    root, language = _published(args)
+    import_flip_view(root, language, args.corpus_table, args.view, args.out_dir, args.name, args.spec, args.shard_rows)
+
+
+def cmd_import_flip_scores(args: argparse.Namespace) -> None:
+    from flip_pipeline.corpora.flip_data import import_flip_scores
+
+    root, language = _published(args)
+    n = import_flip_scores(root, language, args.corpus_table, args.out, args.name)
+    logging.getLogger("flip.import").info("%d published scores written to %s", n, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flip", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -295,6 +317,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--a", required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewA}")
     p.add_argument("--b", required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewB}")
     p.add_argument("--out", required=True, help="embeddings/{encoder}/{corpus}/{split}/sim_{viewA}__{viewB}.parquet")
+
+    def add_published(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = add(name, func, help_text)
+        p.add_argument("--name", required=True, help="encoder name (encoders.<name>, family published)")
+        p.add_argument("--spec", required=True, type=_spec, help="its config entry as JSON (or @file)")
+        p.add_argument("--corpus-spec", required=True, type=_spec,
+                       help="the flip_data corpus entry (corpora.<name>) as JSON (or @file)")
+        p.add_argument("--base", default=".", help="folder that a relative root is resolved against")
+        p.add_argument("--corpus-table", required=True, help="corpora/{corpus}/{split}.parquet of that corpus")
+        return p
+
+    p = add_published("import-flip-view", cmd_import_flip_view,
+                      "Import one view of one split of the published FLiP embeddings as shards (no re-embedding).")
+    p.add_argument("--view", required=True, help="text_{lang} or speech_{lang}")
+    p.add_argument("--out-dir", required=True, help="embeddings/{encoder}/{corpus}/{split}/{view}")
+    p.add_argument("--shard-rows", type=int, default=50_000)
+
+    p = add_published("import-flip-scores", cmd_import_flip_scores,
+                      "Write the published text-speech similarity scores of one split in the pair stage's format.")
+    p.add_argument("--out", required=True, help="embeddings/{encoder}/{corpus}/{split}/sim_text_{lang}__speech_{lang}.parquet")
 
     p = add("import-flip-data", cmd_import_flip_data,
             "Import the published FLiP data (BUT-FIT/FLiP-data) as corpus tables, embedding shards and scores.")

@@ -56,6 +56,19 @@ def corpus_views(spec: dict[str, Any]) -> list[str]:
     return list(spec["views"])
 
 
+def _check_published(encoder: dict[str, Any], corpus: dict[str, Any], exp: dict[str, Any], key: str, name: str) -> None:
+    """Published embeddings exist only for flip_data corpora, and only they have a flip_data corpus's speech."""
+    published = encoder["family"] == "published"
+    if published and corpus["source"] != "flip_data":
+        raise FlipInputError(f"{key}: encoder {name!r} (family published) imports the embeddings of a flip_data "
+                             f"corpus, but corpus {exp['corpus']!r} has source {corpus['source']!r}")
+    views = {v for pair in exp["train_views"] for v in pair} | set(exp["test_views"])
+    speech = sorted(v for v in views if v.startswith("speech_"))
+    if corpus["source"] == "flip_data" and speech and not published:
+        raise FlipInputError(f"{key}: corpus {exp['corpus']!r} (flip_data) has no audio, so encoder {name!r} "
+                             f"cannot embed {speech[0]!r}; use an encoder of family published")
+
+
 def _check_references(config: dict[str, Any], source: str) -> None:
     corpora, encoders, vocabs = config["corpora"], config["encoders"], config["vocabularies"]
     for name, v in vocabs.items():
@@ -75,6 +88,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for i, enc in enumerate(exp["encoders"]):
             if enc not in encoders:
                 raise FlipInputError(f"{source}: {key}.encoders[{i}]: unknown encoder {enc!r}")
+            _check_published(encoders[enc], corpora[exp["corpus"]], exp, f"{source}: {key}.encoders[{i}]", enc)
         views = corpus_views(corpora[exp["corpus"]])
         target = vocabs[exp["vocab"]]["view"]
         if target not in views:

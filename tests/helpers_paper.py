@@ -9,7 +9,7 @@
 
 The bitexts are the Tatoeba pair files (``../shared/data/tatoeba``), copied under the
 release names; the corpus stage cleans, deduplicates and splits them by ``split_sizes``.
-The returned entries mirror ``workflow/paper_corpora.yaml`` with ``root`` in place of
+The returned entries mirror the paper corpora of ``config.yaml`` with ``root`` in place of
 ``hub``. Shared by the stand-in tests and the offline paper run.
 """
 

@@ -58,6 +58,13 @@ def test_wrong_type_is_named(config):
         (lambda c: c["entities"]["mcv15_en_test"].update(view="speech_en"),
          "entities.mcv15_en_test.view: 'speech_en' is not a text view of corpus 'mcv15_en'"),
         (lambda c: c["corpora"]["sample"].update(source="mcv13"), "corpora.sample.source"),
+        (lambda c: c["experiments"]["t1_rank"].update(encoders=["sonar", "sonar_published"]),
+         ("experiments.t1_rank.encoders[1]: encoder 'sonar_published' (family published) imports the embeddings "
+          "of a flip_data corpus, but corpus 'mcv15_en' has source 'mcv'")),
+        (lambda c: c["experiments"]["t1_rank_published"].update(encoders=["minilm"]),
+         ("experiments.t1_rank_published.encoders[0]: corpus 'flipdata_mcv15_en' (flip_data) has no audio, so "
+          "encoder 'minilm' cannot embed 'speech_en'")),
+        (lambda c: c["encoders"]["sonar_published"].update(dim=1024), "encoders.sonar_published"),
     ],
 )
 def test_dangling_references_are_named(config, mutate, expected):

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers_published import write_published
 
 from flip_pipeline.config import expand_runs, load_config
 
@@ -49,7 +50,7 @@ def test_paper_plans_each_embedding_once_for_every_encoder_and_corpus(tmp_path):
     # SONAR: 3 MCV corpora x 2 views + 6 bitexts x 2 languages, x 3 splits; LaBSE, Gemini: Europarl EN-DE
     assert by_encoder == {"sonar": (3 * 2 + 6 * 2) * 3, "labse": 6, "gemini": 6}
     corpora = {out.split("/")[3] for out in embeds}
-    assert corpora == set(c for c in CONFIG["corpora"] if c != "sample")
+    assert corpora == {name for name, c in CONFIG["corpora"].items() if c["source"] not in ("sample", "flip_data")}
     assert Counter(rule for rule, _ in jobs)["report_table"] == 6
 
 
@@ -66,3 +67,11 @@ def test_a_table_plans_only_its_own_jobs(tmp_path, target):
         assert rules["train"] == 12 and rules["evaluate"] == 24 and "splice" not in rules
     else:
         assert rules["splice"] == 1 and rules["train"] == 1
+
+
+def test_table1_from_the_published_data_imports_and_embeds_nothing(tmp_path, tatoeba_dir):
+    write_published(tmp_path / CONFIG["corpora"]["flipdata_mcv15_en"]["root"], tatoeba_dir)
+    jobs = dry_run(tmp_path, "table1_rank_published")
+    rules = Counter(rule for rule, _ in jobs)
+    assert rules["import_flip_view"] == 6 and rules["import_flip_scores"] == 0  # t1 filters on no similarity
+    assert "embed" not in rules and rules["train"] == 5 and rules["evaluate"] == 10

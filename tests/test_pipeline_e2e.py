@@ -11,7 +11,8 @@ from PIL import Image
 from flip_pipeline.cli import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
-STAGES = ["corpus", "embed", "vocab", "bow", "train", "evaluate", "report", "keywords"]
+STAGES = ["corpus", "embed", "vocab", "bow", "train", "evaluate", "report", "keywords", "import-flip-view",
+          "import-flip-scores"]
 
 
 def snakemake(workdir, *args):

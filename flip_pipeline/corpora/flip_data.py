@@ -14,17 +14,22 @@ score are not finite are dropped and counted (the published loader drops NaN row
 too); ``drop_nonfinite: false`` makes them an error instead. Arrays are opened
 memory-mapped with ``allow_pickle=False``.
 
-Two entry points:
+Entry points:
 
 * :func:`read_flip_data` (source ``flip_data`` of the corpus stage): the corpus table
   only, ``id`` (``{corpus}-{split}-{row:07d}``, ``row`` = the array row),
   ``text_{lang}`` from the transcript, ``flip_row`` and ``split``.
-* :func:`import_flip_data` (``flip import-flip-data``): the corpus tables plus embedding
-  shards for ``text_{lang}`` and ``speech_{lang}`` under
-  ``embeddings/{encoder}/{corpus}/{split}/{view}/`` (same shard format and metadata keys
-  as the embed stage, nothing re-embedded) and the scores as
-  ``embeddings/{encoder}/{corpus}/{split}/sim_text_{lang}__speech_{lang}.parquet``.
-  The corpus has no audio, so ``speech_{lang}`` exists only as imported embeddings.
+* :func:`import_flip_view` / :func:`import_flip_scores` (``flip import-flip-view`` /
+  ``flip import-flip-scores``, the Snakemake rules of encoders of family ``published``):
+  one view's embedding shards, or one split's scores, for the rows of a corpus table
+  written by the corpus stage: the rules stand in for ``embed`` and ``pair``.
+* :func:`import_flip_data` (``flip import-flip-data``, outside Snakemake): the corpus
+  tables plus every shard and score in one call.
+
+Shards go to ``embeddings/{encoder}/{corpus}/{split}/{view}/`` (same shard format and
+metadata keys as the embed stage, nothing re-embedded), the scores to
+``embeddings/{encoder}/{corpus}/{split}/sim_text_{lang}__speech_{lang}.parquet``.
+The corpus has no audio, so ``speech_{lang}`` exists only as imported embeddings.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import write_json
 from flip_pipeline.corpora.table import write_corpus_table
@@ -94,30 +100,43 @@ class FlipSplit:
     counts: dict[str, int]
 
 
-def read_flip_split(root: Path, split: str, drop_nonfinite: bool = True) -> FlipSplit:
-    """Open and check the four files of ``split`` under ``root`` (see the module docstring)."""
-    files = {
+def split_files(root: Path, split: str) -> dict[str, Path]:
+    """The four published files of ``split``: keys ``text``, ``speech``, ``transcript``, ``sim``."""
+    return {
         "text": root / f"{split}_text_embs.npy",
         "speech": root / f"{split}_speech_embs.npy",
         "transcript": root / f"{split}_transcript.txt",
         "sim": root / f"{split}_sim_scores.npy",
     }
+
+
+def _embedding_array(path: Path) -> np.ndarray:
+    """A memory-mapped ``(n, d)`` float array, or an error naming ``path``."""
+    array = _load_npy(path)
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
+        raise FlipInputError(f"{path}: expected a 2-D float array, found shape {array.shape} dtype {array.dtype}")
+    return array
+
+
+def _score_array(path: Path) -> np.ndarray:
+    """The ``(n,)`` float scores (an ``(n, 1)`` file is flattened), or an error naming ``path``."""
+    sim = _load_npy(path)
+    if sim.ndim == 2 and sim.shape[1] == 1:
+        sim = sim[:, 0]
+    if sim.ndim != 1 or not np.issubdtype(sim.dtype, np.floating):
+        raise FlipInputError(f"{path}: expected a 1-D float array, found shape {sim.shape} dtype {sim.dtype}")
+    return sim
+
+
+def read_flip_split(root: Path, split: str, drop_nonfinite: bool = True) -> FlipSplit:
+    """Open and check the four files of ``split`` under ``root`` (see the module docstring)."""
+    files = split_files(root, split)
     lines = [line.strip() for line in _read_lines(files["transcript"])] if files["transcript"].is_file() else None
     if lines is None:
         raise FlipInputError(f"{files['transcript']}: file not found")
     texts = [line for line in lines if line]
-    text_embs, speech_embs = _load_npy(files["text"]), _load_npy(files["speech"])
-    sim = _load_npy(files["sim"])
-    for kind in ("text", "speech"):
-        arr = text_embs if kind == "text" else speech_embs
-        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating):
-            raise FlipInputError(
-                f"{files[kind]}: expected a 2-D float array, found shape {arr.shape} dtype {arr.dtype}"
-            )
-    if sim.ndim == 2 and sim.shape[1] == 1:
-        sim = sim[:, 0]
-    if sim.ndim != 1 or not np.issubdtype(sim.dtype, np.floating):
-        raise FlipInputError(f"{files['sim']}: expected a 1-D float array, found shape {sim.shape} dtype {sim.dtype}")
+    text_embs, speech_embs = _embedding_array(files["text"]), _embedding_array(files["speech"])
+    sim = _score_array(files["sim"])
     n = text_embs.shape[0]
     sizes = {str(files["text"]): n, str(files["speech"]): speech_embs.shape[0], str(files["sim"]): sim.shape[0],
              f"{files['transcript']} (non-empty lines)": len(texts)}
@@ -153,7 +172,8 @@ def _corpus_table(corpus: str, split: str, lang: str, data: FlipSplit) -> pa.Tab
     })
 
 
-def _root(spec: dict[str, Any], base: Path) -> Path:
+def published_root(spec: dict[str, Any], base: Path) -> Path:
+    """The `root` folder of a flip_data corpus entry, resolved against `base`; it must exist."""
     root = Path(spec["root"]).expanduser()
     root = (root if root.is_absolute() else base / root).resolve()
     if not root.is_dir():
@@ -163,7 +183,7 @@ def _root(spec: dict[str, Any], base: Path) -> Path:
 
 def read_flip_data(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     """Corpus tables of the published data (text view only; see the module docstring)."""
-    root = _root(spec, base)
+    root = published_root(spec, base)
     lang = spec.get("language", "en")
     tables, info = {}, {"root": str(root), "splits": {}}
     for split in SPLITS:
@@ -175,10 +195,15 @@ def read_flip_data(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[st
 
 def _write_view_shards(
     out_dir: Path, ids: list[str], array: np.ndarray, rows: np.ndarray, view: str, encoder: str,
-    encoder_spec: dict[str, Any], source_file: str, shard_rows: int,
+    encoder_spec: dict[str, Any], source_file: Path, shard_rows: int,
 ) -> None:
+    """Write ``array[rows]`` as the shards + manifest of one view (``rows[i]`` belongs to ``ids[i]``).
+
+    Every shard is rewritten (a copy, no compute), so a changed source file never leaves
+    stale shards behind; each shard is written atomically and the manifest last.
+    """
     from flip_pipeline.embed import _library_versions, encoder_fingerprint
-    from flip_pipeline.shards import MANIFEST, complete_shard_dim, shard_name, write_manifest, write_shard
+    from flip_pipeline.shards import MANIFEST, shard_name, write_manifest, write_shard
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
@@ -187,22 +212,104 @@ def _write_view_shards(
     metadata = {
         "encoder": encoder, "model_id": encoder_spec.get("model", "published"), "revision": "published",
         "normalisation": "as published", "source_data": encoder_spec.get("data", "published"),
-        "source_file": source_file, "source_dtype": str(array.dtype), "dim": dim, "dtype": "float32",
+        "source_file": str(source_file), "source_dtype": str(array.dtype), "dim": dim, "dtype": "float32",
         "view": view, "fingerprint": fingerprint, "versions": _library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     plan = [(i, i * shard_rows, min(len(ids), (i + 1) * shard_rows)) for i in range(math.ceil(len(ids) / shard_rows))]
     for index, lo, hi in plan:
-        path = out_dir / shard_name(index)
-        if complete_shard_dim(path, ids[lo:hi], fingerprint) == dim:
-            continue
-        write_shard(path, ids[lo:hi], np.asarray(array[rows[lo:hi]], dtype=np.float32), metadata)
+        block = np.asarray(array[rows[lo:hi]], dtype=np.float32)
+        bad = ~np.isfinite(block).all(axis=1)
+        if bad.any():
+            raise FlipInputError(f"{source_file}: row {int(rows[lo + int(np.argmax(bad))])} is not finite; "
+                                 "the corpus table is older than the file: rebuild the corpus")
+        write_shard(out_dir / shard_name(index), ids[lo:hi], block, metadata)
     planned = {shard_name(i) for i, _, _ in plan}
     for stale in out_dir.glob("part-*.parquet"):
         if stale.name not in planned:
             stale.unlink()
     info = {"encoder": encoder, "view": view, "dim": dim, "dtype": "float32", "fingerprint": fingerprint}
     write_manifest(out_dir, [(shard_name(i), hi - lo) for i, lo, hi in plan], info)
+
+
+def _table_rows(corpus_table: Path) -> tuple[str, list[str], np.ndarray]:
+    """``(split, ids, published array rows)`` of a corpus table written from the published data."""
+    try:
+        table = pq.read_table(corpus_table, columns=["id", "flip_row", "split"])
+    except (OSError, KeyError, pa.ArrowException) as err:
+        raise FlipInputError(f"{corpus_table}: not a corpus table of a flip_data corpus "
+                             f"(needs columns id, flip_row, split): {err}") from None
+    splits = set(table.column("split").to_pylist())
+    if len(splits) != 1 or not splits <= set(SPLITS):
+        raise FlipInputError(f"{corpus_table}: column split holds {sorted(map(str, splits))}, expected one of {SPLITS}")
+    return splits.pop(), table.column("id").to_pylist(), table.column("flip_row").to_numpy()
+
+
+def _rows_within(rows: np.ndarray, n: int, path: Path, corpus_table: Path) -> None:
+    if len(rows) and int(rows.max()) >= n:
+        raise FlipInputError(f"{path} has {n} rows but {corpus_table} refers to row {int(rows.max())}; "
+                             "the corpus table is older than the file: rebuild the corpus")
+
+
+def view_kind(view: str, language: str) -> str:
+    """``"text"`` or ``"speech"``: the published array of ``view``; an error for any other view."""
+    for kind in ("text", "speech"):
+        if view == f"{kind}_{language}":
+            return kind
+    raise FlipInputError(f"view {view!r}: the published FLiP data of language {language!r} has only "
+                         f"text_{language} and speech_{language}")
+
+
+def import_flip_view(
+    root: Path, language: str, corpus_table: str | Path, view: str, out_dir: str | Path,
+    encoder: str = DEFAULT_ENCODER, encoder_spec: dict[str, Any] | None = None, shard_rows: int = 50_000,
+) -> int:
+    """Import one view of one split: the published rows of ``corpus_table`` as shards in ``out_dir``.
+
+    Args:
+        root: folder with the ``{split}_*`` files; the split is the corpus table's.
+        language: language of the published data (views ``text_{language}``, ``speech_{language}``).
+        corpus_table: ``corpora/{corpus}/{split}.parquet`` of the flip_data corpus (``id``, ``flip_row``).
+        view: ``text_{language}`` or ``speech_{language}``.
+        out_dir: ``embeddings/{encoder}/{corpus}/{split}/{view}``.
+        encoder, encoder_spec: the name and entry fingerprinted into the shards.
+        shard_rows: rows per shard.
+
+    Returns:
+        The number of rows imported.
+    """
+    corpus_table = Path(corpus_table)
+    split, ids, rows = _table_rows(corpus_table)
+    path = split_files(root, split)[view_kind(view, language)]
+    array = _embedding_array(path)
+    _rows_within(rows, len(array), path, corpus_table)
+    _write_view_shards(Path(out_dir), ids, array, rows, view, encoder, dict(encoder_spec or DEFAULT_ENCODER_SPEC),
+                       path, shard_rows)
+    log.info("%s/%s: %d rows imported from %s", split, view, len(ids), path)
+    return len(ids)
+
+
+def import_flip_scores(
+    root: Path, language: str, corpus_table: str | Path, out: str | Path, encoder: str = DEFAULT_ENCODER,
+) -> int:
+    """Write the published text–speech similarity of the rows of ``corpus_table`` to ``out``
+    (``sim_text_{language}__speech_{language}.parquet``, the format of the pair stage).
+
+    Returns:
+        The number of rows written.
+    """
+    from flip_pipeline.pair import write_similarity
+
+    corpus_table = Path(corpus_table)
+    split, ids, rows = _table_rows(corpus_table)
+    path = split_files(root, split)["sim"]
+    sim = _score_array(path)
+    _rows_within(rows, len(sim), path, corpus_table)
+    write_similarity(out, ids, np.asarray(sim)[rows], {
+        "view_a": f"text_{language}", "view_b": f"speech_{language}", "source": "published", "file": str(path),
+        "encoder_a": encoder, "encoder_b": encoder,
+    })
+    return len(ids)
 
 
 def import_flip_data(
@@ -231,28 +338,23 @@ def import_flip_data(
     Returns:
         The summary also written to ``corpora/{corpus}/info.json``.
     """
-    root = _root({"root": str(root)}, Path.cwd())
+    from flip_pipeline.pair import sim_name
+
+    root = published_root({"root": str(root)}, Path.cwd())
     results = Path(results)
     encoder_spec = dict(encoder_spec or DEFAULT_ENCODER_SPEC)
-    from flip_pipeline.pair import sim_name, write_similarity
-
-    text_view, speech_view = f"text_{language}", f"speech_{language}"
     splits = {split: read_flip_split(root, split, drop_nonfinite) for split in SPLITS}
     for split, data in splits.items():
         if not len(data.rows):
             raise FlipInputError(f"{root}: split {split!r} has no usable rows")
     corpus_dir = results / "corpora" / corpus
     for split, data in splits.items():
-        write_corpus_table(_corpus_table(corpus, split, language, data), corpus_dir / f"{split}.parquet")
-        ids = row_ids(corpus, split, data.rows)
+        table = corpus_dir / f"{split}.parquet"
+        write_corpus_table(_corpus_table(corpus, split, language, data), table)
         emb_dir = results / "embeddings" / encoder / corpus / split
-        for view, array, kind in ((text_view, data.text_embs, "text"), (speech_view, data.speech_embs, "speech")):
-            _write_view_shards(emb_dir / view, ids, array, data.rows, view, encoder, encoder_spec,
-                               data.files[kind], shard_rows)
-            log.info("%s/%s: %d rows imported", split, view, len(ids))
-        write_similarity(emb_dir / sim_name(text_view, speech_view), ids, np.asarray(data.sim)[data.rows],
-                         {"view_a": text_view, "view_b": speech_view, "source": "published", "file": data.files["sim"],
-                          "encoder_a": encoder, "encoder_b": encoder})
+        for view in (f"text_{language}", f"speech_{language}"):
+            import_flip_view(root, language, table, view, emb_dir / view, encoder, encoder_spec, shard_rows)
+        import_flip_scores(root, language, table, emb_dir / sim_name(f"text_{language}", f"speech_{language}"), encoder)
     spec = {"source": "flip_data", "root": str(root), "language": language, "drop_nonfinite": drop_nonfinite}
     info = {
         "corpus": corpus, "source": spec, "rows": {s: len(d.rows) for s, d in splits.items()},

@@ -54,4 +54,7 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
         keys = ("model", "dim", "task_type", "batch_size", "normalize", "cache_dir", "base_url", "max_attempts",
                 "initial_backoff_s", "max_backoff_s", "timeout_s")
         return GeminiEncoder(name, **{k: spec[k] for k in keys if k in spec})
+    if family == "published":
+        raise FlipInputError(f"encoders.{name}: family published embeddings are imported from a flip_data corpus "
+                             "(rule import_flip_view, `flip import-flip-view`), not computed by an encoder")
     raise FlipInputError(f"encoders.{name}.family: unknown family {family!r}; known: {', '.join(FAMILIES)}")

@@ -1,8 +1,13 @@
 # Configuration validation, run expansion and the input functions every rule uses.
 
 import json
+import os
+import re
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+
+from flip_pipeline.corpora.flip_data import split_files, view_kind
 
 from flip_pipeline.config import expand_runs, validate_config
 from flip_pipeline.errors import FlipInputError
@@ -25,6 +30,36 @@ wildcard_constraints:
     run=r"[^/]+",
     split=r"train|dev|test",
     view=r"(text|speech)_[a-z]{2,3}",
+
+
+def published_encoders():
+    """Regex of the encoder names of family `published` (matches none when there are none)."""
+    names = [name for name, spec in config["encoders"].items() if spec["family"] == "published"]
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+def computed_encoders():
+    """Regex of every encoder name but those of family `published` (for the embed rule)."""
+    return rf"(?!(?:{published_encoders()})/)[^/]+"
+
+
+def published_file(corpus, split, kind):
+    """A file of the published FLiP data behind a flip_data corpus; kind: a view, or `sim`."""
+    spec = config["corpora"][corpus]
+    if spec["source"] != "flip_data":
+        raise WorkflowError(f"corpus {corpus!r} has source {spec['source']!r}: published embeddings "
+                            "come only from a flip_data corpus")
+    try:
+        key = kind if kind == "sim" else view_kind(kind, spec.get("language", "en"))
+    except FlipInputError as err:
+        raise WorkflowError(f"corpus {corpus!r}: {err}") from None
+    return str(split_files(Path(os.path.expanduser(spec["root"])), split)[key])
+
+
+def published_scores(corpus, split, view_a, view_b):
+    """The published scores of a flip_data corpus split; both views must be the corpus's."""
+    published_file(corpus, split, view_a), published_file(corpus, split, view_b)
+    return published_file(corpus, split, "sim")
 
 
 def as_json(obj):

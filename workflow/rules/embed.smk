@@ -5,6 +5,8 @@ rule embed:
         table=lambda w: corpus_table(w.corpus, w.split),
     output:
         f"{R}/embeddings/{{encoder}}/{{corpus}}/{{split}}/{{view}}/_SUCCESS",
+    wildcard_constraints:
+        encoder=computed_encoders(),  # published embeddings are imported (workflow/rules/imports.smk)
     params:
         spec=lambda w: as_json(config["encoders"][w.encoder]),
         out_dir=lambda w: embedding_dir(w.encoder, w.corpus, w.split, w.view),

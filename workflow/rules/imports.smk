@@ -1,0 +1,52 @@
+# Encoders of family `published` import the published FLiP embeddings (BUT-FIT/FLiP-data)
+# of a flip_data corpus instead of computing them: for those encoders these rules take the
+# place of `embed` (one view of one split) and `pair` (the published text-speech scores).
+# The .npy files are inputs, so a changed file re-imports its view. The embed rule never
+# matches a published encoder; `pair` still does for other view pairs.
+
+ruleorder: import_flip_scores > pair
+
+
+rule import_flip_view:
+    input:
+        table=lambda w: corpus_table(w.corpus, w.split),
+        array=lambda w: published_file(w.corpus, w.split, w.view),
+    output:
+        f"{R}/embeddings/{{encoder}}/{{corpus}}/{{split}}/{{view}}/_SUCCESS",
+    wildcard_constraints:
+        encoder=published_encoders(),
+    params:
+        spec=lambda w: as_json(config["encoders"][w.encoder]),
+        corpus_spec=lambda w: as_json(config["corpora"][w.corpus]),
+        out_dir=lambda w: embedding_dir(w.encoder, w.corpus, w.split, w.view),
+        shard_rows=config.get("shard_rows", 50000),
+    conda:
+        "../../envs/core.yaml"
+    log:
+        "logs/import_flip_view/{encoder}/{corpus}/{split}/{view}.log",
+    shell:
+        "flip import-flip-view --name {wildcards.encoder} --spec {params.spec:q} --corpus-spec {params.corpus_spec:q}"
+        " --corpus-table {input.table} --view {wildcards.view} --out-dir {params.out_dir}"
+        " --shard-rows {params.shard_rows} 2> {log}"
+
+
+rule import_flip_scores:
+    input:
+        table=lambda w: corpus_table(w.corpus, w.split),
+        scores=lambda w: published_scores(w.corpus, w.split, w.view_a, w.view_b),
+    output:
+        f"{R}/embeddings/{{encoder}}/{{corpus}}/{{split}}/sim_{{view_a}}__{{view_b}}.parquet",
+    wildcard_constraints:
+        encoder=published_encoders(),
+        view_a=r"text_[a-z]{2,3}",
+        view_b=r"speech_[a-z]{2,3}",
+    params:
+        spec=lambda w: as_json(config["encoders"][w.encoder]),
+        corpus_spec=lambda w: as_json(config["corpora"][w.corpus]),
+    conda:
+        "../../envs/core.yaml"
+    log:
+        "logs/import_flip_scores/{encoder}/{corpus}/{split}/{view_a}__{view_b}.log",
+    shell:
+        "flip import-flip-scores --name {wildcards.encoder} --spec {params.spec:q} --corpus-spec {params.corpus_spec:q}"
+        " --corpus-table {input.table} --out {output} 2> {log}"
