@@ -44,6 +44,31 @@ def test_shards_have_schema_metadata_and_manifest(corpus, tmp_path):
     np.testing.assert_array_equal(rows, again)
 
 
+def test_shards_open_with_pandas_pyarrow_and_duckdb(corpus, tmp_path):
+    """The shards are plain Parquet: three independent readers see the same rows and vectors."""
+    import duckdb
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    view = ViewEmbeddings(out)
+    expected = dict(zip(view.ids.tolist(), view.read_rows(0, len(view)), strict=True))
+
+    frame = pd.read_parquet(out)  # the folder: every part-*.parquet
+    table = ds.dataset(out, format="parquet").to_table()
+    rows = duckdb.sql(f"SELECT id, embedding, len(embedding) AS d FROM '{out}/part-*.parquet'").fetchall()
+    for got in (dict(zip(frame["id"], frame["embedding"], strict=True)),
+                dict(zip(table["id"].to_pylist(), table["embedding"].to_pylist(), strict=True)),
+                {row[0]: row[1] for row in rows}):
+        assert got.keys() == expected.keys()
+        for id_, vector in expected.items():
+            np.testing.assert_array_equal(np.asarray(got[id_], dtype=np.float32), vector)
+    assert {row[2] for row in rows} == {16}
+    kv = duckdb.sql(f"SELECT decode(key), decode(value) FROM parquet_kv_metadata('{out}/part-00000.parquet')")
+    assert dict(kv.fetchall())["flip.encoder"] == "bow"
+
+
 def test_rerun_embeds_only_missing_shards(corpus, tmp_path, monkeypatch):
     out = tmp_path / "emb"
     embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
