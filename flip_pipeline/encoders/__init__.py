@@ -28,6 +28,7 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
             normalize=spec.get("normalize", False),
             precision=spec.get("precision", "fp32"),
             revision=spec.get("revision"),
+            max_tokens=spec.get("max_tokens"),
         )
     if family in ("bow_projection", "gaussian"):
         from flip_pipeline.encoders.controls import BowProjection, GaussianNoise

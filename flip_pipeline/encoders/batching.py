@@ -10,6 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
+
+
+def cpu_token_budget(max_tokens: int | None, device: str | torch.device, cpu_default: int) -> int | None:
+    """The padded-token budget per batch: ``max_tokens`` when given, else ``cpu_default``
+    on CPU (matrix products of a few hundred rows stay in cache, so batches sized by
+    tokens beat a fixed number of sentences; see benchmarks/embed.py) and none on GPU."""
+    if max_tokens is None and torch.device(device).type == "cpu":
+        return cpu_default
+    return max_tokens
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_units: int | None = None) -> list[np.ndarray]:
