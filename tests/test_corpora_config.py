@@ -34,7 +34,8 @@ def test_paper_corpora_validate_and_views():
     corpora = yaml.safe_load(PAPER.read_text(encoding="utf-8"))["corpora"]
     corpora.pop("sample")
     assert set(corpora) == {"mcv15_en", "mcv15_de", "mcv15_fr", "europarl_en_de", "europarl_en_fr",
-                            "samanantar_en_bn", "samanantar_en_hi", "samanantar_en_ta", "samanantar_en_te"}
+                            "samanantar_en_bn", "samanantar_en_hi", "samanantar_en_ta", "samanantar_en_te",
+                            "flipdata_mcv15_en"}  # the published FLiP data (table1_rank_published)
     config = config_with(corpora)
     config["vocabularies"] = {
         f"v_{name}": {"corpus": name, "view": corpus_views(spec)[0]} for name, spec in corpora.items()
@@ -43,8 +44,9 @@ def test_paper_corpora_validate_and_views():
     assert corpus_views(corpora["mcv15_fr"]) == ["text_fr", "speech_fr"]
     assert corpus_views(corpora["europarl_en_de"]) == ["text_en", "text_de"]
     assert corpus_views(corpora["samanantar_en_te"]) == ["text_en", "text_te"]
+    assert corpus_views(corpora["flipdata_mcv15_en"]) == ["text_en", "speech_en"]
     for name, spec in corpora.items():
-        if spec["source"] != "mcv":
+        if spec["source"] not in ("mcv", "flip_data"):
             assert spec["split_sizes"]["dev"] == spec["split_sizes"]["test"] == 10000, name
 
 

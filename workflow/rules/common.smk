@@ -7,9 +7,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from flip_pipeline.corpora.flip_data import split_files, view_kind
-
 from flip_pipeline.config import expand_runs, validate_config
+from flip_pipeline.corpora.flip_data import split_files, view_kind
 from flip_pipeline.errors import FlipInputError
 
 try:
@@ -58,7 +57,8 @@ def published_file(corpus, split, kind):
 
 def published_scores(corpus, split, view_a, view_b):
     """The published scores of a flip_data corpus split; both views must be the corpus's."""
-    published_file(corpus, split, view_a), published_file(corpus, split, view_b)
+    for view in (view_a, view_b):
+        published_file(corpus, split, view)  # raises for a view the published data lacks
     return published_file(corpus, split, "sim")
 
 
