@@ -18,7 +18,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import math
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +31,15 @@ from flip_pipeline.corpora.table import read_view
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.encoders.base import Encoder, encode_with_skips
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.shards import MANIFEST, complete_shard_dim, shard_name, write_manifest, write_shard
+from flip_pipeline.shards import (
+    MANIFEST,
+    complete_shard_dim,
+    remove_unplanned_shards,
+    shard_name,
+    shard_plan,
+    write_manifest,
+    write_shard,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +113,7 @@ def embed_view(
     _remove_orphaned_temporaries(out_dir)
     ids, inputs = read_view(corpus_path, view)
     fingerprint = encoder_fingerprint(encoder_name, encoder_spec)
-    n_shards = math.ceil(len(ids) / shard_rows)
-    plan = [(i, i * shard_rows, min(len(ids), (i + 1) * shard_rows)) for i in range(n_shards)]
+    plan = shard_plan(len(ids), shard_rows)
 
     metadata, kept_dim = None, None
     rows_written = {}  # shard index -> rows it holds (fewer than planned if rows were skipped)
@@ -161,10 +167,7 @@ def embed_view(
             pending.result()
 
     dim = encoder.dim if metadata is not None else kept_dim  # metadata is set once something was embedded
-    planned = {shard_name(i) for i, _, _ in plan}
-    for stale in out_dir.glob("part-*.parquet"):
-        if stale.name not in planned:
-            stale.unlink()
+    remove_unplanned_shards(out_dir, plan)
     info = {"encoder": encoder_name, "view": view, "dim": int(dim), "dtype": "float32", "fingerprint": fingerprint}
     if skipped:  # rows the encoder left out (bad audio), in corpus order
         info["skipped_rows"] = len(skipped)

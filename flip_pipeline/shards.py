@@ -41,6 +41,20 @@ def shard_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
+def shard_plan(n_rows: int, shard_rows: int) -> list[tuple[int, int, int]]:
+    """``(index, lo, hi)`` of every shard of a view of ``n_rows`` rows: rows ``lo:hi`` go to
+    shard ``index``, ``shard_rows`` per shard (the last one fewer)."""
+    return [(i, lo, min(n_rows, lo + shard_rows)) for i, lo in enumerate(range(0, n_rows, shard_rows))]
+
+
+def remove_unplanned_shards(view_dir: Path, plan: list[tuple[int, int, int]]) -> None:
+    """Delete ``part-*.parquet`` files that ``plan`` does not name (an earlier run with more shards)."""
+    planned = {shard_name(index) for index, _, _ in plan}
+    for stale in view_dir.glob("part-*.parquet"):
+        if stale.name not in planned:
+            stale.unlink()
+
+
 def shard_schema(dim: int, metadata: dict[str, str]) -> pa.Schema:
     """``id: string, embedding: fixed_size_list<float32>[dim]`` with ``flip.*`` metadata."""
     vector = pa.list_(pa.field("item", pa.float32(), nullable=False), dim)

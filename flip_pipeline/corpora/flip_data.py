@@ -35,7 +35,6 @@ The corpus has no audio, so ``speech_{lang}`` exists only as imported embeddings
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,17 +85,13 @@ class FlipSplit:
     Attributes:
         rows: int64 array rows kept (finite embeddings and score), in order.
         texts: transcript sentence of every array row (``len == n``).
-        text_embs, speech_embs: memory-mapped ``(n, d)`` arrays.
-        sim: ``(n,)`` similarity scores.
+        dim: embedding dimension ``d`` (text and speech alike).
         counts: ``empty_lines_skipped``, ``nonfinite_dropped``, ``rows``.
     """
 
     rows: np.ndarray
     texts: list[str]
-    text_embs: np.ndarray
-    speech_embs: np.ndarray
-    sim: np.ndarray
-    files: dict[str, str]
+    dim: int
     counts: dict[str, int]
 
 
@@ -156,7 +151,7 @@ def read_flip_split(root: Path, split: str, drop_nonfinite: bool = True) -> Flip
         )
     rows = np.flatnonzero(finite)
     counts = {"rows": len(rows), "empty_lines_skipped": len(lines) - len(texts), "nonfinite_dropped": n - len(rows)}
-    return FlipSplit(rows, texts, text_embs, speech_embs, sim, {k: str(v) for k, v in files.items()}, counts)
+    return FlipSplit(rows, texts, int(text_embs.shape[1]), counts)
 
 
 def row_ids(corpus: str, split: str, rows: np.ndarray) -> list[str]:
@@ -203,7 +198,14 @@ def _write_view_shards(
     stale shards behind; each shard is written atomically and the manifest last.
     """
     from flip_pipeline.embed import _library_versions, encoder_fingerprint
-    from flip_pipeline.shards import MANIFEST, shard_name, write_manifest, write_shard
+    from flip_pipeline.shards import (
+        MANIFEST,
+        remove_unplanned_shards,
+        shard_name,
+        shard_plan,
+        write_manifest,
+        write_shard,
+    )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
@@ -216,7 +218,7 @@ def _write_view_shards(
         "view": view, "fingerprint": fingerprint, "versions": _library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    plan = [(i, i * shard_rows, min(len(ids), (i + 1) * shard_rows)) for i in range(math.ceil(len(ids) / shard_rows))]
+    plan = shard_plan(len(ids), shard_rows)
     for index, lo, hi in plan:
         block = np.asarray(array[rows[lo:hi]], dtype=np.float32)
         bad = ~np.isfinite(block).all(axis=1)
@@ -224,10 +226,7 @@ def _write_view_shards(
             raise FlipInputError(f"{source_file}: row {int(rows[lo + int(np.argmax(bad))])} is not finite; "
                                  "the corpus table is older than the file: rebuild the corpus")
         write_shard(out_dir / shard_name(index), ids[lo:hi], block, metadata)
-    planned = {shard_name(i) for i, _, _ in plan}
-    for stale in out_dir.glob("part-*.parquet"):
-        if stale.name not in planned:
-            stale.unlink()
+    remove_unplanned_shards(out_dir, plan)
     info = {"encoder": encoder, "view": view, "dim": dim, "dtype": "float32", "fingerprint": fingerprint}
     write_manifest(out_dir, [(shard_name(i), hi - lo) for i, lo, hi in plan], info)
 
@@ -359,7 +358,7 @@ def import_flip_data(
     info = {
         "corpus": corpus, "source": spec, "rows": {s: len(d.rows) for s, d in splits.items()},
         "root": str(root), "splits": {s: d.counts for s, d in splits.items()},
-        "encoder": encoder, "encoder_spec": encoder_spec, "dim": int(splits["train"].text_embs.shape[1]),
+        "encoder": encoder, "encoder_spec": encoder_spec, "dim": splits["train"].dim,
     }
     write_json(corpus_dir / "info.json", info)
     return info
