@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian packages for the real single-node SLURM that tests/test_slurm.py starts
+# Debian packages for the real single-node SLURM that tests/workflow/test_slurm.py starts
 # (munge, slurmctld, slurmd and the client commands). Idempotent: installs only
 # what is missing. Needs root and apt-get. The test writes its own slurm.conf and
 # munge key in a temporary folder and starts/stops the daemons itself; nothing

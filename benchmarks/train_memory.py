@@ -1,9 +1,9 @@
 """Peak memory of one full pass of the training data pipeline at Common Voice English size.
 
 Writes 1.7M synthetic pairs of 1024-d float32 embeddings (two views, as Parquet shards
-through :func:`flip_pipeline.shards.write_shard`) and a 100k-word CSR bag of words, then
+through :func:`flip_pipeline.formats.shards.write_shard`) and a 100k-word CSR bag of words, then
 streams one epoch of shuffled 6000-sentence batches with
-:class:`flip_pipeline.batches.TrainingData`, running a real training step of a small
+:class:`flip_pipeline.training.batches.TrainingData`, running a real training step of a small
 FLiP (rank 8, the full 100k vocabulary) every ``--step-every`` batches so the step's
 buffers count too. Prints peak resident memory (``ru_maxrss``) against the 4 GiB target
 and against the size of the embeddings the pass streamed (the baseline: what loading
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from synthetic import zipf_counts
 
-from flip_pipeline.batches import TrainingData
+from flip_pipeline.formats.bow import BagOfWords
+from flip_pipeline.formats.shards import ViewEmbeddings, shard_name, write_manifest, write_shard
 from flip_pipeline.probes.lip import make_probe
-from flip_pipeline.shards import ViewEmbeddings, shard_name, write_manifest, write_shard
-from flip_pipeline.train import TrainSettings, make_optimizer, train_step
-from flip_pipeline.vocab import BagOfWords
+from flip_pipeline.training.batches import TrainingData
+from flip_pipeline.training.loop import TrainSettings, make_optimizer, train_step
 
 GIB = 2**30
 

@@ -4,7 +4,7 @@ Both run in this script on the same synthetic batches (two views, Zipf-distribut
 of words). The baseline is the published code's step written plainly: per view
 ``logits = b + E1 (E2 Xᵀ)`` (W × B), a full log-softmax over the vocabulary, the counts
 gathered, ``α``-mixed, backward, AdamW, proximal L1. Ours is
-:func:`flip_pipeline.train.train_step` (both views stacked, fused log-sum-exp objective).
+:func:`flip_pipeline.training.loop.train_step` (both views stacked, fused log-sum-exp objective).
 
 A second part trains the same small probe to convergence in fp32 and in bf16 and prints
 the difference in held-out accuracy (the bf16 option must stay within 0.5 points).
@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from synthetic import zipf_counts
 
-from flip_pipeline.batches import stack_views
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, reference_sets
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.probes.objective import reference_view_nll
-from flip_pipeline.train import TrainSettings, make_optimizer, train_step
+from flip_pipeline.training.batches import stack_views
+from flip_pipeline.training.loop import TrainSettings, make_optimizer, train_step
 
 CPU = torch.device("cpu")
 

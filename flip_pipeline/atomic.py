@@ -12,6 +12,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+_TMP_INFIX = ".tmp-"  # temporaries are named ``.{target}.tmp-{pid}``
+
+
+def remove_orphaned_temporaries(folder: str | os.PathLike[str], targets: str = "*") -> None:
+    """Delete the temporaries of targets matching the glob ``targets`` in ``folder`` whose
+    writing process is gone (a killed run); those of live writers are left alone."""
+    for tmp in Path(folder).glob(f".{targets}{_TMP_INFIX}*"):
+        try:
+            os.kill(int(tmp.name.rsplit("-", 1)[1]), 0)
+        except (ValueError, ProcessLookupError):
+            tmp.unlink(missing_ok=True)
+        except PermissionError:  # alive, owned by someone else
+            pass
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
@@ -21,7 +35,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    tmp = target.with_name(f".{target.name}{_TMP_INFIX}{os.getpid()}")
     try:
         yield tmp
         os.replace(tmp, target)

@@ -1,8 +1,9 @@
-"""flip: one thin subcommand per pipeline stage.
+"""flip: one subcommand per pipeline stage, each a call of the stage's entry function.
 
 Snakemake rules call these with paths and a JSON ``--spec`` (the config entry of the
-thing being built); every subcommand also runs by hand. Bad input exits with status 2
-and a one-line message naming the file, row or config key.
+thing being built); every subcommand also runs by hand. This module parses arguments and
+dispatches, nothing else: the work is in :mod:`flip_pipeline.stages`. Bad input exits
+with status 2 and a one-line message naming the file, row or config key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.settings import ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 
 def _spec(value: str) -> dict:
@@ -25,341 +27,225 @@ def _spec(value: str) -> dict:
         raise argparse.ArgumentTypeError(f"--spec is not valid JSON: {err}") from None
 
 
-def cmd_corpus(args: argparse.Namespace) -> None:
-    from flip_pipeline.corpora import build_corpus
-
-    build_corpus(args.name, args.spec, args.out_dir, Path(args.base).resolve())
-
-
-def cmd_embed(args: argparse.Namespace) -> None:
-    from flip_pipeline.device import pick_device
-    from flip_pipeline.embed import embed_view
-
-    device = str(pick_device(args.device))
-    embed_view(args.corpus_table, args.view, args.name, args.spec, args.out_dir, args.shard_rows, device)
+# Each runner imports its stage on use, so `flip corpus` never loads torch.
+def run_corpus(a):
+    from flip_pipeline.stages.corpus import corpus_stage
+    corpus_stage(a.name, a.spec, a.out_dir, a.base)
 
 
-def cmd_vocab(args: argparse.Namespace) -> None:
-    from flip_pipeline.corpora.table import read_view, view_language
-    from flip_pipeline.text import default_pattern
-    from flip_pipeline.vocab import build_vocabulary, write_vocabulary
-
-    spec = args.spec
-    _, texts = read_view(args.corpus_table, spec["view"])
-    pattern = spec.get("pattern", default_pattern(view_language(spec["view"])))
-    settings = {"name": args.name, **spec, "source": str(args.corpus_table), "sentences": len(texts)}
-    if spec.get("kind", "words") == "concepts":
-        from flip_pipeline.concepts import ConceptSettings, build_concepts, write_concepts
-
-        chosen = {k: v for k, v in spec.items() if k not in ("corpus", "view", "kind", "max_words")}
-        concepts, counts = build_concepts(
-            texts, ConceptSettings.from_dict({**chosen, "pattern": pattern}, f"vocabularies.{args.name}"),
-            f"vocabularies.{args.name}")
-        write_concepts(args.out_dir, concepts, counts, settings)
-        return
-    vocab, counts = build_vocabulary(texts, pattern, spec.get("max_words", 100_000), spec.get("min_count", 1))
-    write_vocabulary(args.out_dir, vocab, counts, settings)
+def run_embed(a):
+    from flip_pipeline.stages.embed import embed_view
+    embed_view(a.corpus_table, a.view, a.name, a.spec, a.out_dir, a.shard_rows, a.device)
 
 
-def cmd_bow(args: argparse.Namespace) -> None:
-    import numpy as np
-
-    from flip_pipeline.corpora.table import read_view
-    from flip_pipeline.vocab import BagOfWords, load_counting_vocabulary
-
-    vocab = load_counting_vocabulary(args.vocab_dir)
-    ids, texts = read_view(args.corpus_table, args.view)
-    counts, oov = vocab.bag_of_words(texts)
-    BagOfWords(np.asarray(ids, dtype=str), counts, oov).save(args.out)
+def run_vocab(a):
+    from flip_pipeline.stages.vocab import vocab_stage
+    vocab_stage(a.name, a.spec, a.corpus_table, a.out_dir)
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    import numpy as np
-
-    from flip_pipeline.alignment import AlignedView
-    from flip_pipeline.batches import TrainingData
-    from flip_pipeline.checkpoint import save_checkpoint
-    from flip_pipeline.device import pick_device
-    from flip_pipeline.shards import ViewEmbeddings
-    from flip_pipeline.train import TrainSettings, make_dev_set, train_probe
-    from flip_pipeline.vocab import BagOfWords, Vocabulary
-
-    spec = args.spec
-    if len(args.train_embeddings) != len(spec["weights"]) or len(args.dev_embeddings) != len(spec["weights"]):
-        raise FlipInputError(f"run {spec['run']}: expected {len(spec['weights'])} train and dev embedding folders")
-    device = pick_device(args.device)
-    settings = TrainSettings.from_dict(spec.get("training", {}))
-    vocab = Vocabulary.load(args.vocab_dir)
-    train_bow = BagOfWords.load(args.train_bow)
-    keep = None
-    if settings.sim_threshold is not None:
-        from flip_pipeline.pair import similarity_mask
-
-        if not args.sim:
-            raise FlipInputError(f"run {spec['run']}: training.sim_threshold is set but no --sim file was given")
-        keep = similarity_mask(args.sim, train_bow.ids, settings.sim_threshold)
-    views = [ViewEmbeddings(d) for d in args.train_embeddings]
-    data = TrainingData(views, spec["weights"], train_bow, args.train_bow, keep)
-    dev_bow = BagOfWords.load(args.dev_bow)
-    dev_views = [AlignedView(ViewEmbeddings(folder), dev_bow.ids, args.dev_bow)
-                 for folder, weight in zip(args.dev_embeddings, spec["weights"]) if weight > 0]
-    present = np.logical_and.reduce([view.present for view in dev_views])  # rows no encoder skipped
-    dev = make_dev_set([view.read_rows(0, len(view))[present] for view in dev_views], dev_bow.counts[present],
-                       args.dev_bow)
-    rank = None if spec["rank"] in (None, "full") else int(spec["rank"])
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    probe, summary = train_probe(spec["probe"], rank, data, dev, settings, device, out / "train_log.jsonl")
-    config = {**spec, "dim": data.dim, "rank": getattr(probe, "rank", None), "encoder_spec": args.encoder_spec,
-              "result": summary}
-    save_checkpoint(out, probe, vocab, config)
+def run_bow(a):
+    from flip_pipeline.stages.bow import bow_stage
+    bow_stage(a.vocab_dir, a.corpus_table, a.view, a.out)
 
 
-def cmd_splice(args: argparse.Namespace) -> None:
-    from flip_pipeline.concepts import ConceptVocabulary
-    from flip_pipeline.device import pick_device
-    from flip_pipeline.encoders import build_encoder
-    from flip_pipeline.probes.splice import SpliceSettings, build_splice_model
-    from flip_pipeline.shards import ViewEmbeddings
-
-    spec = args.spec
-    settings = SpliceSettings.from_dict(spec.get("training", {}), f"experiments.{spec['experiment']}.splice")
-    device = str(pick_device(args.device))
-    concepts = ConceptVocabulary.load(args.vocab_dir).concepts
-    encoder = build_encoder(spec["encoder"], args.encoder_spec, device)
-    views = {view.manifest["view"]: view.chunks() for view in map(ViewEmbeddings, args.train_embeddings)}
-    model = build_splice_model(concepts, encoder, spec["target_view"], views, device)
-    model.info.update({"run": spec["run"], "vocab": spec["vocab"], "settings": settings.__dict__,
-                       "encoder_spec": args.encoder_spec})
-    model.save(args.out_dir)
+def run_train(a):
+    from flip_pipeline.stages.train import train_stage
+    train_stage(a.spec, a.encoder_spec, a.vocab_dir, a.train_bow, a.dev_bow, a.train_embeddings, a.dev_embeddings,
+                a.sim, a.out_dir, a.device)
 
 
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    from flip_pipeline.evaluate import evaluate_view, probe_ranker, write_evaluation
-    from flip_pipeline.shards import ViewEmbeddings
-    from flip_pipeline.vocab import BagOfWords
-
-    embeddings = ViewEmbeddings(args.embeddings)
-    if (Path(args.model_dir) / "splice.safetensors").exists():
-        from flip_pipeline.probes.splice import SpliceModel, SpliceSettings
-
-        model = SpliceModel.load(args.model_dir)
-        settings = SpliceSettings.from_dict(model.info.get("settings", {}), f"{args.model_dir}/config.json")
-        ranker, words = model.ranker(embeddings.manifest["view"], settings), model.concepts
-        method = {"method": "splice"}
-    else:
-        from flip_pipeline.checkpoint import load_checkpoint
-
-        probe, vocab, _ = load_checkpoint(args.model_dir)
-        ranker, words = probe_ranker(probe, args.use_bias), vocab.words
-        method = {"method": "probe", "use_bias": args.use_bias}
-    summary, details = evaluate_view(ranker, words, embeddings, BagOfWords.load(args.bow), args.bow,
-                                     top_n=tuple(args.top_n))
-    summary = {"model": str(args.model_dir), "embeddings": str(args.embeddings), **method, **summary}
-    write_evaluation(summary, details, args.out)
+def run_splice(a):
+    from flip_pipeline.stages.splice import splice_stage
+    splice_stage(a.spec, a.encoder_spec, a.vocab_dir, a.train_embeddings, a.out_dir, a.device)
 
 
-def cmd_entity_recall(args: argparse.Namespace) -> None:
-    from flip_pipeline.entity_recall import entity_recall_stage
-
-    summary = entity_recall_stage(args.model_dir, args.embeddings, args.entities, args.ks, args.out, args.labels or None)
-    logging.getLogger("flip.entity_recall").info("%d entities in %d sentences", summary["n_entities"],
-                                                  summary["n_sentences"])
+def run_evaluate(a):
+    from flip_pipeline.stages.evaluate import evaluate_stage
+    evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, tuple(a.top_n))
 
 
-def cmd_report(args: argparse.Namespace) -> None:
-    from flip_pipeline.report import write_report
+def run_entities(a):
+    from flip_pipeline.stages.entities import entities_stage
+    entities_stage(a.corpus_table, a.view, a.pipeline, a.out, a.batch_size)
 
-    write_report(args.kind, args.name, args.spec, args.inputs, args.out_prefix)
+
+def run_entity_recall(a):
+    from flip_pipeline.stages.entity_recall import entity_recall_stage
+    entity_recall_stage(a.model_dir, a.embeddings, a.entities, a.ks, a.out, a.labels or None)
 
 
-def cmd_keywords(args: argparse.Namespace) -> None:
+def run_report(a):
+    from flip_pipeline.stages.report import report_stage
+    report_stage(a.kind, a.name, a.spec, a.inputs, a.out_prefix)
+
+
+def run_pair(a):
+    from flip_pipeline.stages.pair import pair_views
+    pair_views(a.a, a.b, a.out)
+
+
+def run_import_flip_view(a):
+    from flip_pipeline.stages.import_published import import_flip_view, published_source
+    import_flip_view(*published_source(a.corpus_spec, a.base), a.corpus_table, a.view, a.out_dir, a.name, a.spec,
+                     a.shard_rows)
+
+
+def run_import_flip_scores(a):
+    from flip_pipeline.stages.import_published import import_flip_scores, published_source
+    import_flip_scores(*published_source(a.corpus_spec, a.base), a.corpus_table, a.out, a.name)
+
+
+def run_import_flip_data(a):
+    from flip_pipeline.stages.import_published import import_flip_data
+    import_flip_data(a.root, a.corpus, a.results, a.language, a.encoder, a.encoder_spec, a.shard_rows,
+                     not a.no_drop_nonfinite)
+
+
+def run_keywords(a):
     from flip_pipeline.keywords import query_keywords
-
-    for row_id, words in query_keywords(args.model, args.text, args.embeddings, args.top_k, args.bias, args.view):
+    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view):
         print(f"{row_id}\t{' '.join(words)}")
 
 
-def cmd_entities(args: argparse.Namespace) -> None:
-    from flip_pipeline.entities import entities_stage
-
-    summary = entities_stage(args.corpus_table, args.view, args.pipeline, args.out, args.batch_size)
-    logging.getLogger("flip.entities").info("%s", json.dumps(summary))
-
-
-def cmd_pair(args: argparse.Namespace) -> None:
-    from flip_pipeline.pair import pair_views
-
-    summary = pair_views(args.a, args.b, args.out)
-    logging.getLogger("flip.pair").info("%s", json.dumps(summary))
+def _text_or_embeddings(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", nargs="+", help="sentences to embed with the model's encoder")
+    source.add_argument("--embeddings", help="a Parquet file with id and embedding columns")
 
 
-def cmd_import_flip_data(args: argparse.Namespace) -> None:
-    from flip_pipeline.corpora.flip_data import import_flip_data
+# Arguments several subcommands share: (flags, argparse keywords).
+SPEC = ("--spec", dict(required=True, type=_spec, help="its config entry as JSON (or @file)"))
+RUN_SPEC = ("--spec", dict(required=True, type=_spec, help="the run (see flip_pipeline.config.Run.spec)"))
+DEVICE = ("--device", dict(default="auto", help="auto (CUDA when present), cpu or cuda[:i]"))
+CORPUS_TABLE = ("--corpus-table", dict(required=True, help="corpora/{corpus}/{split}.parquet"))
+VIEW = ("--view", dict(required=True, help="view column, e.g. text_en"))
+OUT_DIR = ("--out-dir", dict(required=True))
+SHARD_ROWS_ARG = ("--shard-rows", dict(type=int, default=SHARD_ROWS))
+VOCAB_DIR = ("--vocab-dir", dict(required=True))
+MODEL_DIR = ("--model-dir", dict(required=True))
+TEST_EMBEDDINGS = ("--embeddings", dict(required=True, help="embedding folder of the test view"))
+TRAIN_EMBEDDINGS = ("--train-embeddings", dict(nargs="+", required=True, help="one folder per training view"))
+PUBLISHED = [
+    ("--name", dict(required=True, help="encoder name (encoders.<name>, family published)")), SPEC,
+    ("--corpus-spec", dict(required=True, type=_spec, help="the flip_data corpus entry (corpora.<name>) as JSON")),
+    ("--base", dict(default=".", help="folder that a relative root is resolved against")),
+    ("--corpus-table", dict(required=True, help="corpora/{corpus}/{split}.parquet of that corpus")),
+]
 
-    info = import_flip_data(args.root, args.corpus, args.results, args.language, args.encoder,
-                            args.encoder_spec, args.shard_rows, not args.no_drop_nonfinite)
-    logging.getLogger("flip.import").info("%s", json.dumps(info["rows"]))
-
-
-def _published(args: argparse.Namespace) -> tuple[Path, str]:
-    """Root folder and language of the flip_data corpus entry ``--corpus-spec``."""
-    from flip_pipeline.corpora.flip_data import published_root
-
-    return published_root(args.corpus_spec, Path(args.base).resolve()), args.corpus_spec.get("language", "en")
-
-
-def cmd_import_flip_view(args: argparse.Namespace) -> None:
-    from flip_pipeline.corpora.flip_data import import_flip_view
-
-    root, language = _published(args)
-    import_flip_view(root, language, args.corpus_table, args.view, args.out_dir, args.name, args.spec, args.shard_rows)
-
-
-def cmd_import_flip_scores(args: argparse.Namespace) -> None:
-    from flip_pipeline.corpora.flip_data import import_flip_scores
-
-    root, language = _published(args)
-    n = import_flip_scores(root, language, args.corpus_table, args.out, args.name)
-    logging.getLogger("flip.import").info("%d published scores written to %s", n, args.out)
+COMMANDS = {
+    "corpus": (run_corpus, "Build the corpus table of one corpus: {out_dir}/{train,dev,test}.parquet.", [
+        ("--name", dict(required=True, help="corpus name (corpora.<name> in config.yaml)")), SPEC,
+        OUT_DIR, ("--base", dict(default=".", help="folder that relative paths in the spec are resolved against")),
+    ]),
+    "embed": (run_embed, "Embed one view of one corpus split into Parquet shards (resumable).", [
+        ("--name", dict(required=True, help="encoder name (encoders.<name>)")), SPEC, CORPUS_TABLE, VIEW,
+        ("--out-dir", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{view}")), SHARD_ROWS_ARG,
+        DEVICE,
+    ]),
+    "vocab": (run_vocab, "Build a vocabulary (vocab.json, counts.parquet, settings.json) from a text view.", [
+        ("--name", dict(required=True, help="vocabulary name (vocabularies.<name>)")), SPEC,
+        ("--corpus-table", dict(required=True, help="the training split of the vocabulary's corpus")), OUT_DIR,
+    ]),
+    "bow": (run_bow, "Count a text view against a vocabulary: CSR .npz aligned with the corpus ids.", [
+        VOCAB_DIR, CORPUS_TABLE, VIEW, ("--out", dict(required=True)),
+    ]),
+    "train": (run_train, "Train LiP or FLiP on embedded views and a bag of words.", [
+        RUN_SPEC,
+        ("--encoder-spec", dict(type=_spec, default={}, help="recorded in config.json for `flip keywords --text`")),
+        VOCAB_DIR, ("--train-bow", dict(required=True)), ("--dev-bow", dict(required=True)), TRAIN_EMBEDDINGS,
+        ("--dev-embeddings", dict(nargs="+", required=True, help="one folder per training view")),
+        ("--sim", dict(help="per-id cosine of the two training views (for training.sim_threshold)")),
+        ("--out-dir", dict(required=True, help="models/{experiment}/{run}")), DEVICE,
+    ]),
+    "splice": (run_splice, "Build a SpLiCE model: concept dictionary from the encoder, centring means.", [
+        RUN_SPEC,
+        ("--encoder-spec", dict(required=True, type=_spec, help="encoders.<name> as JSON: embeds the concepts")),
+        ("--vocab-dir", dict(required=True, help="a concept vocabulary (vocabularies.<name>.kind: concepts)")),
+        ("--train-embeddings", dict(nargs="+", required=True, help="training views: one centring mean each")),
+        OUT_DIR, DEVICE,
+    ]),
+    "evaluate": (run_evaluate, "Score a model's keywords on one test view (summary JSON + details Parquet).", [
+        MODEL_DIR,
+        ("--method", dict(default="probe", choices=["probe", "splice"], help="LiP/FLiP checkpoint or SpLiCE model")),
+        TEST_EMBEDDINGS,
+        ("--bow", dict(required=True, help="bag of words of the reference text of the test split")),
+        ("--out", dict(required=True, help="eval/{experiment}/{run}/{view}.json")),
+        ("--use-bias", dict(action="store_true", help="rank with E x + b (default: E x, as the paper)")),
+        ("--top-n", dict(type=int, nargs="+", default=list(TOP_N))),
+    ]),
+    "entity-recall": (run_entity_recall, "Strict and partial named-entity recall at top-k, with and without the "
+                      "bias.", [
+        MODEL_DIR, TEST_EMBEDDINGS,
+        ("--entities", dict(required=True, help="entities/{name}.jsonl from `flip entities`")),
+        ("--ks", dict(type=int, nargs="+", default=list(ENTITY_KS))),
+        ("--labels", dict(nargs="*", default=None, help="entity labels kept (default: all)")),
+        ("--out", dict(required=True)),
+    ]),
+    "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
+        ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
+        ("--spec", dict(required=True, type=_spec, help="{layout, caption, entries: [...]}")),
+        ("--inputs", dict(nargs="+", required=True, help="evaluation summaries")),
+        ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
+    ]),
+    "entities": (run_entities, "Tag named entities of a text view with a spaCy pipeline (JSON lines).", [
+        CORPUS_TABLE, ("--view", dict(required=True, help="text view column, e.g. text_en")),
+        ("--pipeline", dict(required=True, help="spaCy pipeline: package name or nlp.to_disk folder "
+                                                "(entities.pipeline)")),
+        ("--out", dict(required=True, help="entities/{name}.jsonl")),
+        ("--batch-size", dict(type=int, default=ENTITY_BATCH_SIZE)),
+    ]),
+    "pair": (run_pair, "Cosine similarity per id between two embedded views of one corpus split.", [
+        ("--a", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewA}")),
+        ("--b", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewB}")),
+        ("--out", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/sim_{viewA}__{viewB}.parquet")),
+    ]),
+    "import-flip-view": (run_import_flip_view, "Import one view of one split of the published FLiP embeddings as "
+                         "shards (no re-embedding).", [
+        *PUBLISHED, ("--view", dict(required=True, help="text_{lang} or speech_{lang}")),
+        ("--out-dir", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{view}")), SHARD_ROWS_ARG,
+    ]),
+    "import-flip-scores": (run_import_flip_scores, "Write the published text-speech similarity scores of one split "
+                           "in the pair stage's format.", [
+        *PUBLISHED,
+        ("--out", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/sim_text_{lang}__speech_{lang}"
+                                           ".parquet")),
+    ]),
+    "import-flip-data": (run_import_flip_data, "Import the published FLiP data (BUT-FIT/FLiP-data) as corpus "
+                         "tables, embedding shards and scores.", [
+        ("--root", dict(required=True, help="folder with {split}_text_embs.npy, {split}_speech_embs.npy, "
+                                            "{split}_transcript.txt, {split}_sim_scores.npy")),
+        ("--corpus", dict(required=True, help="corpus name: results/corpora/{corpus}")),
+        ("--results", dict(default="results", help="the results folder")),
+        ("--language", dict(default="en", help="language of the views text_{lang} and speech_{lang}")),
+        ("--encoder", dict(default="sonar_published", help="embeddings/{encoder}/... folder name")),
+        ("--encoder-spec", dict(type=_spec, default=None, help="JSON (or @file) fingerprinted like an "
+                                "encoders.<name> entry (default: published-data spec)")),
+        SHARD_ROWS_ARG,
+        ("--no-drop-nonfinite", dict(action="store_true",
+                                     help="stop on rows with NaN/inf embeddings or scores instead of dropping them")),
+    ]),
+    "keywords": (run_keywords, "Print the top-k keywords of a checkpoint for text or embeddings.", [
+        ("--model", dict(required=True, help="checkpoint folder (ours or a published FLiP one)")),
+        ("--view", dict(default=None, help="view of --text (default: the model's target view)")),
+        ("-k", "--top-k", dict(type=int, default=10)),
+        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")),
+        _text_or_embeddings,
+    ]),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flip", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
-
-    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+    for name, (func, help_text, arguments) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
-        return p
-
-    p = add("corpus", cmd_corpus, "Build the corpus table of one corpus: {out_dir}/{train,dev,test}.parquet.")
-    p.add_argument("--name", required=True, help="corpus name (corpora.<name> in config.yaml)")
-    p.add_argument("--spec", required=True, type=_spec, help="its config entry as JSON (or @file)")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--base", default=".", help="folder that relative paths in the spec are resolved against")
-
-    p = add("embed", cmd_embed, "Embed one view of one corpus split into Parquet shards (resumable).")
-    p.add_argument("--name", required=True, help="encoder name (encoders.<name>)")
-    p.add_argument("--spec", required=True, type=_spec, help="its config entry as JSON (or @file)")
-    p.add_argument("--corpus-table", required=True, help="corpora/{corpus}/{split}.parquet")
-    p.add_argument("--view", required=True, help="view column, e.g. text_en")
-    p.add_argument("--out-dir", required=True, help="embeddings/{encoder}/{corpus}/{split}/{view}")
-    p.add_argument("--shard-rows", type=int, default=50_000)
-    p.add_argument("--device", default="auto")
-
-    p = add("vocab", cmd_vocab, "Build a vocabulary (vocab.json, counts.parquet, settings.json) from a text view.")
-    p.add_argument("--name", required=True, help="vocabulary name (vocabularies.<name>)")
-    p.add_argument("--spec", required=True, type=_spec)
-    p.add_argument("--corpus-table", required=True, help="the training split of the vocabulary's corpus")
-    p.add_argument("--out-dir", required=True)
-
-    p = add("bow", cmd_bow, "Count a text view against a vocabulary: CSR .npz aligned with the corpus ids.")
-    p.add_argument("--vocab-dir", required=True)
-    p.add_argument("--corpus-table", required=True)
-    p.add_argument("--view", required=True)
-    p.add_argument("--out", required=True)
-
-    p = add("train", cmd_train, "Train LiP or FLiP on embedded views and a bag of words.")
-    p.add_argument("--spec", required=True, type=_spec, help="the run (see flip_pipeline.config.Run.spec)")
-    p.add_argument("--encoder-spec", type=_spec, default={}, help="recorded in config.json for `flip keywords --text`")
-    p.add_argument("--vocab-dir", required=True)
-    p.add_argument("--train-bow", required=True)
-    p.add_argument("--dev-bow", required=True)
-    p.add_argument("--train-embeddings", nargs="+", required=True, help="one folder per training view")
-    p.add_argument("--dev-embeddings", nargs="+", required=True, help="one folder per training view")
-    p.add_argument("--sim", help="per-id cosine of the two training views (for training.sim_threshold)")
-    p.add_argument("--out-dir", required=True, help="models/{experiment}/{run}")
-    p.add_argument("--device", default="auto")
-
-    p = add("evaluate", cmd_evaluate, "Score a model's keywords on one test view (summary JSON + details Parquet).")
-    p.add_argument("--model-dir", required=True)
-    p.add_argument("--embeddings", required=True, help="embedding folder of the test view")
-    p.add_argument("--bow", required=True, help="bag of words of the reference text of the test split")
-    p.add_argument("--out", required=True, help="eval/{experiment}/{run}/{view}.json")
-    p.add_argument("--use-bias", action="store_true", help="rank with E x + b (default: E x, as the paper)")
-    p.add_argument("--top-n", type=int, nargs="+", default=[1, 5, 10, 20])
-
-    p = add("splice", cmd_splice, "Build a SpLiCE model: concept dictionary from the encoder, centring means.")
-    p.add_argument("--spec", required=True, type=_spec, help="the run (see flip_pipeline.config.Run.spec)")
-    p.add_argument("--encoder-spec", required=True, type=_spec, help="encoders.<name> as JSON: embeds the concepts")
-    p.add_argument("--vocab-dir", required=True, help="a concept vocabulary (vocabularies.<name>.kind: concepts)")
-    p.add_argument("--train-embeddings", nargs="+", required=True, help="training views: one centring mean each")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--device", default="auto")
-
-    p = add("entity-recall", cmd_entity_recall, "Strict and partial named-entity recall at top-k, with and "
-            "without the bias.")
-    p.add_argument("--model-dir", required=True)
-    p.add_argument("--embeddings", required=True, help="embedding folder of the test view")
-    p.add_argument("--entities", required=True, help="entities/{name}.jsonl from `flip entities`")
-    p.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 5, 10, 20, 50])
-    p.add_argument("--labels", nargs="*", default=None, help="entity labels kept (default: all)")
-    p.add_argument("--out", required=True)
-
-    p = add("report", cmd_report, "Assemble a table (md, csv) or figure (png, pdf) from evaluation summaries.")
-    p.add_argument("--kind", required=True, choices=["table", "figure"])
-    p.add_argument("--name", required=True)
-    p.add_argument("--spec", required=True, type=_spec, help="{runs: [...], test_views: [...], caption: ...}")
-    p.add_argument("--inputs", nargs="+", required=True, help="evaluation summaries")
-    p.add_argument("--out-prefix", required=True, help="tables/{name} or figures/{name}")
-
-    p = add("entities", cmd_entities, "Tag named entities of a text view with a spaCy pipeline (JSON lines).")
-    p.add_argument("--corpus-table", required=True, help="corpora/{corpus}/{split}.parquet")
-    p.add_argument("--view", required=True, help="text view column, e.g. text_en")
-    p.add_argument("--pipeline", required=True, help="spaCy pipeline: package name or nlp.to_disk folder "
-                   "(entities.pipeline)")
-    p.add_argument("--out", required=True, help="entities/{corpus}/{split}/{view}.jsonl")
-    p.add_argument("--batch-size", type=int, default=256)
-
-    p = add("pair", cmd_pair, "Cosine similarity per id between two embedded views of one corpus split.")
-    p.add_argument("--a", required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewA}")
-    p.add_argument("--b", required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewB}")
-    p.add_argument("--out", required=True, help="embeddings/{encoder}/{corpus}/{split}/sim_{viewA}__{viewB}.parquet")
-
-    def add_published(name: str, func, help_text: str) -> argparse.ArgumentParser:
-        p = add(name, func, help_text)
-        p.add_argument("--name", required=True, help="encoder name (encoders.<name>, family published)")
-        p.add_argument("--spec", required=True, type=_spec, help="its config entry as JSON (or @file)")
-        p.add_argument("--corpus-spec", required=True, type=_spec,
-                       help="the flip_data corpus entry (corpora.<name>) as JSON (or @file)")
-        p.add_argument("--base", default=".", help="folder that a relative root is resolved against")
-        p.add_argument("--corpus-table", required=True, help="corpora/{corpus}/{split}.parquet of that corpus")
-        return p
-
-    p = add_published("import-flip-view", cmd_import_flip_view,
-                      "Import one view of one split of the published FLiP embeddings as shards (no re-embedding).")
-    p.add_argument("--view", required=True, help="text_{lang} or speech_{lang}")
-    p.add_argument("--out-dir", required=True, help="embeddings/{encoder}/{corpus}/{split}/{view}")
-    p.add_argument("--shard-rows", type=int, default=50_000)
-
-    p = add_published("import-flip-scores", cmd_import_flip_scores,
-                      "Write the published text-speech similarity scores of one split in the pair stage's format.")
-    p.add_argument("--out", required=True, help="embeddings/{encoder}/{corpus}/{split}/sim_text_{lang}__speech_{lang}.parquet")
-
-    p = add("import-flip-data", cmd_import_flip_data,
-            "Import the published FLiP data (BUT-FIT/FLiP-data) as corpus tables, embedding shards and scores.")
-    p.add_argument("--root", required=True, help="folder with {split}_text_embs.npy, {split}_speech_embs.npy, "
-                   "{split}_transcript.txt, {split}_sim_scores.npy (e.g. data/cv_15/en/sonar_embeddings)")
-    p.add_argument("--corpus", required=True, help="corpus name: results/corpora/{corpus}")
-    p.add_argument("--results", default="results", help="the results folder")
-    p.add_argument("--language", default="en", help="language of the views text_{lang} and speech_{lang}")
-    p.add_argument("--encoder", default="sonar_published", help="embeddings/{encoder}/... folder name")
-    p.add_argument("--encoder-spec", type=_spec, default=None,
-                   help="JSON (or @file) fingerprinted like an encoders.<name> entry (default: published-data spec)")
-    p.add_argument("--shard-rows", type=int, default=50_000)
-    p.add_argument("--no-drop-nonfinite", action="store_true",
-                   help="stop on rows with NaN/inf embeddings or scores instead of dropping them")
-
-    p = add("keywords", cmd_keywords, "Print the top-k keywords of a checkpoint for text or embeddings.")
-    p.add_argument("--model", required=True, help="checkpoint folder (ours or a published FLiP one)")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--text", nargs="+", help="sentences to embed with the model's encoder")
-    src.add_argument("--embeddings", help="a Parquet file with id and embedding columns")
-    p.add_argument("--view", default=None, help="view of --text (default: the model's target view)")
-    p.add_argument("-k", "--top-k", type=int, default=10)
-    p.add_argument("--bias", action="store_true", help="add the log-unigram bias to the scores")
+        for argument in arguments:  # (flags..., keywords), or a function adding a group
+            if callable(argument):
+                argument(p)
+            else:
+                p.add_argument(*argument[:-1], **argument[-1])
     return parser
 
 

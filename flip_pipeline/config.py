@@ -1,6 +1,8 @@
 """Load and validate ``config.yaml``; expand experiment grids into runs.
 
-Validation has two layers: the JSON Schema ``workflow/schemas/config.schema.yaml``
+Validation has two layers: the JSON Schema ``flip_pipeline/schemas/config.schema.yaml``
+(package data, so an installed package validates configs; the view pattern is filled in
+from :data:`flip_pipeline.formats.corpus_table.VIEW_PATTERN`)
 (unknown keys, wrong types) and cross-references checked here (an experiment naming a
 corpus, encoder, vocabulary or view that does not exist). Either way the error names
 the offending key, e.g. ``config.yaml: experiments.quickstart.ranks[0]: 0 is less than
@@ -10,19 +12,25 @@ the minimum of 1``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import jsonschema
 import yaml
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import VIEW_PATTERN
 
-T = TypeVar("T")
+SCHEMA = "schemas/config.schema.yaml"
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+def load_schema() -> dict[str, Any]:
+    """The config's JSON Schema, with the one view pattern of the corpus-table contract."""
+    schema = yaml.safe_load(resources.files("flip_pipeline").joinpath(SCHEMA).read_text(encoding="utf-8"))
+    schema["$defs"]["view"]["pattern"] = VIEW_PATTERN.pattern
+    return schema
 
 
 def _key_path(parts) -> str:
@@ -34,8 +42,7 @@ def _key_path(parts) -> str:
 
 def validate_config(config: dict[str, Any], source: str = "config.yaml") -> None:
     """Raise :class:`FlipInputError` naming the first offending key of ``config``."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
@@ -134,16 +141,6 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                 raise FlipInputError(f"{source}: {key}[{i}]: {target!r} is neither a table nor a figure")
 
 
-def settings_from_dict(cls: type[T], spec: Mapping[str, Any], key: str) -> T:
-    """Build the settings dataclass ``cls`` from a config entry; an unknown field is an
-    error naming ``{key}.{field}``, a missing one takes the dataclass default."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise FlipInputError(f"{key}.{unknown[0]}: unknown setting; known: {', '.join(sorted(known))}")
-    return cls(**spec)
-
-
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a config file."""
     path = Path(path)
@@ -181,16 +178,11 @@ class Run:
         probe = f"flip-r{self.rank}" if self.probe == "flip" else "lip"
         return f"{probe}-a{self.alpha:g}-{self.encoder}-{views}"
 
-    @property
-    def weights(self) -> list[float]:
-        """Eq. 4 weight of each training view: ``[α, 1 − α]`` or ``[1]``."""
-        return [self.alpha, 1.0 - self.alpha] if len(self.train_views) == 2 else [1.0]
-
     def spec(self) -> dict[str, Any]:
         """JSON-ready description passed to ``flip train``."""
         return {
             "experiment": self.experiment, "run": self.name, "probe": self.probe, "rank": self.rank,
-            "alpha": self.alpha, "weights": self.weights, "encoder": self.encoder,
+            "alpha": self.alpha, "encoder": self.encoder,
             "train_views": list(self.train_views), "corpus": self.corpus, "vocab": self.vocab,
             "target_view": self.target_view, "training": self.training,
         }

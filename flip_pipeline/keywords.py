@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from flip_pipeline.encoders import build_encoder
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.checkpoint import load_checkpoint
+from flip_pipeline.formats.shards import read_embedding_file
 from flip_pipeline.probes.lip import Probe
 
 
@@ -35,22 +39,6 @@ def top_words(
     return out
 
 
-def _read_embedding_file(path: str, dim: int) -> tuple[list[str], np.ndarray]:
-    """``id`` and ``embedding`` columns of a Parquet file (e.g. one shard) → ``(ids, (n, dim))``."""
-    import pyarrow.parquet as pq
-
-    from flip_pipeline.errors import FlipInputError
-
-    try:
-        table = pq.read_table(path, columns=["id", "embedding"])
-    except (OSError, KeyError, ValueError) as err:
-        raise FlipInputError(f"{path}: needs 'id' and 'embedding' columns: {err}") from None
-    flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    if table.num_rows == 0 or flat.size != table.num_rows * dim:
-        raise FlipInputError(f"{path}: embeddings do not have the model's dimension {dim}")
-    return table.column("id").to_pylist(), flat.reshape(table.num_rows, dim).astype(np.float32)
-
-
 def query_keywords(
     model_dir: str, texts: list[str] | None, embeddings_path: str | None, top_k: int, use_bias: bool,
     view: str | None = None,
@@ -59,13 +47,9 @@ def query_keywords(
 
     Returns ``[(row id, [word, …])]``; for ``texts`` the id is the sentence itself.
     """
-    from flip_pipeline.checkpoint import load_checkpoint
-    from flip_pipeline.encoders import build_encoder
-    from flip_pipeline.errors import FlipInputError
-
     probe, vocab, config = load_checkpoint(model_dir)
     if embeddings_path is not None:
-        ids, x = _read_embedding_file(embeddings_path, probe.dim)
+        ids, x = read_embedding_file(embeddings_path, probe.dim)
     else:
         if not config.get("encoder_spec"):
             raise FlipInputError(f"{model_dir}/config.json records no encoder_spec; use --embeddings instead of --text")

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from flip_pipeline.concepts import ConceptVocabulary
+from flip_pipeline.formats.vocabulary import ConceptVocabulary
 from flip_pipeline.text import Tokenizer
 
 
@@ -84,15 +84,13 @@ def precision_recall_f1(mask: np.ndarray, k: np.ndarray, n: int) -> dict[str, np
     return {"precision": p, "recall": r, "f1": f1}
 
 
-def hit_keys(top: np.ndarray, mask: np.ndarray, k: np.ndarray, vocab_size: int) -> np.ndarray:
-    """Sorted int64 keys ``row * W + word`` of the hit set within the first ``k_i`` ranks."""
-    keep = mask & (np.arange(top.shape[1])[None, :] < k[:, None])
-    rows = np.nonzero(keep)[0].astype(np.int64)
-    return np.sort(rows * vocab_size + top[keep].astype(np.int64))
-
-
 def jaccard(keys_a: np.ndarray, keys_b: np.ndarray, n_rows: int, vocab_size: int) -> np.ndarray:
-    """Per-sentence Jaccard index of two hit sets given as :func:`hit_keys`; NaN where both are empty."""
+    """Per-sentence Jaccard index of two hit sets; NaN where both are empty.
+
+    Args:
+        keys_a, keys_b: sorted unique int64 keys ``row * vocab_size + word`` of each hit set.
+        n_rows: sentences; vocab_size: ``W``.
+    """
     count = lambda keys: np.bincount(keys // vocab_size, minlength=n_rows)  # noqa: E731
     inter = count(np.intersect1d(keys_a, keys_b, assume_unique=True))
     union = count(keys_a) + count(keys_b) - inter
@@ -118,7 +116,7 @@ def span_reference(texts: list[str], concepts: list[str], tokenizer: Tokenizer) 
     """Binary ``(n, C)`` CSR of each sentence's distinct reference spans over a concept vocabulary.
 
     Spans come from greedy left-to-right longest matching
-    (:func:`flip_pipeline.concepts.greedy_spans`): at token ``i`` the longest concept
+    (:func:`flip_pipeline.formats.vocabulary.greedy_spans`): at token ``i`` the longest concept
     ``tokens[i:i+n]`` is one unit and matching resumes at ``i+n``; a token starting no
     concept is not a unit and matching resumes at ``i+1``. Tokens inside a matched n-gram
     are not units of their own (``new york`` counts once, ``york`` is then no reference).

@@ -10,6 +10,7 @@ import yaml
 
 from flip_pipeline.config import expand_runs, load_config, validate_config
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.probes.objective import view_weights
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,7 +77,7 @@ def test_runs_expand_the_grid(config):
     assert len(runs) == 6  # (LiP + FLiP r=128) × 3 encoders × 1 view pair × 1 alpha
     flip = next(r for r in runs if r.probe == "flip" and r.encoder == "minilm")
     assert flip.name == "flip-r128-a0.5-minilm-text_en+text_de"
-    assert flip.weights == [0.5, 0.5] and flip.target_view == "text_en"
+    assert view_weights(flip.alpha, len(flip.train_views)) == [0.5, 0.5] and flip.target_view == "text_en"
     assert flip.training["batch_size"] == 256 and flip.training["lr"] == 0.005
 
 

@@ -4,7 +4,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from flip_pipeline.metrics import (
-    adaptive_accuracy, hit_keys, hit_mask, jaccard, precision_recall_f1, reference_sets, summarize,
+    adaptive_accuracy,
+    hit_mask,
+    jaccard,
+    precision_recall_f1,
+    reference_sets,
+    summarize,
 )
 
 
@@ -38,13 +43,19 @@ def test_precision_recall_f1_at_n():
     assert np.allclose(m["f1"], [0.5, 2 * 0.5 * 1.0 / 1.5])
 
 
+def _hit_keys(top, mask, k, vocab_size):
+    """Sorted keys ``row * W + word`` of the hits within the first ``k_i`` ranks (the report's layout)."""
+    keep = mask & (np.arange(top.shape[1])[None, :] < k[:, None])
+    return np.sort(np.nonzero(keep)[0] * vocab_size + top[keep])
+
+
 def test_jaccard_of_hit_sets():
     ref = _ref([[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 1]], 5)
     k = np.diff(ref.indptr)
     top_a = np.array([[0, 1, 3, 2, 4], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]])
     top_b = np.array([[1, 2, 0, 3, 4], [1, 0, 2, 3, 4], [0, 1, 2, 3, 4]])
-    keys_a = hit_keys(top_a, hit_mask(top_a, ref), k, 5)  # hits: {0,1}, {0}, {}
-    keys_b = hit_keys(top_b, hit_mask(top_b, ref), k, 5)  # hits: {1,2,0}, {}, {}
+    keys_a = _hit_keys(top_a, hit_mask(top_a, ref), k, 5)  # hits: {0,1}, {0}, {}
+    keys_b = _hit_keys(top_b, hit_mask(top_b, ref), k, 5)  # hits: {1,2,0}, {}, {}
     j = jaccard(keys_a, keys_b, 3, 5)
     assert j[0] == 2 / 3 and j[1] == 0.0 and np.isnan(j[2])
 

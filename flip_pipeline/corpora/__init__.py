@@ -1,26 +1,22 @@
 """Corpus sources. Each source turns a config entry into ``{split: corpus table}``.
 
 Add a source: write ``corpora/<source>.py`` returning ``{split: pyarrow.Table}`` in the
-layout of :mod:`flip_pipeline.corpora.table`, add a branch to :func:`load_corpus_splits`,
-and add its keys to ``workflow/schemas/config.schema.yaml``.
+layout of :mod:`flip_pipeline.formats.corpus_table`, add a branch to :func:`load_corpus_splits`,
+and add its keys to ``flip_pipeline/schemas/config.schema.yaml``. The corpus stage
+(:mod:`flip_pipeline.stages.corpus`) writes the tables.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from flip_pipeline.atomic import write_json
 from flip_pipeline.corpora.sample import generate_sample_corpus
-from flip_pipeline.corpora.table import write_corpus_table
 from flip_pipeline.corpora.text_files import read_text_files
 from flip_pipeline.errors import FlipInputError
-
-SPLITS = ("train", "dev", "test")
 
 # Sources read by ``reader(name, spec, base) -> ({split: table}, info)``, imported on use
 # so that building one corpus never imports the others' dependencies (``datasets``).
@@ -52,16 +48,3 @@ def load_corpus_splits(name: str, spec: dict[str, Any], base: Path) -> tuple[dic
         module, function = READERS[source]
         return getattr(importlib.import_module(module), function)(name, spec, base)
     raise FlipInputError(f"corpora.{name}.source: unknown source {source!r}; known: {', '.join(SOURCES)}")
-
-
-def build_corpus(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[str], base: Path) -> None:
-    """Write ``{out_dir}/{split}.parquet`` for every split and ``{out_dir}/info.json``."""
-    tables, info = load_corpus_splits(name, spec, base)
-    out_dir = Path(out_dir)
-    for split in SPLITS:
-        if tables[split].num_rows == 0:
-            raise FlipInputError(f"corpora.{name}.splits: split {split!r} would be empty")
-    for split in SPLITS:
-        write_corpus_table(tables[split], out_dir / f"{split}.parquet")
-    info = {"corpus": name, "source": spec, "rows": {s: tables[s].num_rows for s in SPLITS}, **info}
-    write_json(out_dir / "info.json", info)

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import SPLITS
 
-SPLITS = ("train", "dev", "test")
 DEFAULT_SPLIT_SIZES = {"dev": 10_000, "test": 10_000}
 
 

@@ -35,10 +35,6 @@ def language_pair(languages: list[str]) -> str:
     return "-".join(sorted(languages))
 
 
-def views_of(spec: dict[str, Any]) -> list[str]:
-    return [f"text_{lang}" for lang in spec["languages"]]
-
-
 def read_parallel(
     name: str,
     spec: dict[str, Any],

@@ -24,12 +24,10 @@ from typing import Any
 import pyarrow as pa
 
 from flip_pipeline.corpora.audio import MissingAudio
-from flip_pipeline.corpora.table import view_language, view_modality, with_audio_root
 from flip_pipeline.corpora.text_files import read_aligned_columns
 from flip_pipeline.corpora.tsv import read_tsv
 from flip_pipeline.errors import FlipInputError
-
-SPLITS = ("train", "dev", "test")
+from flip_pipeline.formats.corpus_table import SPLITS, view_language, view_modality, with_audio_root
 
 
 def read_local(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:

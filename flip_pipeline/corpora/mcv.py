@@ -35,11 +35,10 @@ import pyarrow as pa
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.corpora.audio import MissingAudio, list_files
 from flip_pipeline.corpora.hub import arrow_batches, check_columns, load_hub_split
-from flip_pipeline.corpora.table import with_audio_root
 from flip_pipeline.corpora.tsv import read_tsv
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import SPLITS, with_audio_root
 
-SPLITS = ("train", "dev", "test")
 DEFAULT_HUB = {
     "id": "mozilla-foundation/common_voice_15_0",
     "splits": {"train": "train", "dev": "validation", "test": "test"},

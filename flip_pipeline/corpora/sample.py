@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from flip_pipeline.formats.corpus_table import SPLITS
+
 # Each entry: (English, German, French).
 SUBJECTS = [
     ("the farmer", "der Bauer", "le fermier"),
@@ -151,8 +153,6 @@ TIMES = [
 ]
 
 LANGUAGES = ("en", "de", "fr")
-SPLITS = ("train", "dev", "test")
-
 
 def _render(lang_index: int, parts: list[tuple[str, str, str]]) -> str:
     subject, verb, number, adjective, noun, place, time = (p[lang_index] for p in parts)

@@ -1,7 +1,8 @@
 """Encoder families behind one protocol (:class:`~flip_pipeline.encoders.base.Encoder`).
 
 Add a family: write ``encoders/<family>.py`` with a class implementing the protocol,
-add a branch to :func:`build_encoder`, and its keys to the config schema.
+declare it in :data:`USES_GPU`, add a branch to :func:`build_encoder`, and its keys to the
+config schema. Family modules are imported only when an encoder of theirs is built.
 """
 
 from __future__ import annotations
@@ -11,7 +12,21 @@ from typing import Any
 from flip_pipeline.encoders.base import Encoder
 from flip_pipeline.errors import FlipInputError
 
-FAMILIES = ("sentence_transformers", "bow_projection", "gaussian", "fbank_projection", "sonar", "gemini", "composite")
+#: Every family, and whether its encoder runs a network that a GPU speeds up (the embed
+#: rule asks :func:`uses_gpu` whether a job requests one). ``composite`` needs what its
+#: parts need; ``gemini`` runs remotely; ``published`` embeddings are imported, not computed.
+USES_GPU = {
+    "sentence_transformers": True, "sonar": True, "composite": None, "bow_projection": False, "gaussian": False,
+    "fbank_projection": False, "gemini": False, "published": False,
+}
+FAMILIES = tuple(USES_GPU)
+
+
+def uses_gpu(spec: dict[str, Any]) -> bool:
+    """Whether embedding with the encoder configured as ``spec`` wants a GPU."""
+    if spec["family"] == "composite":
+        return any(uses_gpu(spec[modality]) for modality in ("text", "speech"))
+    return bool(USES_GPU.get(spec["family"], True))
 
 
 def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encoder:
@@ -42,7 +57,7 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
     if family == "composite":
         from flip_pipeline.encoders.composite import build_composite
 
-        return build_composite(name, spec, device)
+        return build_composite(name, spec, device, build_encoder)
     if family == "sonar":
         from flip_pipeline.encoders.sonar import SonarEncoder
 

@@ -14,13 +14,14 @@ Both parts must have the same dimension, since their vectors feed one probe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from flip_pipeline.corpora.table import view_modality
 from flip_pipeline.encoders.base import Encoder, encode_with_skips
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import view_modality
 
 MODALITIES = ("text", "speech")
 SUMMARY_KEYS = ("model_id", "revision", "normalisation")  # every part's provenance has them
@@ -72,12 +73,11 @@ class CompositeEncoder:
         return {**combined, "model_id": f"composite:{combined['model_id']}", **merged}
 
 
-def build_composite(name: str, spec: dict[str, Any], device: str) -> CompositeEncoder:
+def build_composite(name: str, spec: dict[str, Any], device: str,
+                    build_encoder: Callable[[str, dict[str, Any], str], Encoder]) -> CompositeEncoder:
     """Build ``encoders.<name>`` of family ``composite``: each of ``text`` and ``speech`` is
-    a nested encoder config, built by :func:`~flip_pipeline.encoders.build_encoder` under
-    the name ``<name>.<modality>`` (so its errors name ``encoders.<name>.<modality>.<key>``)."""
-    from flip_pipeline.encoders import build_encoder
-
+    a nested encoder config, built by ``build_encoder`` (:func:`flip_pipeline.encoders.build_encoder`)
+    under the name ``<name>.<modality>`` (so its errors name ``encoders.<name>.<modality>.<key>``)."""
     parts = {}
     for modality in MODALITIES:
         part = spec.get(modality)

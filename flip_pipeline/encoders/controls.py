@@ -13,8 +13,8 @@ import hashlib
 
 import numpy as np
 
-from flip_pipeline.corpora.table import view_language, view_modality
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import view_language, view_modality
 from flip_pipeline.text import Tokenizer, default_pattern
 
 

@@ -24,10 +24,10 @@ import importlib.metadata
 import numpy as np
 import torch
 
-from flip_pipeline.corpora.table import view_modality
 from flip_pipeline.encoders.bad_audio import bad_audio_error, encode_or_raise
 from flip_pipeline.encoders.sonar import SAMPLE_RATE, AudioError, audio_duration, load_audio
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import view_modality
 
 MEL_BINS = 80
 FEATURES = 2 * MEL_BINS  # per-bin mean and standard deviation over frames

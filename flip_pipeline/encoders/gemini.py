@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flip_pipeline.corpora.table import view_modality
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import view_modality
 
 log = logging.getLogger(__name__)
 

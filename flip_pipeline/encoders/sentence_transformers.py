@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from flip_pipeline.corpora.table import view_modality
 from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import view_modality
 
 log = logging.getLogger(__name__)
 

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from flip_pipeline.corpora.table import view_language, view_modality
-from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches
 from flip_pipeline.encoders.bad_audio import bad_audio_error, describe, encode_or_raise
+from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import view_language, view_modality
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ factor ``E2`` (FLiP, ``h(x) = E2 x``, ``E = E1`` W×r). The log-likelihood is
 
     log p(c | x) = Σ_w c_w log softmax(z)_w = Σ_w c_w z_w − n · logsumexp(z),  n = Σ_w c_w
 
-and eq. 4 weighs two views of the same sentence: ``α · log p(c | x₁) + (1 − α) · log p(c | x₂)``.
+and eq. 4 weighs two views of the same sentence: ``α · log p(c | x₁) + (1 − α) · log p(c | x₂)``
+(:func:`view_weights`; the training batches scale each view's counts by its weight).
 
 :func:`weighted_count_nll` computes the negative of that sum over a batch with a fused
 forward/backward that keeps a single ``(N, W)`` buffer and never forms ``log_softmax``.
@@ -17,6 +18,15 @@ code computes it; tests and ``benchmarks/train_step.py`` compare the two.
 from __future__ import annotations
 
 import torch
+
+
+def view_weights(alpha: float, n_views: int) -> list[float]:
+    """Eq. 4's weight of each training view: ``[α, 1 − α]`` for two views, ``[1]`` for one."""
+    if n_views == 1:
+        return [1.0]
+    if n_views == 2:
+        return [alpha, 1.0 - alpha]
+    raise ValueError(f"eq. 4 mixes one or two views, got {n_views}")
 
 
 def _lowp_addmm(bias: torch.Tensor, hidden: torch.Tensor, words: torch.Tensor) -> torch.Tensor:

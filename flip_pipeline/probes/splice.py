@@ -37,8 +37,8 @@ from safetensors.torch import load_file, save_file
 
 from flip_pipeline.atomic import atomic_path, write_json
 from flip_pipeline.encoders.base import Encoder
-from flip_pipeline.config import settings_from_dict
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.settings import settings_from_dict
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class SpliceModel:
         return top, predicted
 
     def ranker(self, view: str, settings: SpliceSettings):
-        """A :data:`flip_pipeline.evaluate.Ranker`: concepts by weight, zero weights not predicted."""
+        """A :data:`flip_pipeline.stages.evaluate.Ranker`: concepts by weight, zero weights not predicted."""
         return lambda x, depth: self.keywords(x, view, depth, settings)
 
     def save(self, out_dir: str | os.PathLike[str]) -> None:

@@ -1,36 +1,5 @@
-"""The report stage: evaluation summaries → tables (Markdown, CSV, LaTeX) and figures (PNG, PDF).
-
-``spec["layout"]`` picks the layout (default ``accuracy``): tables
-:data:`~flip_pipeline.report.layouts.TABLE_LAYOUTS`, figures
-:data:`~flip_pipeline.report.figures.FIGURE_LAYOUTS`.
+"""Reports of evaluations: which runs a table or figure shows (:mod:`.selection`), the tidy
+rows read from their summaries (:mod:`.results`), the paper's table layouts
+(:mod:`.layouts`, :mod:`.jaccard`), their writers (:mod:`.tables`, :mod:`.latex`) and the
+figures (:mod:`.figures`). The report stage (:mod:`flip_pipeline.stages.report`) runs them.
 """
-
-from __future__ import annotations
-
-from flip_pipeline.errors import FlipInputError
-from flip_pipeline.report.figures import FIGURE_LAYOUTS
-from flip_pipeline.report.layouts import TABLE_LAYOUTS
-from flip_pipeline.report.results import collect_results
-from flip_pipeline.report.tables import write_table
-
-
-def write_report(kind: str, name: str, spec: dict, inputs: list[str], out_prefix: str) -> None:
-    """Write table ``{out_prefix}.{md,csv,tex}`` or figure ``{out_prefix}.{png,pdf}``.
-
-    Args:
-        kind: ``"table"`` or ``"figure"``.
-        name: the table or figure name (titles and error messages).
-        spec: ``{"layout", "caption", "entries": [...], ...layout options}``; each entry
-            describes one input file (its ``path``) and the run and view it evaluates.
-        inputs: the summary files, each the ``path`` of an entry.
-        out_prefix: output path without extension.
-    """
-    layouts = TABLE_LAYOUTS if kind == "table" else FIGURE_LAYOUTS
-    layout = spec.get("layout", "accuracy")
-    if layout not in layouts:
-        raise FlipInputError(f"report {name}: unknown {kind} layout {layout!r}; known: {', '.join(layouts)}")
-    if kind == "table":
-        results = collect_results(spec["entries"], inputs, name)
-        write_table(layouts[layout](results, spec, name), name, spec.get("caption", ""), out_prefix)
-    else:
-        layouts[layout](spec, inputs, name, out_prefix)

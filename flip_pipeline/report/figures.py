@@ -19,7 +19,8 @@ import pandas as pd  # noqa: E402
 
 from flip_pipeline.atomic import atomic_path  # noqa: E402
 from flip_pipeline.errors import FlipInputError  # noqa: E402
-from flip_pipeline.report.results import collect_results, entries_for_inputs, read_json  # noqa: E402
+from flip_pipeline.formats.evaluation import read_json  # noqa: E402
+from flip_pipeline.report.results import collect_results, entries_for_inputs  # noqa: E402
 
 
 def save_figure(fig, out_prefix: str) -> None:

@@ -7,10 +7,8 @@ from ``\\usepackage[table]{xcolor}``. The file says so in a comment line.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from flip_pipeline.report.tables import Cell, Table
+from flip_pipeline.report.table_model import Cell, Table
 
 _ESCAPES = str.maketrans({
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

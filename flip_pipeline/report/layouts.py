@@ -24,7 +24,8 @@ from flip_pipeline.report.results import (
     signed,
     view_labels,
 )
-from flip_pipeline.report.tables import Cell, Table, labels
+from flip_pipeline.report.table_model import Cell, Table, labels
+from flip_pipeline.settings import rank_of
 
 TIDY_RUN = ["run", "encoder", "method", "rank", "alpha"]  # run columns of every tidy CSV
 
@@ -104,7 +105,8 @@ def _rank_key(r) -> tuple | None:
     if r.method == "lip":
         return (0, 0)
     if r.method == "flip":
-        return (1, 0) if r.rank in (None, "full") else (2, -int(r.rank))
+        rank = rank_of(r.rank)
+        return (1, 0) if rank is None else (2, -rank)
     return None
 
 

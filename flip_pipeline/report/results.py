@@ -6,14 +6,14 @@ Numbers in the returned frames are percent (the summaries store fractions 0..1).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from flip_pipeline.corpora.table import view_language, view_modality
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import view_language, view_modality
+from flip_pipeline.formats.evaluation import read_json
 
 METHOD_NAMES = {"lip": "LiP", "flip": "FLiP", "splice": "SpLiCE"}
 
@@ -33,14 +33,6 @@ def entries_for_inputs(name: str, entries: list[dict], inputs: list[str]) -> lis
     if missing:
         raise FlipInputError(f"report {name}: input {missing[0]} is not described by the report spec's entries")
     return [by_path[str(Path(p))] for p in inputs]
-
-
-def read_json(path: str) -> dict:
-    """A JSON object from ``path``, or :class:`FlipInputError` naming the file."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise FlipInputError(f"{path}: cannot read JSON: {err}") from None
 
 
 def collect_results(entries: list[dict], inputs: list[str], name: str = "") -> pd.DataFrame:

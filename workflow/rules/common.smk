@@ -1,4 +1,5 @@
-# Configuration validation, run expansion and the input functions every rule uses.
+# Configuration validation and the input functions every rule uses. Paths come from
+# flip_pipeline.formats.layout, run selection from flip_pipeline.report.selection.
 
 import json
 import os
@@ -7,9 +8,14 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from flip_pipeline.config import expand_runs, validate_config
+from flip_pipeline.config import validate_config
 from flip_pipeline.corpora.flip_data import split_files, view_kind
+from flip_pipeline.encoders import uses_gpu
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats import layout
+from flip_pipeline.formats.corpus_table import view_regex
+from flip_pipeline.report.selection import ReportPlan
+from flip_pipeline.settings import ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 try:
     validate_config(config, "config.yaml (with any --config overrides)")
@@ -17,8 +23,10 @@ except FlipInputError as err:
     raise WorkflowError(str(err)) from None
 
 R = config.get("results", "results")
-SPLITS = ["train", "dev", "test"]
-RUNS = {exp: {run.name: run for run in expand_runs(config, exp)} for exp in config["experiments"]}
+PLAN = ReportPlan(config, R)
+SHARDS = config.get("shard_rows", SHARD_ROWS)
+DEVICE = config.get("device", "auto")
+GPUS = config.get("gpus", 1)  # SLURM `--gpus` per GPU job; `--config gpus=0` for CPU-only jobs
 
 
 wildcard_constraints:
@@ -28,18 +36,21 @@ wildcard_constraints:
     experiment=r"[^/]+",
     run=r"[^/]+",
     split=r"train|dev|test",
-    view=r"(text|speech)_[a-z]{2,3}",
+    view=view_regex(),
 
 
-def published_encoders():
-    """Regex of the encoder names of family `published` (matches none when there are none)."""
-    names = [name for name, spec in config["encoders"].items() if spec["family"] == "published"]
+def workflow_error(call, *args):
+    """``call(*args)``, with bad input reported as a WorkflowError (Snakemake's own message format)."""
+    try:
+        return call(*args)
+    except FlipInputError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def encoders_of(published):
+    """Regex of the encoder names of family `published` (or of every other family); matches none when empty."""
+    names = [name for name, spec in config["encoders"].items() if (spec["family"] == "published") == published]
     return "|".join(re.escape(name) for name in names) or "(?!)"
-
-
-def computed_encoders():
-    """Regex of every encoder name but those of family `published` (for the embed rule)."""
-    return rf"(?!(?:{published_encoders()})/)[^/]+"
 
 
 def published_file(corpus, split, kind):
@@ -67,124 +78,59 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def corpus_table(corpus, split):
-    return f"{R}/corpora/{corpus}/{split}.parquet"
-
-
-def embedding_dir(encoder, corpus, split, view):
-    return f"{R}/embeddings/{encoder}/{corpus}/{split}/{view}"
-
-
-def bow_file(vocab, corpus, split, view):
-    return f"{R}/bow/{vocab}/{corpus}/{split}/{view}.npz"
-
-
 def run_of(wildcards):
-    try:
-        return RUNS[wildcards.experiment][wildcards.run]
-    except KeyError:
-        raise WorkflowError(f"no run {wildcards.run!r} in experiment {wildcards.experiment!r}") from None
+    return workflow_error(PLAN.run, wildcards.experiment, wildcards.run)
 
 
-def train_embedding_dirs(wildcards, split):
+def training_views(wildcards, split):
+    """The embedded training views of a run, one folder each."""
     run = run_of(wildcards)
-    return [embedding_dir(run.encoder, run.corpus, split, v) for v in run.train_views]
+    return [layout.embedding_dir(R, run.encoder, run.corpus, split, view) for view in run.train_views]
 
 
-def similarity_file(run):
-    """The per-id cosine of a run's two training views when `training.sim_threshold` filters on it."""
+def manifests(folders):
+    return [f"{folder}/{layout.MANIFEST}" for folder in folders]
+
+
+def test_view(wildcards):
+    run = run_of(wildcards)
+    return layout.embedding_dir(R, run.encoder, run.corpus, "test", wildcards.view)
+
+
+def target_bow(wildcards, split):
+    run = run_of(wildcards)
+    return layout.bow_file(R, run.vocab, run.corpus, split, run.target_view)
+
+
+def similarity_file(wildcards):
+    """The pair scores of a run's two training views when `training.sim_threshold` filters on them."""
+    run = run_of(wildcards)
     if run.training.get("sim_threshold") is None or len(run.train_views) != 2:
         return []
-    a, b = run.train_views
-    return f"{R}/embeddings/{run.encoder}/{run.corpus}/train/sim_{a}__{b}.parquet"
+    return layout.pair_scores(R, run.encoder, run.corpus, "train", *run.train_views)
 
 
-def model_file(run):
-    """The file that marks a run's model complete (SpLiCE writes a dictionary, not a probe)."""
-    name = "splice.safetensors" if run.probe == "splice" else "model.safetensors"
-    return f"{R}/models/{run.experiment}/{run.name}/{name}"
+def model_file(wildcards):
+    run = run_of(wildcards)
+    return layout.model_file(R, run.experiment, run.name, run.probe)
 
 
-def selected(run, view, select):
-    """Whether a table's or figure's `select` keeps this (run, test view)."""
-    rank = run.rank if run.probe == "flip" else None
-    return (
-        run.encoder in select.get("encoders", [run.encoder])
-        and run.probe in select.get("probes", [run.probe])
-        and (rank is None or rank in select.get("ranks", [rank]))
-        and list(run.train_views) in select.get("train_views", [list(run.train_views)])
-        and view in select.get("test_views", [view])
-    )
+def encoder_gpus(wildcards):
+    """GPUs an embed job asks for: none for encoders that run no network here (uses_gpu)."""
+    return GPUS if uses_gpu(config["encoders"][wildcards.encoder]) else 0
 
 
-def eval_entries(experiments, select=None):
-    """Every selected (run, test view) evaluation of the experiments, described for the report stage."""
-    entries = []
-    for experiment in experiments:
-        for name, run in RUNS[experiment].items():
-            for view in run.test_views:
-                if not selected(run, view, select or {}):
-                    continue
-                path = f"{R}/eval/{experiment}/{name}/{view}"
-                entries.append({
-                    "path": f"{path}.json", "details": f"{path}.details.parquet", "experiment": experiment,
-                    "run": name, "method": run.probe, "rank": run.rank, "alpha": run.alpha,
-                    "encoder": run.encoder, "corpus": run.corpus, "vocab": run.vocab, "vocab_view": run.target_view,
-                    "train_views": list(run.train_views), "view": view,
-                })
-    return entries
-
-
-def entity_recall_entries(spec):
-    """One entity-recall file per selected (run, test view) of a figure."""
-    entries = []
-    for e in eval_entries(spec["experiments"], spec.get("select")):
-        path = f"{R}/entity_recall/{e['experiment']}/{e['run']}/{e['view']}.{spec['entities']}.json"
-        entries.append({**e, "path": path})
-    return entries
-
-
-def output_spec(name):
-    """`tables.<name>` or `figures.<name>` of the config."""
-    return {**config.get("figures", {}), **config.get("tables", {})}[name]
-
-
-def report_entries(name):
-    """The report spec's entries of a table or figure (what its `flip report` reads)."""
-    spec = output_spec(name)
-    if spec["layout"] == "entity_recall":
-        return entity_recall_entries(spec)
-    return eval_entries(spec["experiments"], spec.get("select"))
-
-
-def report_spec(name):
-    spec = output_spec(name)
-    entries = report_entries(name)
-    if not entries:
-        raise WorkflowError(f"{name}: its experiments and `select` leave no run to report")
-    return as_json({
-        "layout": spec["layout"], "caption": spec.get("caption", ""), "groups": spec.get("groups", {}),
-        "labels": spec.get("labels", {}),
-        "entries": entries,
-    })
+def entities_setting(wildcards, key, default):
+    return config["entities"][wildcards.entities].get(key, default)
 
 
 def report_inputs(name):
-    """Evaluation summaries (their details files come from the same jobs) or entity-recall files."""
-    return [e["path"] for e in report_entries(name)]
+    return workflow_error(PLAN.inputs, name)
 
 
-def entity_ks(entities):
-    return config["entities"][entities].get("ks", [1, 2, 3, 5, 10, 20, 50])
+def report_spec(name):
+    return as_json(workflow_error(PLAN.spec, name))
 
 
 def report_outputs(name):
-    if name in config.get("tables", {}):
-        return [f"{R}/tables/{name}.{ext}" for ext in ("md", "csv", "tex")]
-    if name in config.get("figures", {}):
-        return [f"{R}/figures/{name}.png", f"{R}/figures/{name}.pdf"]
-    raise WorkflowError(f"{name!r} is neither a table nor a figure in config.yaml")
-
-
-def default_targets():
-    return [path for name in config.get("targets", []) for path in report_outputs(name)]
+    return workflow_error(PLAN.outputs, name)

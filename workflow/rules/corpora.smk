@@ -1,12 +1,12 @@
 rule corpus:
     output:
-        train=f"{R}/corpora/{{corpus}}/train.parquet",
-        dev=f"{R}/corpora/{{corpus}}/dev.parquet",
-        test=f"{R}/corpora/{{corpus}}/test.parquet",
-        info=f"{R}/corpora/{{corpus}}/info.json",
+        train=layout.corpus_table(R, "{corpus}", "train"),
+        dev=layout.corpus_table(R, "{corpus}", "dev"),
+        test=layout.corpus_table(R, "{corpus}", "test"),
+        info=layout.corpus_info(R, "{corpus}"),
     params:
         spec=lambda w: as_json(config["corpora"][w.corpus]),
-        out_dir=lambda w: f"{R}/corpora/{w.corpus}",
+        out_dir=lambda w: layout.corpus_dir(R, w.corpus),
     conda:
         "../../envs/core.yaml"
     log:

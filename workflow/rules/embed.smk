@@ -2,25 +2,21 @@
 # deletes the finished ones of an interrupted job: a rerun embeds only the missing shards.
 rule embed:
     input:
-        table=lambda w: corpus_table(w.corpus, w.split),
+        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
     output:
-        f"{R}/embeddings/{{encoder}}/{{corpus}}/{{split}}/{{view}}/_SUCCESS",
+        layout.embedding_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     wildcard_constraints:
-        encoder=computed_encoders(),  # published embeddings are imported (workflow/rules/imports.smk)
+        encoder=rf"(?!(?:{encoders_of(published=True)})/)[^/]+",  # published: workflow/rules/imports.smk
     params:
         spec=lambda w: as_json(config["encoders"][w.encoder]),
-        out_dir=lambda w: embedding_dir(w.encoder, w.corpus, w.split, w.view),
-        shard_rows=config.get("shard_rows", 50000),
-        device=config.get("device", "auto"),
+        out_dir=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view),
+        shard_rows=SHARDS,
+        device=DEVICE,
     threads: 2
     resources:
         mem_mb=8000,
         runtime=240,
-        # GPUs per job (SLURM `--gpus`): top-level `gpus` of the config, 1 when unset, 0 for
-        # CPU-only jobs (`--config gpus=0`); encoders that run no network never ask for one.
-        gpu=lambda w: 0
-        if config["encoders"][w.encoder]["family"] in ("bow_projection", "gaussian", "gemini", "fbank_projection")
-        else config.get("gpus", 1),
+        gpu=encoder_gpus,
     conda:
         "../../envs/embed.yaml"
     log:

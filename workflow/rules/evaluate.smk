@@ -1,36 +1,36 @@
 rule evaluate:
     input:
-        model=lambda w: model_file(run_of(w)),
-        embeddings=lambda w: f"{embedding_dir(run_of(w).encoder, run_of(w).corpus, 'test', w.view)}/_SUCCESS",
-        bow=lambda w: bow_file(run_of(w).vocab, run_of(w).corpus, "test", run_of(w).target_view),
+        model=model_file,
+        embeddings=lambda w: manifests([test_view(w)]),
+        bow=lambda w: target_bow(w, "test"),
     output:
-        summary=f"{R}/eval/{{experiment}}/{{run}}/{{view}}.json",
-        details=f"{R}/eval/{{experiment}}/{{run}}/{{view}}.details.parquet",
+        summary=layout.eval_summary(R, "{experiment}", "{run}", "{view}"),
+        details=layout.eval_details(R, "{experiment}", "{run}", "{view}"),
     params:
-        model_dir=lambda w: f"{R}/models/{w.experiment}/{w.run}",
-        emb_dir=lambda w: embedding_dir(run_of(w).encoder, run_of(w).corpus, "test", w.view),
+        model_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        method=lambda w: "splice" if run_of(w).probe == "splice" else "probe",
+        emb_dir=test_view,
         bias=lambda w: "--use-bias" if run_of(w).evaluation.get("use_bias", False) else "",
-        top_n=lambda w: " ".join(str(n) for n in run_of(w).evaluation.get("top_n", [1, 5, 10, 20])),
+        top_n=lambda w: " ".join(str(n) for n in run_of(w).evaluation.get("top_n", TOP_N)),
     conda:
         "../../envs/train.yaml"
     log:
         "logs/evaluate/{experiment}/{run}/{view}.log",
     shell:
-        "flip evaluate --model-dir {params.model_dir} --embeddings {params.emb_dir} --bow {input.bow}"
-        " --out {output.summary} {params.bias} --top-n {params.top_n} 2> {log}"
+        "flip evaluate --model-dir {params.model_dir} --method {params.method} --embeddings {params.emb_dir}"
+        " --bow {input.bow} --out {output.summary} {params.bias} --top-n {params.top_n} 2> {log}"
 
 
 # Named entities of test sentences (paper §3.3) and entity recall of a probe (§4.6, Figure 1).
 rule entities:
     input:
-        table=lambda w: corpus_table(config["entities"][w.entities]["corpus"],
-                                     config["entities"][w.entities].get("split", "test")),
+        table=lambda w: layout.corpus_table(R, entities_setting(w, "corpus", None), entities_setting(w, "split", "test")),
     output:
-        f"{R}/entities/{{entities}}.jsonl",
+        layout.entities_file(R, "{entities}"),
     params:
-        view=lambda w: config["entities"][w.entities]["view"],
-        pipeline=lambda w: config["entities"][w.entities]["pipeline"],
-        batch_size=lambda w: config["entities"][w.entities].get("batch_size", 256),
+        view=lambda w: entities_setting(w, "view", None),
+        pipeline=lambda w: entities_setting(w, "pipeline", None),
+        batch_size=lambda w: entities_setting(w, "batch_size", ENTITY_BATCH_SIZE),
     conda:
         "../../envs/core.yaml"
     log:
@@ -42,16 +42,16 @@ rule entities:
 
 rule entity_recall:
     input:
-        model=lambda w: model_file(run_of(w)),
-        embeddings=lambda w: f"{embedding_dir(run_of(w).encoder, run_of(w).corpus, 'test', w.view)}/_SUCCESS",
-        entities=f"{R}/entities/{{entities}}.jsonl",
+        model=model_file,
+        embeddings=lambda w: manifests([test_view(w)]),
+        entities=layout.entities_file(R, "{entities}"),
     output:
-        f"{R}/entity_recall/{{experiment}}/{{run}}/{{view}}.{{entities}}.json",
+        layout.entity_recall_file(R, "{experiment}", "{run}", "{view}", "{entities}"),
     params:
-        model_dir=lambda w: f"{R}/models/{w.experiment}/{w.run}",
-        emb_dir=lambda w: embedding_dir(run_of(w).encoder, run_of(w).corpus, "test", w.view),
-        ks=lambda w: " ".join(str(k) for k in entity_ks(w.entities)),
-        labels=lambda w: " ".join(config["entities"][w.entities].get("labels", [])),
+        model_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        emb_dir=test_view,
+        ks=lambda w: " ".join(str(k) for k in entities_setting(w, "ks", ENTITY_KS)),
+        labels=lambda w: " ".join(entities_setting(w, "labels", [])),
     conda:
         "../../envs/train.yaml"
     log:

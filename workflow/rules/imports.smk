@@ -9,17 +9,17 @@ ruleorder: import_flip_scores > pair
 
 rule import_flip_view:
     input:
-        table=lambda w: corpus_table(w.corpus, w.split),
+        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
         array=lambda w: published_file(w.corpus, w.split, w.view),
     output:
-        f"{R}/embeddings/{{encoder}}/{{corpus}}/{{split}}/{{view}}/_SUCCESS",
+        layout.embedding_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     wildcard_constraints:
-        encoder=published_encoders(),
+        encoder=encoders_of(published=True),
     params:
         spec=lambda w: as_json(config["encoders"][w.encoder]),
         corpus_spec=lambda w: as_json(config["corpora"][w.corpus]),
-        out_dir=lambda w: embedding_dir(w.encoder, w.corpus, w.split, w.view),
-        shard_rows=config.get("shard_rows", 50000),
+        out_dir=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view),
+        shard_rows=SHARDS,
     conda:
         "../../envs/core.yaml"
     log:
@@ -32,14 +32,14 @@ rule import_flip_view:
 
 rule import_flip_scores:
     input:
-        table=lambda w: corpus_table(w.corpus, w.split),
+        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
         scores=lambda w: published_scores(w.corpus, w.split, w.view_a, w.view_b),
     output:
-        f"{R}/embeddings/{{encoder}}/{{corpus}}/{{split}}/sim_{{view_a}}__{{view_b}}.parquet",
+        layout.pair_scores(R, "{encoder}", "{corpus}", "{split}", "{view_a}", "{view_b}"),
     wildcard_constraints:
-        encoder=published_encoders(),
-        view_a=r"text_[a-z]{2,3}",
-        view_b=r"speech_[a-z]{2,3}",
+        encoder=encoders_of(published=True),
+        view_a=view_regex(("text",)),
+        view_b=view_regex(("speech",)),
     params:
         spec=lambda w: as_json(config["encoders"][w.encoder]),
         corpus_spec=lambda w: as_json(config["corpora"][w.corpus]),

@@ -5,16 +5,16 @@
 
 rule pair:
     input:
-        a=lambda w: f"{embedding_dir(w.encoder, w.corpus, w.split, w.view_a)}/_SUCCESS",
-        b=lambda w: f"{embedding_dir(w.encoder, w.corpus, w.split, w.view_b)}/_SUCCESS",
+        a=lambda w: layout.embedding_manifest(R, w.encoder, w.corpus, w.split, w.view_a),
+        b=lambda w: layout.embedding_manifest(R, w.encoder, w.corpus, w.split, w.view_b),
     output:
-        f"{R}/embeddings/{{encoder}}/{{corpus}}/{{split}}/sim_{{view_a}}__{{view_b}}.parquet",
+        layout.pair_scores(R, "{encoder}", "{corpus}", "{split}", "{view_a}", "{view_b}"),
     wildcard_constraints:
-        view_a=r"(text|speech)_[a-z]{2,3}",
-        view_b=r"(text|speech)_[a-z]{2,3}",
+        view_a=view_regex(),
+        view_b=view_regex(),
     params:
-        a=lambda w: embedding_dir(w.encoder, w.corpus, w.split, w.view_a),
-        b=lambda w: embedding_dir(w.encoder, w.corpus, w.split, w.view_b),
+        a=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view_a),
+        b=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view_b),
     conda:
         "../../envs/core.yaml"
     log:

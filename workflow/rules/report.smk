@@ -1,18 +1,19 @@
 # One generic rule per output kind, plus one named target rule per table and figure,
 # so `snakemake <name>` regenerates exactly that table or figure, and `paper` builds the
-# paper's (the `paper` list of config.yaml). Layouts: flip_pipeline/report/.
+# paper's (the `paper` list of config.yaml). Run selection: flip_pipeline/report/selection.py;
+# layouts: flip_pipeline/report/.
 
 
 rule report_table:
     input:
         lambda w: report_inputs(w.name),
     output:
-        md=f"{R}/tables/{{name}}.md",
-        csv=report(f"{R}/tables/{{name}}.csv", caption="../report/table.rst", category="Tables"),
-        tex=f"{R}/tables/{{name}}.tex",
+        md=layout.report_file(R, "table", "{name}", "md"),
+        csv=report(layout.report_file(R, "table", "{name}", "csv"), caption="../report/table.rst", category="Tables"),
+        tex=layout.report_file(R, "table", "{name}", "tex"),
     params:
         spec=lambda w: report_spec(w.name),
-        prefix=lambda w: f"{R}/tables/{w.name}",
+        prefix=lambda w: layout.report_prefix(R, "table", w.name),
     conda:
         "../../envs/core.yaml"
     log:
@@ -26,11 +27,11 @@ rule report_figure:
     input:
         lambda w: report_inputs(w.name),
     output:
-        png=report(f"{R}/figures/{{name}}.png", caption="../report/figure.rst", category="Figures"),
-        pdf=f"{R}/figures/{{name}}.pdf",
+        png=report(layout.report_file(R, "figure", "{name}", "png"), caption="../report/figure.rst", category="Figures"),
+        pdf=layout.report_file(R, "figure", "{name}", "pdf"),
     params:
         spec=lambda w: report_spec(w.name),
-        prefix=lambda w: f"{R}/figures/{w.name}",
+        prefix=lambda w: layout.report_prefix(R, "figure", w.name),
     conda:
         "../../envs/core.yaml"
     log:
@@ -51,4 +52,4 @@ for _name in [*config.get("tables", {}), *config.get("figures", {})]:
 
 rule paper:
     input:
-        [path for name in config.get("paper", []) for path in report_outputs(name)],
+        PLAN.targets("paper"),

@@ -1,30 +1,27 @@
 rule train:
     input:
-        vocab=lambda w: f"{R}/vocab/{run_of(w).vocab}/vocab.json",
-        train_bow=lambda w: bow_file(run_of(w).vocab, run_of(w).corpus, "train", run_of(w).target_view),
-        dev_bow=lambda w: bow_file(run_of(w).vocab, run_of(w).corpus, "dev", run_of(w).target_view),
-        train_emb=lambda w: [f"{d}/_SUCCESS" for d in train_embedding_dirs(w, "train")],
-        dev_emb=lambda w: [f"{d}/_SUCCESS" for d in train_embedding_dirs(w, "dev")],
-        sim=lambda w: similarity_file(run_of(w)),
+        vocab=lambda w: layout.vocab_file(R, run_of(w).vocab),
+        train_bow=lambda w: target_bow(w, "train"),
+        dev_bow=lambda w: target_bow(w, "dev"),
+        train_emb=lambda w: manifests(training_views(w, "train")),
+        dev_emb=lambda w: manifests(training_views(w, "dev")),
+        sim=similarity_file,
     output:
-        model=f"{R}/models/{{experiment}}/{{run}}/model.safetensors",
-        config=f"{R}/models/{{experiment}}/{{run}}/config.json",
-        vocab=f"{R}/models/{{experiment}}/{{run}}/vocab.json",
-        log=f"{R}/models/{{experiment}}/{{run}}/train_log.jsonl",
+        layout.model_files(R, "{experiment}", "{run}", "flip"),
     params:
         spec=lambda w: as_json(run_of(w).spec()),
         encoder_spec=lambda w: as_json(config["encoders"][run_of(w).encoder]),
-        vocab_dir=lambda w: f"{R}/vocab/{run_of(w).vocab}",
-        train_dirs=lambda w: train_embedding_dirs(w, "train"),
-        dev_dirs=lambda w: train_embedding_dirs(w, "dev"),
-        out_dir=lambda w: f"{R}/models/{w.experiment}/{w.run}",
+        vocab_dir=lambda w: layout.vocab_dir(R, run_of(w).vocab),
+        train_dirs=lambda w: training_views(w, "train"),
+        dev_dirs=lambda w: training_views(w, "dev"),
+        out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
         sim=lambda w, input: f"--sim {input.sim}" if input.sim else "",
-        device=config.get("device", "auto"),
+        device=DEVICE,
     threads: 2
     resources:
         mem_mb=8000,
         runtime=480,
-        gpu=config.get("gpus", 1),  # SLURM `--gpus`; `--config gpus=0` for CPU-only jobs
+        gpu=GPUS,
     conda:
         "../../envs/train.yaml"
     log:
@@ -39,24 +36,22 @@ rule train:
 # the run's encoder plus the centring mean of each training view.
 rule splice:
     input:
-        vocab=lambda w: f"{R}/vocab/{run_of(w).vocab}/vocab.json",
-        train_emb=lambda w: [f"{d}/_SUCCESS" for d in train_embedding_dirs(w, "train")],
+        vocab=lambda w: layout.vocab_file(R, run_of(w).vocab),
+        train_emb=lambda w: manifests(training_views(w, "train")),
     output:
-        model=f"{R}/models/{{experiment}}/{{run}}/splice.safetensors",
-        concepts=f"{R}/models/{{experiment}}/{{run}}/concepts.json",
-        config=f"{R}/models/{{experiment}}/{{run}}/config.json",
+        layout.model_files(R, "{experiment}", "{run}", "splice"),
     params:
         spec=lambda w: as_json(run_of(w).spec()),
         encoder_spec=lambda w: as_json(config["encoders"][run_of(w).encoder]),
-        vocab_dir=lambda w: f"{R}/vocab/{run_of(w).vocab}",
-        train_dirs=lambda w: train_embedding_dirs(w, "train"),
-        out_dir=lambda w: f"{R}/models/{w.experiment}/{w.run}",
-        device=config.get("device", "auto"),
+        vocab_dir=lambda w: layout.vocab_dir(R, run_of(w).vocab),
+        train_dirs=lambda w: training_views(w, "train"),
+        out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        device=DEVICE,
     threads: 2
     resources:
         mem_mb=8000,
         runtime=120,
-        gpu=config.get("gpus", 1),
+        gpu=GPUS,
     conda:
         "../../envs/train.yaml"
     log:

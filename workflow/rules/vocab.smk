@@ -1,13 +1,13 @@
 rule vocab:
     input:
-        table=lambda w: corpus_table(config["vocabularies"][w.vocab]["corpus"], "train"),
+        table=lambda w: layout.corpus_table(R, config["vocabularies"][w.vocab]["corpus"], "train"),
     output:
-        vocab=f"{R}/vocab/{{vocab}}/vocab.json",
-        counts=f"{R}/vocab/{{vocab}}/counts.parquet",
-        settings=f"{R}/vocab/{{vocab}}/settings.json",
+        vocab=layout.vocab_file(R, "{vocab}"),
+        counts=layout.vocab_file(R, "{vocab}", "counts.parquet"),
+        settings=layout.vocab_file(R, "{vocab}", "settings.json"),
     params:
         spec=lambda w: as_json(config["vocabularies"][w.vocab]),
-        out_dir=lambda w: f"{R}/vocab/{w.vocab}",
+        out_dir=lambda w: layout.vocab_dir(R, w.vocab),
     conda:
         "../../envs/core.yaml"
     log:
@@ -19,12 +19,12 @@ rule vocab:
 
 rule bow:
     input:
-        vocab=f"{R}/vocab/{{vocab}}/vocab.json",
-        table=lambda w: corpus_table(w.corpus, w.split),
+        vocab=layout.vocab_file(R, "{vocab}"),
+        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
     output:
-        f"{R}/bow/{{vocab}}/{{corpus}}/{{split}}/{{view}}.npz",
+        layout.bow_file(R, "{vocab}", "{corpus}", "{split}", "{view}"),
     params:
-        vocab_dir=lambda w: f"{R}/vocab/{w.vocab}",
+        vocab_dir=lambda w: layout.vocab_dir(R, w.vocab),
     conda:
         "../../envs/core.yaml"
     log:

@@ -1,0 +1,108 @@
+"""Which runs each table and figure of a config shows, and where its files are.
+
+A table or figure (``tables.<name>`` / ``figures.<name>`` of the config) names its
+experiments and an optional ``select`` (encoders, probes, ranks, train_views,
+test_views); every (run, test view) of those experiments that ``select`` keeps is one
+*entry*: the evaluation summary (or entity-recall file) the report stage reads, described
+by its run. The rules ask a :class:`ReportPlan` for a table's inputs, outputs and the
+spec handed to ``flip report``; nothing of this lives in the workflow files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flip_pipeline.config import Run, expand_runs
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats import layout
+
+
+def selected(run: Run, view: str, select: dict[str, Any]) -> bool:
+    """Whether a table's or figure's ``select`` keeps this (run, test view); a key it lacks keeps all."""
+    return (
+        run.encoder in select.get("encoders", [run.encoder])
+        and run.probe in select.get("probes", [run.probe])
+        and (run.rank is None or run.rank in select.get("ranks", [run.rank]))  # LiP, SpLiCE: no rank
+        and list(run.train_views) in select.get("train_views", [list(run.train_views)])
+        and view in select.get("test_views", [view])
+    )
+
+
+class ReportPlan:
+    """The runs of every experiment of ``config`` and the reports built from them.
+
+    Args:
+        config: a validated config (:func:`flip_pipeline.config.validate_config`).
+        results: the results folder.
+    """
+
+    def __init__(self, config: dict[str, Any], results: str):
+        self.config = config
+        self.results = results
+        self.runs = {exp: {run.name: run for run in expand_runs(config, exp)} for exp in config["experiments"]}
+
+    def run(self, experiment: str, name: str) -> Run:
+        """The run ``name`` of ``experiment``; an error naming both if there is none."""
+        try:
+            return self.runs[experiment][name]
+        except KeyError:
+            raise FlipInputError(f"no run {name!r} in experiment {experiment!r}") from None
+
+    def output_spec(self, name: str) -> dict[str, Any]:
+        """``tables.<name>`` or ``figures.<name>`` of the config."""
+        outputs = {**self.config.get("figures", {}), **self.config.get("tables", {})}
+        if name not in outputs:
+            raise FlipInputError(f"{name!r} is neither a table nor a figure in the config")
+        return outputs[name]
+
+    def eval_entries(self, experiments: list[str], select: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every selected (run, test view) evaluation of the experiments, described for the report stage."""
+        entries = []
+        for experiment in experiments:
+            for name, run in self.runs[experiment].items():
+                for view in run.test_views:
+                    if not selected(run, view, select or {}):
+                        continue
+                    entries.append({
+                        "path": layout.eval_summary(self.results, experiment, name, view),
+                        "details": layout.eval_details(self.results, experiment, name, view),
+                        "experiment": experiment, "run": name, "method": run.probe, "rank": run.rank,
+                        "alpha": run.alpha, "encoder": run.encoder, "corpus": run.corpus, "vocab": run.vocab,
+                        "vocab_view": run.target_view, "train_views": list(run.train_views), "view": view,
+                    })
+        return entries
+
+    def entries(self, name: str) -> list[dict[str, Any]]:
+        """The entries of a table or figure: evaluations, or for ``entity_recall`` figures the
+        entity-recall file of each selected evaluation."""
+        spec = self.output_spec(name)
+        entries = self.eval_entries(spec["experiments"], spec.get("select"))
+        if spec["layout"] == "entity_recall":
+            return [{**e, "path": layout.entity_recall_file(self.results, e["experiment"], e["run"], e["view"],
+                                                            spec["entities"])} for e in entries]
+        return entries
+
+    def spec(self, name: str) -> dict[str, Any]:
+        """What ``flip report`` gets for ``name``: layout, caption, groups, labels and the entries."""
+        spec = self.output_spec(name)
+        entries = self.entries(name)
+        if not entries:
+            raise FlipInputError(f"{name}: its experiments and `select` leave no run to report")
+        return {"layout": spec["layout"], "caption": spec.get("caption", ""), "groups": spec.get("groups", {}),
+                "labels": spec.get("labels", {}), "entries": entries}
+
+    def inputs(self, name: str) -> list[str]:
+        """The files ``flip report`` reads for ``name`` (their details files come from the same jobs)."""
+        return [e["path"] for e in self.entries(name)]
+
+    def outputs(self, name: str) -> list[str]:
+        """The files of table or figure ``name``."""
+        if name in self.config.get("tables", {}):
+            return layout.report_files(self.results, "table", name)
+        if name in self.config.get("figures", {}):
+            return layout.report_files(self.results, "figure", name)
+        raise FlipInputError(f"{name!r} is neither a table nor a figure in the config")
+
+    def targets(self, key: str = "targets") -> list[str]:
+        """The files of every table and figure the config lists under ``key`` (``targets``, ``paper``)."""
+        return [path for name in self.config.get(key, []) for path in self.outputs(name)]

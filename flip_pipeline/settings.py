@@ -1,0 +1,41 @@
+"""Settings dataclasses from config entries, and the defaults the rules and the CLI share.
+
+No YAML and no JSON Schema here (that is :mod:`flip_pipeline.config`): stages build their
+settings (``TrainSettings``, ``SpliceSettings``, ``ConceptSettings``) from a plain dict
+with :func:`settings_from_dict`, so they run without the config loader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from flip_pipeline.errors import FlipInputError
+
+T = TypeVar("T")
+
+#: Rows per embedding shard (the unit of work a crash can lose); config key ``shard_rows``.
+SHARD_ROWS = 50_000
+#: The ``N`` of precision/recall/F1 at top-``N``; config key ``evaluation.top_n``.
+TOP_N = (1, 5, 10, 20)
+#: The top-``k`` depths of entity recall; config key ``entities.<name>.ks``.
+ENTITY_KS = (1, 2, 3, 5, 10, 20, 50)
+#: Sentences per spaCy batch when tagging entities; config key ``entities.<name>.batch_size``.
+ENTITY_BATCH_SIZE = 256
+
+
+def rank_of(rank: int | str | None) -> int | None:
+    """A FLiP rank as configured (an int, ``"full"``) → the rank, or ``None`` for full rank
+    (``r = d``) and for probes without a rank (LiP, SpLiCE)."""
+    return None if rank in (None, "full") else int(rank)
+
+
+def settings_from_dict(cls: type[T], spec: Mapping[str, Any], key: str) -> T:
+    """Build the settings dataclass ``cls`` from a config entry; an unknown field is an
+    error naming ``{key}.{field}``, a missing one takes the dataclass default."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise FlipInputError(f"{key}.{unknown[0]}: unknown setting; known: {', '.join(sorted(known))}")
+    return cls(**spec)

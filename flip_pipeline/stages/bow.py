@@ -1,0 +1,21 @@
+"""The bow stage: count one text view of a corpus split against a vocabulary (words or concepts)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from flip_pipeline.formats.bow import BagOfWords
+from flip_pipeline.formats.corpus_table import read_view
+from flip_pipeline.formats.vocabulary import load_vocabulary
+
+
+def bow_stage(vocab_dir: str | os.PathLike[str], corpus_table: str | os.PathLike[str], view: str,
+              out: str | os.PathLike[str]) -> None:
+    """Write ``out`` (``bow/{vocab}/{corpus}/{split}/{view}.npz``): CSR counts ``(n, W)``, rows
+    in corpus order; a concept vocabulary counts greedy spans."""
+    vocab = load_vocabulary(vocab_dir)
+    ids, texts = read_view(corpus_table, view)
+    counts, oov = vocab.bag_of_words(texts)
+    BagOfWords(np.asarray(ids, dtype=str), counts, oov).save(out)

@@ -1,0 +1,31 @@
+"""The corpus stage: a corpus's config entry → its split tables and ``info.json``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flip_pipeline.atomic import write_json
+from flip_pipeline.corpora import load_corpus_splits
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import SPLITS, write_corpus_table
+
+
+def corpus_stage(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[str], base: str | os.PathLike[str]) -> None:
+    """Write ``{out_dir}/{split}.parquet`` for every split and ``{out_dir}/info.json``.
+
+    Args:
+        name: ``corpora.<name>``; ``spec`` its config entry.
+        out_dir: ``corpora/{corpus}``.
+        base: folder that relative paths in ``spec`` are resolved against.
+    """
+    tables, info = load_corpus_splits(name, spec, Path(base).resolve())
+    out_dir = Path(out_dir)
+    for split in SPLITS:
+        if tables[split].num_rows == 0:
+            raise FlipInputError(f"corpora.{name}.splits: split {split!r} would be empty")
+    for split in SPLITS:
+        write_corpus_table(tables[split], out_dir / f"{split}.parquet")
+    info = {"corpus": name, "source": spec, "rows": {s: tables[s].num_rows for s in SPLITS}, **info}
+    write_json(out_dir / "info.json", info)

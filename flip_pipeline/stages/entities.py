@@ -1,0 +1,74 @@
+"""The entities stage: named entities of a text view, tagged by a spaCy pipeline.
+
+The paper tags its test data with Gemini-2.5-Flash-Lite (§3.3); here any spaCy pipeline
+that assigns ``doc.ents`` does the tagging (an installed package name such as
+``en_core_web_sm``, or a folder written by ``nlp.to_disk``), so entity recall (§4.6) runs
+offline and reproducibly.
+
+Output: an entities file (:mod:`flip_pipeline.formats.entities`), written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import read_view, view_modality
+from flip_pipeline.formats.entities import write_records
+from flip_pipeline.settings import ENTITY_BATCH_SIZE
+
+log = logging.getLogger("flip.entities")
+
+def load_pipeline(name_or_path: str, key: str = "entities.pipeline"):
+    """Load a spaCy pipeline that assigns ``doc.ents``; a clear error naming ``key`` otherwise.
+
+    Returns:
+        the ``spacy.language.Language``.
+    """
+    import spacy
+
+    try:
+        nlp = spacy.load(name_or_path)
+    except (OSError, ValueError, ImportError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FlipInputError(f"{key}: cannot load spaCy pipeline {name_or_path!r} (an installed package "
+                             f"name or a folder written by nlp.to_disk): {first}") from None
+    if not any("doc.ents" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names):
+        raise FlipInputError(f"{key}: spaCy pipeline {name_or_path!r} has no component that assigns entities "
+                             f"(components: {nlp.pipe_names})")
+    return nlp
+
+
+def tag(nlp, ids: list[str], texts: list[str], batch_size: int = ENTITY_BATCH_SIZE) -> Iterable[dict]:
+    """One record ``{id, text, entities: [{text, label, start_char, end_char}]}`` per sentence."""
+    for row_id, text, doc in zip(ids, texts, nlp.pipe(texts, batch_size=batch_size)):
+        entities = [{"text": e.text, "label": e.label_, "start_char": e.start_char, "end_char": e.end_char}
+                    for e in doc.ents]
+        yield {"id": row_id, "text": text, "entities": entities}
+
+
+def entities_stage(corpus_table: str | os.PathLike[str], view: str, pipeline: str, out: str | os.PathLike[str],
+                   batch_size: int = ENTITY_BATCH_SIZE, key: str = "entities.pipeline") -> dict:
+    """Tag one text view of a corpus split and write ``out`` (``entities/{entities}.jsonl``).
+
+    Returns:
+        a summary: sentences, entities, sentences with at least one entity.
+    """
+    if view_modality(view) != "text":
+        raise FlipInputError(f"{corpus_table}: entities are tagged on text views, not {view!r}")
+    nlp = load_pipeline(pipeline, key)
+    ids, texts = read_view(corpus_table, view)
+    counts = {"entities": 0, "with_entities": 0}
+
+    def counted(records: Iterable[dict]) -> Iterable[dict]:
+        for record in records:
+            counts["entities"] += len(record["entities"])
+            counts["with_entities"] += bool(record["entities"])
+            yield record
+
+    sentences = write_records(out, counted(tag(nlp, ids, texts, batch_size)))
+    log.info("%d sentences, %d entities, %d sentences with an entity", sentences, counts["entities"],
+             counts["with_entities"])
+    return {"sentences": sentences, **counts, "pipeline": pipeline}

@@ -1,0 +1,81 @@
+"""The train stage: one LiP or FLiP run of an experiment → a checkpoint in the published layout.
+
+Reads the training views' shards and the target text's bags of words (train and dev),
+applies the published ``sim_threshold`` filter when configured, keeps only rows that
+every weighted view embedded (bad audio), trains (:func:`flip_pipeline.training.loop.train_probe`)
+and writes ``model.safetensors``, ``vocab.json``, ``config.json`` and ``train_log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flip_pipeline.device import pick_device
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.bow import BagOfWords
+from flip_pipeline.formats.checkpoint import save_checkpoint
+from flip_pipeline.formats.pair_scores import similarity_mask
+from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.vocabulary import Vocabulary
+from flip_pipeline.probes.objective import view_weights
+from flip_pipeline.settings import rank_of
+from flip_pipeline.training.alignment import AlignedView
+from flip_pipeline.training.batches import TrainingData
+from flip_pipeline.training.loop import DevSet, TrainSettings, make_dev_set, train_probe
+
+Folder = str | os.PathLike[str]
+
+
+def _dev_set(dev_dirs: list[Folder], weights: list[float], dev_bow_path: Folder) -> DevSet:
+    """The dev views of weight > 0, restricted to rows every one of them embedded."""
+    dev_bow = BagOfWords.load(dev_bow_path)
+    views = [AlignedView(ViewEmbeddings(folder), dev_bow.ids, str(dev_bow_path))
+             for folder, weight in zip(dev_dirs, weights) if weight > 0]
+    present = np.logical_and.reduce([view.present for view in views])  # rows no encoder skipped
+    return make_dev_set([view.read_rows(0, len(view))[present] for view in views], dev_bow.counts[present],
+                        str(dev_bow_path))
+
+
+def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: Folder, train_bow: Folder,
+                dev_bow: Folder, train_dirs: list[Folder], dev_dirs: list[Folder], sim: Folder | None,
+                out_dir: Folder, device: str = "auto") -> dict:
+    """Train the run ``spec`` (:meth:`flip_pipeline.config.Run.spec`) and write its checkpoint to ``out_dir``.
+
+    Args:
+        spec: the run: probe, rank, alpha, train views, training settings, …
+        encoder_spec: the encoder's config entry, recorded for ``flip keywords --text``.
+        vocab_dir: the run's vocabulary.
+        train_bow, dev_bow: bags of words of the target text view, train and dev splits.
+        train_dirs, dev_dirs: one embedded view per training view, in ``spec["train_views"]`` order.
+        sim: pair scores of the two training views (required when ``training.sim_threshold`` is set).
+        out_dir: ``models/{experiment}/{run}``.
+        device: ``auto``, ``cpu`` or ``cuda[:i]``.
+
+    Returns:
+        the training summary (best dev recall, iterations, rows, settings).
+    """
+    weights = view_weights(spec["alpha"], len(spec["train_views"]))
+    if len(train_dirs) != len(weights) or len(dev_dirs) != len(weights):
+        raise FlipInputError(f"run {spec['run']}: expected {len(weights)} train and dev embedding folders")
+    settings = TrainSettings.from_dict(spec.get("training", {}))
+    vocab = Vocabulary.load(vocab_dir)
+    bow = BagOfWords.load(train_bow)
+    keep = None
+    if settings.sim_threshold is not None:
+        if not sim:
+            raise FlipInputError(f"run {spec['run']}: training.sim_threshold is set but no --sim file was given")
+        keep = similarity_mask(sim, bow.ids, settings.sim_threshold)
+    data = TrainingData([ViewEmbeddings(d) for d in train_dirs], weights, bow, str(train_bow), keep)
+    dev = _dev_set(dev_dirs, weights, dev_bow)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    probe, summary = train_probe(spec["probe"], rank_of(spec["rank"]), data, dev, settings, pick_device(device),
+                                 out / "train_log.jsonl")
+    config = {**spec, "weights": weights, "dim": data.dim, "rank": getattr(probe, "rank", None),
+              "encoder_spec": encoder_spec, "result": summary}
+    save_checkpoint(out, probe, vocab, config)
+    return summary

@@ -1,0 +1,133 @@
+"""Training batches streamed from embedding shards and a CSR bag of words.
+
+Memory stays bounded as the corpus grows: embeddings are read a *chunk* (a contiguous
+slice of ``chunk_batches × batch_size`` rows) at a time from the shards, the
+next chunk is read in a background thread while the current one trains, and the bag of
+words stays sparse. Shuffling: every epoch visits the chunks in a random order and
+permutes the rows inside each chunk, so batches differ from epoch to epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.bow import BagOfWords
+from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.training.alignment import AlignedView
+
+
+@dataclass
+class Batch:
+    """One optimisation batch with every weighted view stacked.
+
+    Attributes:
+        x: ``(N, d)`` float32 embeddings, views stacked (``N = B × n_views``).
+        rows, cols: ``(nnz,)`` int64 coordinates of the counts in the stacked batch.
+        vals: ``(nnz,)`` float32 counts × the row's view weight (``α`` or ``1 − α``).
+        totals: ``(N,)`` float32 weighted word count per row.
+        tokens: unweighted in-vocabulary tokens in the batch (per view), for logging.
+    """
+
+    x: torch.Tensor
+    rows: torch.Tensor
+    cols: torch.Tensor
+    vals: torch.Tensor
+    totals: torch.Tensor
+    tokens: int
+
+
+def stack_views(xs: list[np.ndarray], weights: list[float], counts: sp.csr_matrix, device: torch.device) -> Batch:
+    """Build a :class:`Batch` from per-view embeddings ``(B, d)`` sharing the counts ``(B, W)``."""
+    b = counts.shape[0]
+    local_rows = np.repeat(np.arange(b, dtype=np.int64), np.diff(counts.indptr))
+    row_sums = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
+    rows, cols, vals, totals = [], [], [], []
+    for v, w in enumerate(weights):
+        rows.append(local_rows + v * b)
+        cols.append(counts.indices.astype(np.int64))
+        vals.append(counts.data.astype(np.float32) * w)
+        totals.append(row_sums * w)
+    x = np.concatenate(xs) if len(xs) > 1 else xs[0]
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)  # noqa: E731
+    return Batch(as_t(x), as_t(np.concatenate(rows)), as_t(np.concatenate(cols)),
+                 as_t(np.concatenate(vals)), as_t(np.concatenate(totals)), int(counts.data.sum()))
+
+
+class TrainingData:
+    """Weighted views of one corpus split paired with the bag of words of the target text.
+
+    Args:
+        views: embedded views, e.g. text and speech, each ``n`` rows of dimension ``d``.
+        weights: one weight per view (``α``, ``1 − α``); views of weight 0 are dropped.
+        bow: bag of words of the target text view, rows aligned with the views.
+        bow_path: file of ``bow``, for error messages.
+        keep: optional ``(n,)`` bool mask of the rows to train on (the published
+            ``sim_threshold`` filter, see :func:`flip_pipeline.stages.pair.similarity_mask`).
+            Rows a view's encoder skipped (listed in its manifest) are dropped as well.
+    """
+
+    def __init__(
+        self, views: list[ViewEmbeddings], weights: list[float], bow: BagOfWords, bow_path: str,
+        keep: np.ndarray | None = None,
+    ):
+        kept = [(v, w) for v, w in zip(views, weights) if w > 0]
+        if not kept:
+            raise FlipInputError("every training view has weight 0; set alpha so at least one view counts")
+        dims = {str(v.view_dir): v.dim for v, _ in kept}
+        if len(set(dims.values())) != 1:
+            raise FlipInputError(f"training views have different embedding dimensions: {dims}")
+        self.views = [AlignedView(v, bow.ids, bow_path) for v, _ in kept]
+        self.weights = [w for _, w in kept]
+        self.bow = bow
+        self.dim = self.views[0].dim
+        self.keep = np.ones(len(bow.ids), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+        if len(self.keep) != len(bow.ids):
+            raise FlipInputError(f"{bow_path}: the row filter has {len(self.keep)} rows, the corpus {len(bow.ids)}")
+        for view in self.views:  # rows an encoder skipped (bad audio) are not trained on
+            self.keep = self.keep & view.present
+        if not self.keep.any():
+            raise FlipInputError(f"{bow_path}: the row filter keeps {int(self.keep.sum())} of {len(bow.ids)} rows")
+
+    def __len__(self) -> int:
+        """Rows trained on (after the optional filter)."""
+        return int(self.keep.sum())
+
+    def rows_without_words(self) -> int:
+        """Kept sentences with no in-vocabulary token: they add nothing to the objective (counted, kept)."""
+        return int(((np.diff(self.bow.counts.indptr) == 0) & self.keep).sum())
+
+    def word_counts(self) -> np.ndarray:
+        """``(W,)`` corpus frequency of every vocabulary word in the kept rows."""
+        return np.asarray(self.bow.counts[self.keep].sum(axis=0)).ravel()
+
+    def _read_chunk(self, lo: int, hi: int) -> list[np.ndarray]:
+        return [v.read_rows(lo, hi) for v in self.views]
+
+    def batches(
+        self, batch_size: int, rng: np.random.Generator, device: torch.device, chunk_batches: int = 8
+    ) -> Iterator[Batch]:
+        """One epoch of shuffled batches (see the module docstring)."""
+        n = len(self.bow.ids)
+        chunk = batch_size * chunk_batches
+        starts = rng.permutation(np.arange(0, n, chunk))
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            future = reader.submit(self._read_chunk, int(starts[0]), min(n, int(starts[0]) + chunk))
+            for i, lo in enumerate(starts):
+                hi = min(n, int(lo) + chunk)
+                xs = future.result()
+                if i + 1 < len(starts):
+                    nxt = int(starts[i + 1])
+                    future = reader.submit(self._read_chunk, nxt, min(n, nxt + chunk))
+                order = rng.permutation(hi - lo)
+                order = order[self.keep[lo + order]]
+                counts = self.bow.counts[int(lo) : hi]
+                for s in range(0, len(order), batch_size):
+                    idx = order[s : s + batch_size]
+                    yield stack_views([x[idx] for x in xs], self.weights, counts[idx], device)

@@ -1,0 +1,216 @@
+"""The training loop of LiP and FLiP (paper §2.2–2.3 and §3.5).
+
+AdamW (lr 5e-3), learning rate halved when dev recall plateaus, early stopping on dev
+recall, at most 100 iterations (an iteration is one pass over the training data),
+batch 6000, the bias initialised to the log unigram distribution, L1 on the word matrix
+by proximal soft-thresholding after each step, eq. 4's alpha mixing of the two views.
+The best model by dev recall is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.keywords import top_words
+from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
+from flip_pipeline.probes.lip import Probe, make_probe
+from flip_pipeline.probes.objective import weighted_count_nll
+from flip_pipeline.settings import settings_from_dict
+from flip_pipeline.training.batches import Batch, TrainingData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings; the defaults are the paper's (and the published config's).
+
+    Attributes:
+        lr: AdamW learning rate.
+        weight_decay: decoupled weight decay on the projection matrices (not the bias).
+        l1: L1 strength λ on the word matrix; threshold per step is ``lr · λ``.
+        batch_size: sentences per step (each contributes one row per weighted view).
+        max_iterations: passes over the training data.
+        eval_every: iterations between dev evaluations.
+        patience: dev evaluations without improvement before stopping.
+        lr_factor, lr_patience: learning rate × ``lr_factor`` after ``lr_patience``
+            evaluations without improvement (``ReduceLROnPlateau``).
+        early_stopping: stop when patience runs out (else run all iterations).
+        dev_depth_factor, dev_max_depth: dev recall looks at the top
+            ``min(dev_max_depth, ceil(factor · k_i))`` words (published: 2 and 100).
+        precision: ``fp32`` or ``bf16`` (bf16 products, fp32 accumulation and log-sum-exp).
+        seed: seeds initialisation and shuffling.
+        chunk_batches: batches per contiguous chunk read from the shards.
+        sim_threshold: train only on pairs whose two views have cosine similarity above
+            this (the published filter); ``None`` keeps every row.
+        logits_memory_mb: cap on the ``(rows, W)`` logit buffer of one step; a batch that
+            needs more is processed in row chunks (same gradient, bounded memory).
+    """
+
+    lr: float = 5e-3
+    weight_decay: float = 0.0
+    l1: float = 1e-4
+    batch_size: int = 6000
+    max_iterations: int = 100
+    eval_every: int = 3
+    patience: int = 5
+    lr_factor: float = 0.5
+    lr_patience: int = 2
+    early_stopping: bool = True
+    dev_depth_factor: float = 2.0
+    dev_max_depth: int = 100
+    precision: str = "fp32"
+    seed: int = 0
+    chunk_batches: int = 8
+    sim_threshold: float | None = None
+    logits_memory_mb: float = 1024.0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], key: str = "training") -> TrainSettings:
+        """Settings from the ``training`` config entry (unknown fields are an error naming the key)."""
+        return settings_from_dict(cls, values, key)
+
+
+@dataclass
+class DevSet:
+    """Dev embeddings per view ``(n, d)`` and the reference sets ``(n, W)`` of the target text."""
+
+    views: list[np.ndarray]
+    reference: Any
+    k: np.ndarray
+
+
+def dev_recall(probe: Probe, dev: DevSet, settings: TrainSettings) -> float:
+    """Mean over views of the mean per-sentence recall at ``min(max, ceil(factor · k))`` (no bias)."""
+    keep = dev.k > 0
+    depth = np.minimum(settings.dev_max_depth, np.ceil(settings.dev_depth_factor * dev.k)).astype(np.int64)
+    scores = []
+    for x in dev.views:
+        top = top_words(probe, x[keep], int(depth.max()), use_bias=False)
+        hits = hits_within(hit_mask(top, dev.reference[keep]), depth[keep])
+        scores.append(float(np.mean(hits / dev.k[keep])))
+    return float(np.mean(scores))
+
+
+def make_dev_set(views: list[np.ndarray], counts, source: str) -> DevSet:
+    """Dev set from per-view embeddings ``(n, d)`` and the target text's counts ``(n, W)``."""
+    reference = reference_sets(counts)
+    k = np.diff(reference.indptr)
+    if not (k > 0).any():
+        raise FlipInputError(f"{source}: no dev sentence has an in-vocabulary token; dev recall is undefined")
+    return DevSet(views, reference, k)
+
+
+def train_step(probe: Probe, opt: torch.optim.Optimizer, batch: Batch, settings: TrainSettings) -> float:
+    """One proximal-gradient step on eq. 4; returns the batch's negative log-likelihood.
+
+    The ``(N, W)`` logit buffer is processed in row chunks of at most
+    ``settings.logits_memory_mb`` (gradients accumulate over chunks; the step is the same).
+    """
+    n_rows = batch.x.shape[0]
+    element_bytes = 2 if settings.precision == "bf16" else 4  # the logit buffer's dtype
+    chunk = max(1, int(settings.logits_memory_mb * 2**20 // (element_bytes * probe.vocab_size)))
+    bounds = torch.arange(0, n_rows + chunk, chunk, device=batch.rows.device).clamp_(max=n_rows)
+    nnz_bounds = torch.searchsorted(batch.rows, bounds).tolist()  # rows are sorted
+    bounds = bounds.tolist()
+    opt.zero_grad(set_to_none=True)
+    total = 0.0
+    for (lo, hi), (a, b) in zip(zip(bounds, bounds[1:]), zip(nnz_bounds, nnz_bounds[1:])):
+        if lo == hi:
+            continue
+        loss = weighted_count_nll(
+            probe.hidden(batch.x[lo:hi]), probe.words, probe.b.view(-1), batch.rows[a:b] - lo,
+            batch.cols[a:b], batch.vals[a:b], batch.totals[lo:hi], bf16=settings.precision == "bf16",
+        )
+        loss.backward()
+        total += float(loss.detach())
+    opt.step()
+    probe.prox_l1(opt.param_groups[0]["lr"] * settings.l1)
+    return total
+
+
+def make_optimizer(probe: Probe, settings: TrainSettings) -> torch.optim.AdamW:
+    matrices = [p for name, p in probe.named_parameters() if name != "b"]
+    groups = [{"params": matrices, "weight_decay": settings.weight_decay}, {"params": [probe.b], "weight_decay": 0.0}]
+    fused = probe.b.device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=settings.lr, fused=fused)
+
+
+def train_probe(
+    kind: str,
+    rank: int | None,
+    data: TrainingData,
+    dev: DevSet,
+    settings: TrainSettings,
+    device: torch.device,
+    log_path: str | Path,
+) -> tuple[Probe, dict]:
+    """Train a probe; write one JSON line per iteration to ``log_path``.
+
+    Returns:
+        ``(best probe, summary)`` where the summary has the best dev recall, the iteration
+        it was reached at, iterations run and wall time.
+    """
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    probe = make_probe(kind, data.bow.counts.shape[1], data.dim, rank)
+    probe.init_bias_log_unigram(data.word_counts())
+    probe.to(device)
+    opt = make_optimizer(probe, settings)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="max", factor=settings.lr_factor, patience=settings.lr_patience
+    )
+    best = dev_recall(probe, dev, settings)
+    best_state, best_iteration, stale = copy.deepcopy(probe.state_dict()), 0, 0
+    started = time.perf_counter()
+    iteration = 0
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        log_file.write(json.dumps({"iteration": 0, "dev_recall": best}) + "\n")
+        for iteration in range(1, settings.max_iterations + 1):
+            nll, tokens, steps = 0.0, 0, 0
+            for batch in data.batches(settings.batch_size, rng, device, settings.chunk_batches):
+                nll += train_step(probe, opt, batch, settings)
+                tokens += batch.tokens
+                steps += 1
+            record = {
+                "iteration": iteration,
+                "steps": steps,
+                "nll_per_token": nll / max(tokens, 1),
+                "lr": opt.param_groups[0]["lr"],
+                "word_matrix_zeros": float((probe.words == 0).float().mean()),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+            if iteration % settings.eval_every == 0:
+                score = dev_recall(probe, dev, settings)
+                record["dev_recall"] = score
+                plateau.step(score)
+                if score > best:
+                    best, best_state, best_iteration, stale = score, copy.deepcopy(probe.state_dict()), iteration, 0
+                else:
+                    stale += 1
+            log_file.write(json.dumps(record) + "\n")
+            log_file.flush()
+            log.info("iteration %s", record)
+            if settings.early_stopping and stale >= settings.patience:
+                break
+    probe.load_state_dict(best_state)
+    summary = {
+        "best_dev_recall": best,
+        "best_iteration": best_iteration,
+        "iterations": iteration,
+        "train_rows": len(data),
+        "train_rows_without_in_vocab_token": data.rows_without_words(),
+        "seconds": round(time.perf_counter() - started, 3),
+        "settings": asdict(settings),
+    }
+    return probe, summary

