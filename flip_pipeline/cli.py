@@ -61,7 +61,7 @@ def run_splice(a):
 
 def run_evaluate(a):
     from flip_pipeline.stages.evaluate import evaluate_stage
-    evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, tuple(a.top_n))
+    evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, tuple(a.top_n), a.fingerprint)
 
 
 def run_entities(a):
@@ -71,7 +71,7 @@ def run_entities(a):
 
 def run_entity_recall(a):
     from flip_pipeline.stages.entity_recall import entity_recall_stage
-    entity_recall_stage(a.model_dir, a.embeddings, a.entities, a.ks, a.out, a.labels or None)
+    entity_recall_stage(a.model_dir, a.embeddings, a.entities, a.ks, a.out, a.labels or None, a.fingerprint)
 
 
 def run_report(a):
@@ -124,6 +124,7 @@ SHARD_ROWS_ARG = ("--shard-rows", dict(type=int, default=SHARD_ROWS))
 VOCAB_DIR = ("--vocab-dir", dict(required=True))
 MODEL_DIR = ("--model-dir", dict(required=True))
 TEST_EMBEDDINGS = ("--embeddings", dict(required=True, help="embedding folder of the test view"))
+FINGERPRINT = ("--fingerprint", dict(default=None, help="of the configuration the result belongs to (recorded)"))
 TRAIN_EMBEDDINGS = ("--train-embeddings", dict(nargs="+", required=True, help="one folder per training view"))
 PUBLISHED = [
     ("--name", dict(required=True, help="encoder name (encoders.<name>, family published)")), SPEC,
@@ -171,7 +172,7 @@ COMMANDS = {
         ("--bow", dict(required=True, help="bag of words of the reference text of the test split")),
         ("--out", dict(required=True, help="eval/{experiment}/{run}/{view}.json")),
         ("--use-bias", dict(action="store_true", help="rank with E x + b (default: E x, as the paper)")),
-        ("--top-n", dict(type=int, nargs="+", default=list(TOP_N))),
+        ("--top-n", dict(type=int, nargs="+", default=list(TOP_N))), FINGERPRINT,
     ]),
     "entity-recall": (run_entity_recall, "Strict and partial named-entity recall at top-k, with and without the "
                       "bias.", [
@@ -179,7 +180,7 @@ COMMANDS = {
         ("--entities", dict(required=True, help="entities/{name}.jsonl from `flip entities`")),
         ("--ks", dict(type=int, nargs="+", default=list(ENTITY_KS))),
         ("--labels", dict(nargs="*", default=None, help="entity labels kept (default: all)")),
-        ("--out", dict(required=True)),
+        ("--out", dict(required=True)), FINGERPRINT,
     ]),
     "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
         ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),

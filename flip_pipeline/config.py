@@ -22,6 +22,7 @@ import yaml
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import VIEW_PATTERN
+from flip_pipeline.settings import fingerprint_of
 
 SCHEMA = "schemas/config.schema.yaml"
 
@@ -168,6 +169,7 @@ class Run:
     test_views: tuple[str, ...]
     training: dict[str, Any] = field(hash=False, compare=False)  # SpLiCE runs: the solver settings
     evaluation: dict[str, Any] = field(hash=False, compare=False)
+    sources: dict[str, Any] = field(hash=False, compare=False)  # config entries of its encoder, corpus, vocab
 
     @property
     def name(self) -> str:
@@ -178,14 +180,27 @@ class Run:
         probe = f"flip-r{self.rank}" if self.probe == "flip" else "lip"
         return f"{probe}-a{self.alpha:g}-{self.encoder}-{views}"
 
-    def spec(self) -> dict[str, Any]:
-        """JSON-ready description passed to ``flip train``."""
+    def _settings(self) -> dict[str, Any]:
         return {
             "experiment": self.experiment, "run": self.name, "probe": self.probe, "rank": self.rank,
             "alpha": self.alpha, "encoder": self.encoder,
             "train_views": list(self.train_views), "corpus": self.corpus, "vocab": self.vocab,
             "target_view": self.target_view, "training": self.training,
         }
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything the run's model depends on: its settings and the config entries
+        of its encoder, corpus and vocabulary (a change of any of them is another model)."""
+        return fingerprint_of({"run": self._settings(), **self.sources})
+
+    def eval_fingerprint(self, view: str) -> str:
+        """Hash of everything the evaluation on test ``view`` depends on: the model and ``evaluation``."""
+        return fingerprint_of({"run": self.fingerprint, "evaluation": self.evaluation, "view": view})
+
+    def spec(self) -> dict[str, Any]:
+        """JSON-ready description passed to ``flip train`` / ``flip splice`` (recorded in the model's config.json)."""
+        return {**self._settings(), "fingerprint": self.fingerprint}
 
 
 def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
@@ -195,6 +210,7 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
     """
     exp = config["experiments"][experiment]
     vocab = config["vocabularies"][exp["vocab"]]
+    corpus = config["corpora"][exp["corpus"]]
     training = {**config.get("training", {}), **exp.get("training", {})}
     splice = {**config.get("splice", {}), **exp.get("splice", {})}
     evaluation = {**config.get("evaluation", {}), **exp.get("evaluation", {})}
@@ -206,6 +222,7 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
                     for encoder in exp["encoders"]:
                         run = Run(experiment, probe, rank, float(alpha), encoder, tuple(views), exp["corpus"],
                                   exp["vocab"], vocab["view"], tuple(exp["test_views"]),
-                                  splice if probe == "splice" else training, evaluation)
+                                  splice if probe == "splice" else training, evaluation,
+                                  {"encoder": config["encoders"][encoder], "corpus": corpus, "vocab": vocab})
                         runs.setdefault(run.name, run)
     return list(runs.values())

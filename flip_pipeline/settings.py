@@ -7,6 +7,8 @@ with :func:`settings_from_dict`, so they run without the config loader.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
@@ -23,6 +25,12 @@ TOP_N = (1, 5, 10, 20)
 ENTITY_KS = (1, 2, 3, 5, 10, 20, 50)
 #: Sentences per spaCy batch when tagging entities; config key ``entities.<name>.batch_size``.
 ENTITY_BATCH_SIZE = 256
+
+
+def fingerprint_of(obj: Any) -> str:
+    """16 hex digits of the SHA-256 of ``obj`` as canonical JSON (sorted keys): equal for equal
+    configurations, different for any change of a value."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def rank_of(rank: int | str | None) -> int | None:

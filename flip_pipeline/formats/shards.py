@@ -17,7 +17,6 @@ decoding close to a memory copy.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -34,6 +33,7 @@ import pyarrow.parquet as pq
 from flip_pipeline.atomic import atomic_path, remove_orphaned_temporaries, write_json
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.layout import MANIFEST
+from flip_pipeline.settings import fingerprint_of
 
 FORMAT = "flip-embeddings/1"
 ROW_GROUP_ROWS = 8192
@@ -42,8 +42,7 @@ VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq
 
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
     """A short hash of an encoder's config entry: shards from another config are stale."""
-    blob = json.dumps({"name": name, **spec}, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return fingerprint_of({"name": name, **spec})
 
 
 def library_versions() -> str:

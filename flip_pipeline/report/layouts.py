@@ -27,7 +27,7 @@ from flip_pipeline.report.results import (
 from flip_pipeline.report.table_model import Cell, Table, labels
 from flip_pipeline.settings import rank_of
 
-TIDY_RUN = ["run", "encoder", "method", "rank", "alpha"]  # run columns of every tidy CSV
+TIDY_RUN = ["run", "encoder", "method", "rank", "alpha", "fingerprint"]  # run columns of every tidy CSV
 
 
 def _unplaceable(name: str, run, why: str) -> FlipInputError:
@@ -61,7 +61,7 @@ def accuracy_table(results: pd.DataFrame, spec: dict, name: str) -> Table:
         cells.setdefault((r.encoder, r.test_view, r.probe), f"{r.accuracy:.2f} ± {r.accuracy_se:.2f}")
     rows = [labels(enc, *(cells.get((enc, *col), "") for col in columns)) for enc in dict.fromkeys(results.encoder)]
     tidy = results.assign(train_views=["+".join(v) for v in results.train_views])[
-        ["encoder", "probe", "alpha", "train_views", "test_view", "accuracy", "accuracy_se", "n", "skipped", "run"]]
+        ["encoder", "probe", "alpha", "train_views", "test_view", "accuracy", "accuracy_se", "n", "skipped", "run", "fingerprint"]]
     footnote = (f"Test accuracy in percent (mean ± standard error over at least {results.n.min()} sentences; "
                 "k = number of distinct in-vocabulary words of each sentence).")
     return Table(["encoder", *(f"{view} {probe}" for view, probe in columns)], rows, 1, tidy, footnote)

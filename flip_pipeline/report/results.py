@@ -18,7 +18,8 @@ from flip_pipeline.formats.evaluation import read_json
 METHOD_NAMES = {"lip": "LiP", "flip": "FLiP", "splice": "SpLiCE"}
 
 # Entry fields copied into the frame; the layouts that need one check it with require().
-ENTRY_FIELDS = ("details", "experiment", "run", "rank", "alpha", "encoder", "corpus", "vocab", "vocab_view")
+ENTRY_FIELDS = ("details", "experiment", "run", "rank", "alpha", "encoder", "corpus", "vocab", "vocab_view",
+                "fingerprint")
 
 
 def probe_label(method: str, rank) -> str:

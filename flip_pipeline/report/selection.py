@@ -10,11 +10,22 @@ spec handed to ``flip report``; nothing of this lives in the workflow files.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from flip_pipeline.config import Run, expand_runs
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import layout
+from flip_pipeline.settings import fingerprint_of
+
+
+def _made_by(entry: dict[str, Any]) -> bool:
+    """Whether the entry's input exists and records the fingerprint the config gives it now."""
+    try:
+        return json.loads(Path(entry["path"]).read_text(encoding="utf-8")).get("fingerprint") == entry["fingerprint"]
+    except (OSError, json.JSONDecodeError):
+        return False  # missing or unreadable: its rule makes it (or reports it) anyway
 
 
 def selected(run: Run, view: str, select: dict[str, Any]) -> bool:
@@ -66,6 +77,8 @@ class ReportPlan:
                     entries.append({
                         "path": layout.eval_summary(self.results, experiment, name, view),
                         "details": layout.eval_details(self.results, experiment, name, view),
+                        "model": layout.model_file(self.results, experiment, name, run.probe),
+                        "fingerprint": run.eval_fingerprint(view), "run_fingerprint": run.fingerprint,
                         "experiment": experiment, "run": name, "method": run.probe, "rank": run.rank,
                         "alpha": run.alpha, "encoder": run.encoder, "corpus": run.corpus, "vocab": run.vocab,
                         "vocab_view": run.target_view, "train_views": list(run.train_views), "view": view,
@@ -78,9 +91,16 @@ class ReportPlan:
         spec = self.output_spec(name)
         entries = self.eval_entries(spec["experiments"], spec.get("select"))
         if spec["layout"] == "entity_recall":
-            return [{**e, "path": layout.entity_recall_file(self.results, e["experiment"], e["run"], e["view"],
-                                                            spec["entities"])} for e in entries]
+            entities = spec["entities"]
+            return [{**e, "path": layout.entity_recall_file(self.results, e["experiment"], e["run"], e["view"], entities),
+                     "fingerprint": self.entity_recall_fingerprint(self.run(e["experiment"], e["run"]), e["view"],
+                                                                   entities)} for e in entries]
         return entries
+
+    def entity_recall_fingerprint(self, run: Run, view: str, entities: str) -> str:
+        """Hash of everything an entity-recall result depends on: the model, the test view and
+        the ``entities.<name>`` entry (tagger, labels, ks)."""
+        return fingerprint_of({"run": run.fingerprint, "entities": self.config["entities"][entities], "view": view})
 
     def spec(self, name: str) -> dict[str, Any]:
         """What ``flip report`` gets for ``name``: layout, caption, groups, labels and the entries."""
@@ -94,6 +114,26 @@ class ReportPlan:
     def inputs(self, name: str) -> list[str]:
         """The files ``flip report`` reads for ``name`` (their details files come from the same jobs)."""
         return [e["path"] for e in self.entries(name)]
+
+    def models(self, name: str) -> list[str]:
+        """The model files behind ``name``'s entries, each once (the report checks them)."""
+        return list(dict.fromkeys(e["model"] for e in self.entries(name)))
+
+    def check_orphans(self, name: str) -> None:
+        """Raise naming the run if one of ``name``'s inputs was made by the current configuration
+        but its model is gone (a killed or failed retraining with an unchanged config).
+
+        Snakemake rebuilds an input whose configuration changed (its fingerprint is a param), but
+        it does not rerun anything for a missing model whose downstream files are all present, so
+        the report would outlive its model. The message gives the command that rebuilds them.
+        """
+        orphans = [e for e in self.entries(name) if not Path(e["model"]).exists() and _made_by(e)]
+        if orphans:
+            runs = ", ".join(sorted({f"{e['run']!r} of experiment {e['experiment']!r}" for e in orphans}))
+            stale = " ".join([*(str(Path(e["path"]).with_suffix("")) + ".*" for e in orphans), *self.outputs(name)])
+            raise FlipInputError(
+                f"{name}: run {runs} lost its model (a killed or failed training; first: {orphans[0]['model']}) "
+                f"while its evaluations still stand behind {name}; remove them and rerun to rebuild: rm {stale}")
 
     def outputs(self, name: str) -> list[str]:
         """The files of table or figure ``name``."""

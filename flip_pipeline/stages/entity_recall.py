@@ -58,7 +58,7 @@ def recall_summaries(top: np.ndarray, sentence: np.ndarray, tokens, ks: list[int
 
 def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str | os.PathLike[str],
                         entities_path: str | os.PathLike[str], ks: list[int], out_json: str | os.PathLike[str],
-                        labels: list[str] | None = None) -> dict:
+                        labels: list[str] | None = None, fingerprint: str | None = None) -> dict:
     """Score entity recall of a trained probe on one embedded test view and write ``out_json``.
 
     Args:
@@ -68,6 +68,7 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
         ks: the top-``k`` depths, each at most the vocabulary size.
         out_json: where the result goes (atomically).
         labels: entity labels to keep (all when ``None``).
+        fingerprint: of the configuration this result belongs to, recorded for the report's check.
 
     Returns:
         the JSON written.
@@ -83,6 +84,7 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
     sentence, tokens, oov = entity_reference([entities[i] for i in tagged], vocab.tokenizer, vocab.index)
     x = embeddings.read_rows(0, len(embeddings))[rows[tagged]]
     result = {
+        "fingerprint": fingerprint,
         "ks": ks,
         "n_sentences": len(tagged),
         "n_entities": int(len(sentence)),

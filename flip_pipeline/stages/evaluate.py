@@ -109,7 +109,7 @@ def evaluate_view(
 
 def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_dir: str | os.PathLike[str],
                    bow_path: str | os.PathLike[str], out: str | os.PathLike[str], use_bias: bool = False,
-                   top_n: tuple[int, ...] = TOP_N) -> dict:
+                   top_n: tuple[int, ...] = TOP_N, fingerprint: str | None = None) -> dict:
     """Evaluate the model in ``model_dir`` on one embedded test view; write ``out`` and its details.
 
     Args:
@@ -121,6 +121,9 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
         out: ``eval/{experiment}/{run}/{view}.json``.
         use_bias: rank probe keywords by ``E x + b`` (SpLiCE has no bias).
         top_n: the ``N`` of P/R/F1 at top-``N``.
+        fingerprint: of the configuration this evaluation belongs to
+            (:meth:`flip_pipeline.config.Run.eval_fingerprint`), recorded in the summary so a
+            report can refuse an evaluation made by another configuration.
 
     Returns:
         the summary written.
@@ -139,6 +142,7 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
         raise FlipInputError(f"{model_dir}: unknown evaluation method {method!r}; known: probe, splice")
     summary, details = evaluate_view(ranker, words, embeddings, BagOfWords.load(bow_path), str(bow_path),
                                      top_n=tuple(top_n))
-    summary = {"model": str(model_dir), "embeddings": str(embeddings_dir), **chosen, **summary}
+    summary = {"model": str(model_dir), "embeddings": str(embeddings_dir), "fingerprint": fingerprint, **chosen,
+               **summary}
     write_evaluation(summary, details, out)
     return summary

@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.report.figures import FIGURE_LAYOUTS
 from flip_pipeline.report.layouts import TABLE_LAYOUTS
-from flip_pipeline.report.results import collect_results
+from flip_pipeline.report.provenance import check_provenance
+from flip_pipeline.report.results import collect_results, entries_for_inputs
 from flip_pipeline.report.tables import write_table
 
 
@@ -22,7 +25,9 @@ def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix
         kind: ``"table"`` or ``"figure"``.
         name: the table or figure name (titles and error messages).
         spec: ``{"layout", "caption", "entries": [...], ...layout options}``; each entry
-            describes one input file (its ``path``) and the run and view it evaluates.
+            describes one input file (its ``path``) and the run and view it evaluates, and
+            (from the rules) the fingerprints :func:`~flip_pipeline.report.provenance.check_provenance`
+            holds the inputs and models against.
         inputs: the summary files, each the ``path`` of an entry.
         out_prefix: output path without extension.
     """
@@ -30,8 +35,12 @@ def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix
     layout = spec.get("layout", "accuracy")
     if layout not in layouts:
         raise FlipInputError(f"report {name}: unknown {kind} layout {layout!r}; known: {', '.join(layouts)}")
+    fingerprint = check_provenance(entries_for_inputs(name, spec["entries"], inputs), name)
     if kind == "table":
-        results = collect_results(spec["entries"], inputs, name)
-        write_table(layouts[layout](results, spec, name), name, spec.get("caption", ""), out_prefix)
+        table = layouts[layout](collect_results(spec["entries"], inputs, name), spec, name)
+        if fingerprint:
+            note = f"{table.footnote} Configuration fingerprint {fingerprint} (of each row: column fingerprint of the CSV)."
+            table = dataclasses.replace(table, footnote=note)
+        write_table(table, name, spec.get("caption", ""), out_prefix)
     else:
         layouts[layout](spec, inputs, name, out_prefix)

@@ -37,5 +37,5 @@ def splice_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: 
     views = {view.manifest["view"]: view.chunks() for view in map(ViewEmbeddings, train_dirs)}
     model = build_splice_model(concepts, encoder, spec["target_view"], views, device)
     model.info.update({"run": spec["run"], "vocab": spec["vocab"], "settings": settings.__dict__,
-                       "encoder_spec": encoder_spec})
+                       "encoder_spec": encoder_spec, "fingerprint": spec.get("fingerprint")})
     model.save(out_dir)

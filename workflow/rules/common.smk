@@ -125,7 +125,12 @@ def entities_setting(wildcards, key, default):
 
 
 def report_inputs(name):
+    workflow_error(PLAN.check_orphans, name)
     return workflow_error(PLAN.inputs, name)
+
+
+def report_models(name):
+    return workflow_error(PLAN.models, name)
 
 
 def report_spec(name):

@@ -12,13 +12,15 @@ rule evaluate:
         emb_dir=test_view,
         bias=lambda w: "--use-bias" if run_of(w).evaluation.get("use_bias", False) else "",
         top_n=lambda w: " ".join(str(n) for n in run_of(w).evaluation.get("top_n", TOP_N)),
+        fingerprint=lambda w: run_of(w).eval_fingerprint(w.view),
     conda:
         "../../envs/train.yaml"
     log:
         "logs/evaluate/{experiment}/{run}/{view}.log",
     shell:
         "flip evaluate --model-dir {params.model_dir} --method {params.method} --embeddings {params.emb_dir}"
-        " --bow {input.bow} --out {output.summary} {params.bias} --top-n {params.top_n} 2> {log}"
+        " --bow {input.bow} --out {output.summary} {params.bias} --top-n {params.top_n}"
+        " --fingerprint {params.fingerprint} 2> {log}"
 
 
 # Named entities of test sentences (paper §3.3) and entity recall of a probe (§4.6, Figure 1).
@@ -52,10 +54,11 @@ rule entity_recall:
         emb_dir=test_view,
         ks=lambda w: " ".join(str(k) for k in entities_setting(w, "ks", ENTITY_KS)),
         labels=lambda w: " ".join(entities_setting(w, "labels", [])),
+        fingerprint=lambda w: PLAN.entity_recall_fingerprint(run_of(w), w.view, w.entities),
     conda:
         "../../envs/train.yaml"
     log:
         "logs/entity_recall/{experiment}/{run}/{view}.{entities}.log",
     shell:
         "flip entity-recall --model-dir {params.model_dir} --embeddings {params.emb_dir} --entities {input.entities}"
-        " --ks {params.ks} --labels {params.labels} --out {output} 2> {log}"
+        " --ks {params.ks} --labels {params.labels} --out {output} --fingerprint {params.fingerprint} 2> {log}"

@@ -6,7 +6,8 @@
 
 rule report_table:
     input:
-        lambda w: report_inputs(w.name),
+        summaries=lambda w: report_inputs(w.name),
+        models=lambda w: report_models(w.name),
     output:
         md=layout.report_file(R, "table", "{name}", "md"),
         csv=report(layout.report_file(R, "table", "{name}", "csv"), caption="../report/table.rst", category="Tables"),
@@ -19,13 +20,14 @@ rule report_table:
     log:
         "logs/report/table_{name}.log",
     shell:
-        "flip report --kind table --name {wildcards.name} --spec {params.spec:q} --inputs {input}"
+        "flip report --kind table --name {wildcards.name} --spec {params.spec:q} --inputs {input.summaries}"
         " --out-prefix {params.prefix} 2> {log}"
 
 
 rule report_figure:
     input:
-        lambda w: report_inputs(w.name),
+        summaries=lambda w: report_inputs(w.name),
+        models=lambda w: report_models(w.name),
     output:
         png=report(layout.report_file(R, "figure", "{name}", "png"), caption="../report/figure.rst", category="Figures"),
         pdf=layout.report_file(R, "figure", "{name}", "pdf"),
@@ -37,7 +39,7 @@ rule report_figure:
     log:
         "logs/report/figure_{name}.log",
     shell:
-        "flip report --kind figure --name {wildcards.name} --spec {params.spec:q} --inputs {input}"
+        "flip report --kind figure --name {wildcards.name} --spec {params.spec:q} --inputs {input.summaries}"
         " --out-prefix {params.prefix} 2> {log}"
 
 

@@ -1,0 +1,53 @@
+"""Provenance of a report: every input made by the current configuration, every model present.
+
+The rules hand ``flip report`` one entry per input with the fingerprint the current config
+gives it (:meth:`flip_pipeline.config.Run.eval_fingerprint`, or the entity-recall one), the
+run's model file and the run's fingerprint. :func:`check_provenance` refuses an input made
+by another configuration (a run killed or failed after a config change can leave one) and
+a run whose model is missing or was trained by another configuration, naming the run. A
+table then carries the fingerprint of all its inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.evaluation import read_json
+from flip_pipeline.settings import fingerprint_of
+
+
+def _model_fingerprint(model: Path) -> str | None:
+    """The ``fingerprint`` in ``config.json`` beside a model's marker file (``None`` if it has none)."""
+    config = model.parent / "config.json"
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, json.JSONDecodeError) as err:
+        raise FlipInputError(f"{config}: cannot read the model's configuration: {err}") from None
+
+
+def check_provenance(entries: list[dict], name: str) -> str | None:
+    """Raise naming the run unless every entry's input and model belong to the current config.
+
+    Entries without a ``fingerprint`` (a spec written by hand) are not checked.
+
+    Returns:
+        the report's fingerprint (of all entry fingerprints), or ``None`` when none has one.
+    """
+    checked = [e for e in entries if e.get("fingerprint")]
+    for e in checked:
+        where = f"report {name}: run {e['run']!r} of experiment {e['experiment']!r}"
+        recorded = read_json(e["path"]).get("fingerprint")
+        if recorded != e["fingerprint"]:
+            raise FlipInputError(f"{where}: {e['path']} was made by another configuration (fingerprint "
+                                 f"{recorded} instead of {e['fingerprint']}); rerun snakemake to rebuild it")
+        model = Path(e["model"])
+        if not model.exists():
+            raise FlipInputError(f"{where}: its model {model} is missing (a killed or failed training?); "
+                                 f"rebuild it with: snakemake --forcerun {model}")
+        trained = _model_fingerprint(model)
+        if trained != e["run_fingerprint"]:
+            raise FlipInputError(f"{where}: its model {model} was trained by another configuration "
+                                 f"(fingerprint {trained} instead of {e['run_fingerprint']}); rerun snakemake")
+    return fingerprint_of(sorted(e["fingerprint"] for e in checked)) if checked else None
