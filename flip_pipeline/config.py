@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import VIEW_PATTERN
 from flip_pipeline.settings import fingerprint_of
@@ -79,6 +80,9 @@ def _check_published(encoder: dict[str, Any], corpus: dict[str, Any], exp: dict[
 
 def _check_references(config: dict[str, Any], source: str) -> None:
     corpora, encoders, vocabs = config["corpora"], config["encoders"], config["vocabularies"]
+    for name, spec in corpora.items():
+        if "splits" in spec:
+            split_fractions(spec, f"{source}: corpora.{name}.splits")
     for name, v in vocabs.items():
         if v["corpus"] not in corpora:
             raise FlipInputError(f"{source}: vocabularies.{name}.corpus: unknown corpus {v['corpus']!r}")

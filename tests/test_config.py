@@ -91,3 +91,23 @@ def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path, config):
     assert proc.returncode != 0
     assert "'batchsize' was unexpected" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("splits, total", [({"train": 0.5, "dev": 0.1, "test": 0.1}, "0.7"),
+                                           ({"train": 0.8, "dev": 0.2, "test": 0.2}, "1.2"),
+                                           ({"train": 0.95, "dev": 0.1}, "1")])
+def test_splits_that_do_not_add_up_to_one_are_named(config, splits, total):
+    msg = _error(config, lambda c: c["corpora"]["sample"].update(splits=splits))
+    assert "corpora.sample.splits" in msg and "add up to 1" in msg and f"sum {total}" in msg
+
+
+def test_splits_are_checked_when_a_corpus_is_built_by_hand(tmp_path):
+    from flip_pipeline.stages.corpus import corpus_stage
+
+    spec = {"source": "sample", "n_sentences": 100, "languages": ["en"], "splits": {"train": 0.9, "dev": 0.2,
+                                                                                     "test": 0.1}}
+    with pytest.raises(FlipInputError, match=r"corpora\.s\.splits: .*sum 1\.2"):
+        corpus_stage("s", spec, tmp_path / "out", tmp_path)
+    assert not (tmp_path / "out").exists()
+    corpus_stage("s", {**spec, "splits": {"train": 0.8, "dev": 0.1}}, tmp_path / "ok", tmp_path)  # test: the rest
+    assert (tmp_path / "ok" / "test.parquet").exists()

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from flip_pipeline.corpora.sample import generate_sample_corpus
+from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.corpora.text_files import read_text_files
 from flip_pipeline.errors import FlipInputError
 
@@ -36,7 +37,7 @@ def load_corpus_splits(name: str, spec: dict[str, Any], base: Path) -> tuple[dic
     Returns ``({split: table}, info)`` where ``info`` records counts and skips.
     """
     source = spec.get("source")
-    fractions = spec.get("splits", {"train": 0.8, "dev": 0.1, "test": 0.1})
+    fractions = split_fractions(spec, f"corpora.{name}.splits")
     seed = spec.get("seed", 0)
     if source == "sample":
         langs = tuple(spec.get("languages", ["en", "de", "fr"]))

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import SPLITS
 
@@ -59,10 +60,11 @@ def split_by_counts(n: int, sizes: dict[str, int], seed: int, key: str = "split_
 
 
 def split_by_fractions(n: int, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
-    """Deterministic split by shares; ``test`` takes the remainder (as ``text_files``)."""
+    """Deterministic split by shares (:func:`~flip_pipeline.corpora.splits.split_fractions`);
+    ``test`` takes the remainder of the rounding (as ``text_files``)."""
     order = np.random.default_rng(seed).permutation(n)
-    n_train = round(fractions.get("train", 0.8) * n)
-    n_dev = round(fractions.get("dev", 0.1) * n)
+    n_train = round(fractions["train"] * n)
+    n_dev = round(fractions["dev"] * n)
     return {
         "train": np.sort(order[:n_train]),
         "dev": np.sort(order[n_train : n_train + n_dev]),
@@ -79,7 +81,7 @@ def assign_splits(
     if "split_sizes" in spec:
         return split_by_counts(n, spec["split_sizes"], seed, f"{key}.split_sizes")
     if "splits" in spec or default_sizes is None:
-        return split_by_fractions(n, spec.get("splits", {"train": 0.8, "dev": 0.1, "test": 0.1}), seed)
+        return split_by_fractions(n, split_fractions(spec, f"{key}.splits"), seed)
     return split_by_counts(n, default_sizes, seed, f"{key}.split_sizes (default)")
 
 
