@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,10 +44,26 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def strict_json(obj: Any, **options: Any) -> str:
+    """``obj`` as strict JSON (RFC 8259): a non-finite float (NaN, ±inf), which ``json.dumps``
+    would write as a bare ``NaN`` that strict parsers reject, is written as ``null`` (no value)."""
+    return json.dumps(_finite_or_none(obj), allow_nan=False, ensure_ascii=False, **options)
+
+
+def _finite_or_none(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite_or_none(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(value) for value in obj]
+    return obj
+
+
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented UTF-8 JSON, atomically."""
+    """Write ``obj`` as indented UTF-8 strict JSON (:func:`strict_json`), atomically."""
     with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.write_text(strict_json(obj, indent=2) + "\n", encoding="utf-8")
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> None:

@@ -65,3 +65,12 @@ def test_vocab_files_reload_and_empty_vocabulary_is_an_error(tmp_path):
     assert Vocabulary.load(tmp_path).words == ["aa", "bb", "cc"]
     with pytest.raises(FlipInputError, match="vocabulary is empty"):
         build_vocabulary(["a b c", "!"], "latin", max_words=10)  # single letters are not tokens
+
+
+def test_json_outputs_are_strict_json(tmp_path):
+    from flip_pipeline.atomic import write_json
+
+    write_json(tmp_path / "s.json", {"mean": float("nan"), "se": float("inf"), "n": 0, "rows": [1.5, float("-inf")]})
+    text = (tmp_path / "s.json").read_text()
+    strict = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-strict JSON constant {name}"))
+    assert strict == {"mean": None, "se": None, "n": 0, "rows": [1.5, None]}

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterable
 
-from flip_pipeline.atomic import atomic_path
+from flip_pipeline.atomic import atomic_path, strict_json
 from flip_pipeline.errors import FlipInputError
 
 
@@ -23,7 +23,7 @@ def write_records(path: str | os.PathLike[str], records: Iterable[dict]) -> int:
     count = 0
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write(strict_json(record) + "\n")
             count += 1
     return count
 

@@ -82,6 +82,9 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
     if not tagged:
         raise FlipInputError(f"{entities_path}: no sentence has an entity" + (f" labelled {labels}" if labels else ""))
     sentence, tokens, oov = entity_reference([entities[i] for i in tagged], vocab.tokenizer, vocab.index)
+    if not np.diff(tokens.indptr).any():
+        raise FlipInputError(f"{entities_path}: nothing to score: none of its {len(sentence)} entities has a token "
+                             f"in the vocabulary of {model_dir}")
     x = embeddings.read_rows(0, len(embeddings))[rows[tagged]]
     result = {
         "fingerprint": fingerprint,

@@ -68,10 +68,20 @@ def evaluate_view(
 
     Returns:
         ``(summary, details)``.
+
+    Raises :class:`FlipInputError` naming the view when nothing is left to evaluate (every
+    row skipped by the encoder, or no sentence with an in-vocabulary word).
     """
     present = AlignedView(embeddings, bow.ids, bow_path).present
+    view = embeddings.manifest.get("view", str(embeddings.view_dir))
+    if not present.any():
+        raise FlipInputError(f"{embeddings.view_dir}: nothing to evaluate on test view {view!r}: its encoder "
+                             f"skipped every one of its {len(present)} rows (listed in its manifest)")
     reference = reference_sets(bow.counts[present])
     k = np.diff(reference.indptr)
+    if not (k > 0).any():
+        raise FlipInputError(f"{bow_path}: nothing to evaluate on test view {view!r}: none of its {len(k)} "
+                             "sentences has an in-vocabulary word")
     depth = int(max(k.max(initial=0), max(top_n)))
     top, predicted = ranker(embeddings.read_rows(0, len(embeddings)), depth)
     depth = top.shape[1]  # clipped to the vocabulary size
@@ -97,7 +107,7 @@ def evaluate_view(
         "n_sentences": int(len(k)),
         "n_skipped_by_encoder": int((~present).sum()),
         "n_skipped_no_in_vocab_token": int((~evaluated).sum()),
-        "k_mean": float(k[evaluated].mean()) if evaluated.any() else float("nan"),
+        "k_mean": float(k[evaluated].mean()),
         "accuracy": summarize(accuracy),
     }
     for n in top_n:

@@ -10,7 +10,6 @@ The best model by dev recall is kept.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from flip_pipeline.atomic import strict_json
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
@@ -175,7 +175,7 @@ def train_probe(
     started = time.perf_counter()
     iteration = 0
     with open(log_path, "w", encoding="utf-8") as log_file:
-        log_file.write(json.dumps({"iteration": 0, "dev_recall": best}) + "\n")
+        log_file.write(strict_json({"iteration": 0, "dev_recall": best}) + "\n")
         for iteration in range(1, settings.max_iterations + 1):
             nll, tokens, steps = 0.0, 0, 0
             for batch in data.batches(settings.batch_size, rng, device, settings.chunk_batches):
@@ -198,7 +198,7 @@ def train_probe(
                     best, best_state, best_iteration, stale = score, copy.deepcopy(probe.state_dict()), iteration, 0
                 else:
                     stale += 1
-            log_file.write(json.dumps(record) + "\n")
+            log_file.write(strict_json(record) + "\n")
             log_file.flush()
             log.info("iteration %s", record)
             if settings.early_stopping and stale >= settings.patience:

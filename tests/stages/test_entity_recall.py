@@ -88,3 +88,11 @@ def test_bad_inputs_are_named(inputs, tmp_path):
     with pytest.raises(FlipInputError, match="stray.jsonl: 1 ids are not in the embeddings .*emb \\(first: 'zz'\\)"):
         entity_recall_stage(model, view, stray, [1], tmp_path / "r.json")
     assert not (tmp_path / "r.json").exists()
+
+
+def test_entities_without_a_vocabulary_token_are_an_error_not_nan(inputs, tmp_path):
+    model, view, _ = inputs
+    unknown = tmp_path / "unknown.jsonl"
+    unknown.write_text(json.dumps({"id": "s1", "entities": [{"text": "Zzyzx", "label": "GPE"}]}) + "\n")
+    with pytest.raises(FlipInputError, match=r"unknown.jsonl: nothing to score: none of its 1 entities"):
+        entity_recall_stage(model, view, unknown, [1], tmp_path / "r.json")

@@ -64,3 +64,22 @@ def test_training_drops_skipped_rows_and_evaluation_scores_the_rest(tmp_path):
     summary, details = evaluate_view(probe_ranker(probe), list("abcde"), view, _bow(), "bow.npz", top_n=(1,))
     assert summary["n_sentences"] == 8 and summary["n_skipped_by_encoder"] == 2
     assert details.column("id").to_pylist() == [i for i in IDS if i not in SKIPPED]
+
+
+def test_a_test_view_whose_every_row_was_skipped_is_an_error_naming_it(tmp_path):
+    (tmp_path / "all").mkdir()
+    write_shard(tmp_path / "all" / shard_name(0), [], np.zeros((0, DIM), np.float32), {})
+    write_manifest(tmp_path / "all", [(shard_name(0), 0)],
+                   {"dim": DIM, "view": "speech_en", "skipped": [{"id": i, "reason": "bad audio"} for i in IDS]})
+    with pytest.raises(FlipInputError, match=r"all: nothing to evaluate on test view 'speech_en': its encoder "
+                                             r"skipped every one of its 10 rows"):
+        evaluate_view(probe_ranker(LiP(WORDS, DIM)), list("abcde"), ViewEmbeddings(tmp_path / "all"), _bow(),
+                      "bow.npz")
+
+
+def test_a_test_view_without_in_vocabulary_words_is_an_error_naming_it(tmp_path):
+    view = _view(tmp_path, [], [])
+    empty = BagOfWords(IDS, sp.csr_matrix((10, WORDS), dtype=np.int32), np.ones(10, dtype=np.int32))
+    with pytest.raises(FlipInputError, match=r"bow.npz: nothing to evaluate on test view 'speech_en': none of its "
+                                             r"10 sentences has an in-vocabulary word"):
+        evaluate_view(probe_ranker(LiP(WORDS, DIM)), list("abcde"), view, empty, "bow.npz")
