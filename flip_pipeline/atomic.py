@@ -6,6 +6,7 @@ A reader (or a resumed run) therefore sees either the complete file or no file.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
@@ -32,10 +33,12 @@ def remove_orphaned_temporaries(folder: str | os.PathLike[str], targets: str = "
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``target`` on success.
 
-    On any exception the temporary file is removed and ``target`` is left untouched.
+    On any exception the temporary file is removed and ``target`` is left untouched. The
+    temporaries of the same target left by killed writers are removed first.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphaned_temporaries(target.parent, glob.escape(target.name))
     tmp = target.with_name(f".{target.name}{_TMP_INFIX}{os.getpid()}")
     try:
         yield tmp
