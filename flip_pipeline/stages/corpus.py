@@ -12,6 +12,18 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import SPLITS, write_corpus_table
 
 
+def _split_key(name: str, spec: dict[str, Any]) -> str:
+    """The config key that decides a corpus's split sizes: ``splits`` (shares), ``split_sizes``
+    (counts), or for sources split on disk (local, mcv, flip_data) where the files are."""
+    key = f"corpora.{name}"
+    if "split_sizes" in spec:
+        return f"{key}.split_sizes"
+    if "splits" in spec or spec.get("source") in ("sample", "text_files", "europarl", "samanantar"):
+        return f"{key}.splits"
+    where = spec.get("root") or spec.get("hub", {}).get("id", "its source")
+    return f"{key}.root ({where}: the source's own split files)"
+
+
 def corpus_stage(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[str], base: str | os.PathLike[str]) -> None:
     """Write ``{out_dir}/{split}.parquet`` for every split and ``{out_dir}/info.json``.
 
@@ -24,7 +36,7 @@ def corpus_stage(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[str
     out_dir = Path(out_dir)
     for split in SPLITS:
         if tables[split].num_rows == 0:
-            raise FlipInputError(f"corpora.{name}.splits: split {split!r} would be empty")
+            raise FlipInputError(f"{_split_key(name, spec)}: split {split!r} would be empty")
     for split in SPLITS:
         write_corpus_table(tables[split], out_dir / f"{split}.parquet")
     info = {"corpus": name, "source": spec, "rows": {s: tables[s].num_rows for s in SPLITS}, **info}

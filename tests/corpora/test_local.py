@@ -107,3 +107,12 @@ def test_unknown_source_and_missing_root(tmp_path):
         load_corpus_splits("x", {"source": "tarball"}, tmp_path)
     with pytest.raises(FlipInputError, match=r"corpora.x.root: folder .*nowhere does not exist"):
         load_corpus_splits("x", {"source": "local", "root": "nowhere", "views": ["text_en"]}, tmp_path)
+
+
+def test_an_empty_split_of_a_local_corpus_names_its_root_not_a_splits_key(tsv_folder, tmp_path):
+    (tsv_folder / "dev.tsv").write_text("id\ttext_en\ttext_bn\tspeech_en\tspeaker\n", encoding="utf-8")
+    spec = {"source": "local", "root": str(tsv_folder), "views": ["text_en"]}
+    with pytest.raises(FlipInputError) as err:
+        corpus_stage("mine", spec, tmp_path / "out", tmp_path)
+    assert f"corpora.mine.root ({tsv_folder}" in str(err.value) and "'dev' would be empty" in str(err.value)
+    assert "splits" not in str(err.value).split(":")[0]
