@@ -3,9 +3,21 @@
 # `snakemake --cores all` builds `targets` of config.yaml (the offline quickstart);
 # `snakemake <table or figure name>` builds one table or figure and only what it needs.
 
+import os
+
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
+from flip_pipeline.config import read_config_file
+from flip_pipeline.errors import FlipInputError
+
 min_version("9.0")
+
+try:  # a YAML syntax error named with its file, line and column (Snakemake's own message has none)
+    if os.path.exists("config.yaml"):
+        read_config_file("config.yaml")
+except FlipInputError as err:
+    raise WorkflowError(str(err)) from None
 
 
 configfile: "config.yaml"

@@ -12,6 +12,7 @@ the minimum of 1``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -42,13 +43,24 @@ def _key_path(parts) -> str:
     return out or "(top level)"
 
 
-def validate_config(config: dict[str, Any], source: str = "config.yaml") -> None:
-    """Raise :class:`FlipInputError` naming the first offending key of ``config``."""
+def validate_config(config: dict[str, Any], source: str = "config.yaml", files: Sequence[str] = ()) -> None:
+    """Raise :class:`FlipInputError` naming the first offending key of ``config``.
+
+    Args:
+        config: the merged configuration.
+        source: what it was read from, named in errors.
+        files: the config files merged into it, in order; a schema error names the last one
+            that sets the offending key (a typo in ``--configfile other.yaml`` is blamed on it).
+    """
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
-        raise FlipInputError(f"{source}: {_key_path(err.absolute_path)}: {err.message}")
+        path = list(err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            path += sorted(set(err.instance) - set(err.schema.get("properties", {})))[:1]
+        blamed = [f for f in files if _sets_key(read_config_file(f), path)]
+        raise FlipInputError(f"{blamed[-1] if blamed else source}: {_key_path(err.absolute_path)}: {err.message}")
     _check_references(config, source)
 
 
@@ -146,13 +158,35 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                 raise FlipInputError(f"{source}: {key}[{i}]: {target!r} is neither a table nor a figure")
 
 
-def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate a config file."""
+def _sets_key(data: Any, path: list) -> bool:
+    """Whether the nested ``data`` of one config file holds the key ``path`` (keys and list indices)."""
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return True
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The mapping in a YAML config file; a syntax error names the file, line and column."""
     path = Path(path)
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise FlipInputError(f"{where}: not valid YAML: {err.problem or err.context}") from None
     except (OSError, yaml.YAMLError) as err:
         raise FlipInputError(f"{path}: cannot read config: {err}") from None
+    if not isinstance(data, dict):
+        raise FlipInputError(f"{path}: a config is a mapping of keys (corpora, encoders, ...), got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a config file."""
+    config = read_config_file(path)
     validate_config(config, str(path))
     return config
 

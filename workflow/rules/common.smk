@@ -4,6 +4,7 @@
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -17,11 +18,26 @@ from flip_pipeline.formats.corpus_table import view_regex
 from flip_pipeline.report.selection import ReportPlan
 from flip_pipeline.settings import ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
+CONFIG_FILES = [str(f) for f in workflow.configfiles]
 try:
-    validate_config(config, "config.yaml (with any --config overrides)")
+    validate_config(config, " + ".join(CONFIG_FILES) + " (with any --config overrides)", CONFIG_FILES)
 except FlipInputError as err:
     raise WorkflowError(str(err)) from None
 
+def check_no_other_run(state=Path(".snakemake")):
+    """Another run holding this folder's lock while its jobs' outputs are marked incomplete
+    makes Snakemake fail with IncompleteFilesException before it even checks the lock: say
+    what is going on instead (main process of a real run only; jobs and dry runs go on)."""
+    locks, incomplete = list((state / "locks").glob("*.lock")), list((state / "incomplete").glob("*"))
+    locking = getattr(workflow.execution_settings, "lock", True)  # not yet known while the Snakefile is read
+    if workflow.is_main_process and not workflow.dryrun and locking and locks and incomplete:
+        raise WorkflowError(
+            f"this folder is locked by another Snakemake run ({state / 'locks'}; {len(incomplete)} of its outputs "
+            "are in progress): wait for it to finish, or if it was killed, run `snakemake --unlock` and then "
+            "`snakemake --rerun-incomplete`")
+
+
+check_no_other_run()
 R = config.get("results", "results")
 PLAN = ReportPlan(config, R)
 SHARDS = config.get("shard_rows", SHARD_ROWS)
