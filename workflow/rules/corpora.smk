@@ -12,4 +12,4 @@ rule corpus:
     log:
         "logs/corpus/{corpus}.log",
     shell:
-        "flip corpus --name {wildcards.corpus} --spec {params.spec:q} --out-dir {params.out_dir} 2> {log}"
+        "flip corpus --name {wildcards.corpus} --spec {params.spec:q} --out-dir {params.out_dir:q} 2> {log:q}"

@@ -22,6 +22,6 @@ rule embed:
     log:
         "logs/embed/{encoder}/{corpus}/{split}/{view}.log",
     shell:
-        "flip embed --name {wildcards.encoder} --spec {params.spec:q} --corpus-table {input.table}"
-        " --view {wildcards.view} --out-dir {params.out_dir} --shard-rows {params.shard_rows}"
-        " --device {params.device} 2> {log}"
+        "flip embed --name {wildcards.encoder} --spec {params.spec:q} --corpus-table {input.table:q}"
+        " --view {wildcards.view} --out-dir {params.out_dir:q} --shard-rows {params.shard_rows}"
+        " --device {params.device} 2> {log:q}"

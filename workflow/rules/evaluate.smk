@@ -18,9 +18,9 @@ rule evaluate:
     log:
         "logs/evaluate/{experiment}/{run}/{view}.log",
     shell:
-        "flip evaluate --model-dir {params.model_dir} --method {params.method} --embeddings {params.emb_dir}"
-        " --bow {input.bow} --out {output.summary} {params.bias} --top-n {params.top_n}"
-        " --fingerprint {params.fingerprint} 2> {log}"
+        "flip evaluate --model-dir {params.model_dir:q} --method {params.method} --embeddings {params.emb_dir:q}"
+        " --bow {input.bow:q} --out {output.summary:q} {params.bias} --top-n {params.top_n}"
+        " --fingerprint {params.fingerprint} 2> {log:q}"
 
 
 # Named entities of test sentences (paper §3.3) and entity recall of a probe (§4.6, Figure 1).
@@ -38,8 +38,8 @@ rule entities:
     log:
         "logs/entities/{entities}.log",
     shell:
-        "flip entities --corpus-table {input.table} --view {params.view} --pipeline {params.pipeline:q}"
-        " --batch-size {params.batch_size} --out {output} 2> {log}"
+        "flip entities --corpus-table {input.table:q} --view {params.view:q} --pipeline {params.pipeline:q}"
+        " --batch-size {params.batch_size} --out {output:q} 2> {log:q}"
 
 
 rule entity_recall:
@@ -60,5 +60,5 @@ rule entity_recall:
     log:
         "logs/entity_recall/{experiment}/{run}/{view}.{entities}.log",
     shell:
-        "flip entity-recall --model-dir {params.model_dir} --embeddings {params.emb_dir} --entities {input.entities}"
-        " --ks {params.ks} --labels {params.labels} --out {output} --fingerprint {params.fingerprint} 2> {log}"
+        "flip entity-recall --model-dir {params.model_dir:q} --embeddings {params.emb_dir:q} --entities {input.entities:q}"
+        " --ks {params.ks} --labels {params.labels} --out {output:q} --fingerprint {params.fingerprint} 2> {log:q}"

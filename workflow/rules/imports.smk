@@ -26,8 +26,8 @@ rule import_flip_view:
         "logs/import_flip_view/{encoder}/{corpus}/{split}/{view}.log",
     shell:
         "flip import-flip-view --name {wildcards.encoder} --spec {params.spec:q} --corpus-spec {params.corpus_spec:q}"
-        " --corpus-table {input.table} --view {wildcards.view} --out-dir {params.out_dir}"
-        " --shard-rows {params.shard_rows} 2> {log}"
+        " --corpus-table {input.table:q} --view {wildcards.view} --out-dir {params.out_dir:q}"
+        " --shard-rows {params.shard_rows} 2> {log:q}"
 
 
 rule import_flip_scores:
@@ -49,4 +49,4 @@ rule import_flip_scores:
         "logs/import_flip_scores/{encoder}/{corpus}/{split}/{view_a}__{view_b}.log",
     shell:
         "flip import-flip-scores --name {wildcards.encoder} --spec {params.spec:q} --corpus-spec {params.corpus_spec:q}"
-        " --corpus-table {input.table} --out {output} 2> {log}"
+        " --corpus-table {input.table:q} --out {output:q} 2> {log:q}"

@@ -20,4 +20,4 @@ rule pair:
     log:
         "logs/pair/{encoder}/{corpus}/{split}/{view_a}__{view_b}.log",
     shell:
-        "flip pair --a {params.a} --b {params.b} --out {output} 2> {log}"
+        "flip pair --a {params.a:q} --b {params.b:q} --out {output:q} 2> {log:q}"

@@ -20,8 +20,8 @@ rule report_table:
     log:
         "logs/report/table_{name}.log",
     shell:
-        "flip report --kind table --name {wildcards.name} --spec {params.spec:q} --inputs {input.summaries}"
-        " --out-prefix {params.prefix} 2> {log}"
+        "flip report --kind table --name {wildcards.name} --spec {params.spec:q} --inputs {input.summaries:q}"
+        " --out-prefix {params.prefix:q} 2> {log:q}"
 
 
 rule report_figure:
@@ -39,8 +39,8 @@ rule report_figure:
     log:
         "logs/report/figure_{name}.log",
     shell:
-        "flip report --kind figure --name {wildcards.name} --spec {params.spec:q} --inputs {input.summaries}"
-        " --out-prefix {params.prefix} 2> {log}"
+        "flip report --kind figure --name {wildcards.name} --spec {params.spec:q} --inputs {input.summaries:q}"
+        " --out-prefix {params.prefix:q} 2> {log:q}"
 
 
 for _name in [*config.get("tables", {}), *config.get("figures", {})]:

@@ -15,7 +15,7 @@ rule train:
         train_dirs=lambda w: training_views(w, "train"),
         dev_dirs=lambda w: training_views(w, "dev"),
         out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
-        sim=lambda w, input: f"--sim {input.sim}" if input.sim else "",
+        sim=lambda w, input: f"--sim {shlex.quote(input.sim)}" if input.sim else "",
         device=DEVICE,
     threads: 2
     resources:
@@ -27,9 +27,9 @@ rule train:
     log:
         "logs/train/{experiment}/{run}.log",
     shell:
-        "flip train --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir}"
-        " --train-bow {input.train_bow} --dev-bow {input.dev_bow} --train-embeddings {params.train_dirs}"
-        " --dev-embeddings {params.dev_dirs} {params.sim} --out-dir {params.out_dir} --device {params.device} 2> {log}"
+        "flip train --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir:q}"
+        " --train-bow {input.train_bow:q} --dev-bow {input.dev_bow:q} --train-embeddings {params.train_dirs:q}"
+        " --dev-embeddings {params.dev_dirs:q} {params.sim} --out-dir {params.out_dir:q} --device {params.device} 2> {log:q}"
 
 
 # SpLiCE (paper §3.4): no training objective; the "model" is the concept dictionary embedded by
@@ -57,5 +57,5 @@ rule splice:
     log:
         "logs/splice/{experiment}/{run}.log",
     shell:
-        "flip splice --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir}"
-        " --train-embeddings {params.train_dirs} --out-dir {params.out_dir} --device {params.device} 2> {log}"
+        "flip splice --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir:q}"
+        " --train-embeddings {params.train_dirs:q} --out-dir {params.out_dir:q} --device {params.device} 2> {log:q}"

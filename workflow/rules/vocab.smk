@@ -13,8 +13,8 @@ rule vocab:
     log:
         "logs/vocab/{vocab}.log",
     shell:
-        "flip vocab --name {wildcards.vocab} --spec {params.spec:q} --corpus-table {input.table}"
-        " --out-dir {params.out_dir} 2> {log}"
+        "flip vocab --name {wildcards.vocab} --spec {params.spec:q} --corpus-table {input.table:q}"
+        " --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule bow:
@@ -30,5 +30,5 @@ rule bow:
     log:
         "logs/bow/{vocab}/{corpus}/{split}/{view}.log",
     shell:
-        "flip bow --vocab-dir {params.vocab_dir} --corpus-table {input.table} --view {wildcards.view}"
-        " --out {output} 2> {log}"
+        "flip bow --vocab-dir {params.vocab_dir:q} --corpus-table {input.table:q} --view {wildcards.view}"
+        " --out {output:q} 2> {log:q}"
