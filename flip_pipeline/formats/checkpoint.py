@@ -20,6 +20,9 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import FLiP, LiP, Probe
 
+LAYOUTS = (("E1", "E2", "b"), ("E", "b"))  # FLiP, LiP: the published key names
+MATRICES = {"E1": "words x rank", "E2": "rank x dim", "E": "words x dim"}  # the 2-d tensors and their axes
+
 
 def save_checkpoint(out_dir: str | os.PathLike[str], probe: Probe, vocab: Vocabulary, config: dict) -> None:
     """Write the three files atomically; ``model.safetensors`` last, so it marks completion."""
@@ -33,29 +36,65 @@ def save_checkpoint(out_dir: str | os.PathLike[str], probe: Probe, vocab: Vocabu
 
 
 def load_checkpoint(model_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[Probe, Vocabulary, dict]:
-    """Load a checkpoint folder (ours or the published one) → ``(probe, vocabulary, config)``."""
+    """Load a checkpoint folder (ours or the published one) → ``(probe, vocabulary, config)``.
+
+    ``model.safetensors`` must hold ``E1`` ``(W, r)``, ``E2`` ``(r, d)``, ``b`` ``(W, 1)``
+    (FLiP) or ``E`` ``(W, d)``, ``b`` (LiP); anything else is a :class:`FlipInputError` naming
+    the file and the tensors at fault.
+    """
     model_dir = Path(model_dir)
     weights = model_dir / "model.safetensors"
     if not weights.exists():
         raise FlipInputError(f"{model_dir}: no model.safetensors")
-    tensors = {k.removeprefix("_orig_mod."): v for k, v in load_file(str(weights), device="cpu").items()}
+    tensors = {k.removeprefix("_orig_mod."): v.float() for k, v in load_file(str(weights), device="cpu").items()}
+    tensors = _layout_tensors(weights, tensors)
+    _check_shapes(weights, tensors)
     config_path = model_dir / "config.json"
     config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
     vocab = Vocabulary.from_json(model_dir / "vocab.json", config.get("pattern", "latin"))
-    if "b" not in tensors:
-        raise FlipInputError(f"{weights}: no bias tensor 'b'; keys are {sorted(tensors)}")
-    bias = tensors["b"].float().reshape(-1, 1)
-    if "E1" in tensors and "E2" in tensors:
-        e1, e2 = tensors["E1"].float(), tensors["E2"].float()
-        probe: Probe = FLiP(e1.shape[0], e2.shape[1], e2.shape[0])
-        params = {"E1": e1, "E2": e2, "b": bias}
-    elif "E" in tensors:
-        e = tensors["E"].float()
-        probe = LiP(e.shape[0], e.shape[1])
-        params = {"E": e, "b": bias}
-    else:
-        raise FlipInputError(f"{weights}: expected keys E1, E2, b (FLiP) or E, b (LiP); found {sorted(tensors)}")
+    probe = _probe(tensors)
     if probe.vocab_size != len(vocab):
         raise FlipInputError(f"{model_dir}: model has {probe.vocab_size} words but vocab.json has {len(vocab)}")
-    probe.load_state_dict(params)
     return probe.to(device).eval(), vocab, config
+
+
+def _layout_tensors(weights: Path, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of the layout found: FLiP's ``E1``, ``E2``, ``b`` or LiP's ``E``, ``b``."""
+    if "b" not in tensors:
+        raise FlipInputError(f"{weights}: no bias tensor 'b'; keys are {sorted(tensors)}")
+    for keys in LAYOUTS:
+        if tensors.keys() >= set(keys):
+            return {key: tensors[key] for key in keys}
+    raise FlipInputError(f"{weights}: expected keys E1, E2, b (FLiP) or E, b (LiP); found {sorted(tensors)}")
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    """``"5x4"``; ``"a scalar"`` for a 0-d tensor."""
+    return "x".join(str(n) for n in tensor.shape) or "a scalar"
+
+
+def _check_shapes(weights: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """``E1`` ``(W, r)`` with ``E2`` ``(r, d)``, or ``E`` ``(W, d)``; ``b`` ``(W, 1)``, ``(W,)`` or ``(1, W)``."""
+    for name, meaning in MATRICES.items():
+        if name in tensors and tensors[name].ndim != 2:
+            raise FlipInputError(f"{weights}: {name} is {tensors[name].ndim}-d ({_shape(tensors[name])}); "
+                                 f"expected a matrix {meaning}")
+    if "E1" in tensors and tensors["E1"].shape[1] != tensors["E2"].shape[0]:
+        raise FlipInputError(f"{weights}: E1 is {_shape(tensors['E1'])} and E2 is {_shape(tensors['E2'])}: the "
+                             "columns of E1 and the rows of E2 (the rank) must agree")
+    words_name = "E1" if "E1" in tensors else "E"
+    words, bias = tensors[words_name].shape[0], tensors["b"]
+    if bias.shape not in ((words, 1), (words,), (1, words)):
+        raise FlipInputError(f"{weights}: b is {_shape(bias)} but {words_name} has {words} rows (words); "
+                             f"expected b of {words}x1")
+
+
+def _probe(tensors: dict[str, torch.Tensor]) -> Probe:
+    """FLiP from exactly ``E1``, ``E2``, ``b`` or LiP from ``E``, ``b`` (shapes already checked)."""
+    if "E1" in tensors:
+        e2 = tensors["E2"]
+        probe: Probe = FLiP(tensors["E1"].shape[0], e2.shape[1], e2.shape[0])
+    else:
+        probe = LiP(*tensors["E"].shape)
+    probe.load_state_dict({**tensors, "b": tensors["b"].reshape(-1, 1)})
+    return probe

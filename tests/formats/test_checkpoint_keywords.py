@@ -1,6 +1,7 @@
 """Checkpoints in the published layout load and answer `flip keywords`."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -18,18 +19,23 @@ from flip_pipeline.text import Tokenizer
 WORDS = ["apple", "berlin", "red", "the", "train"]
 
 
+def _checkpoint_dir(folder, tensors):
+    """``folder`` with ``tensors`` in model.safetensors and the five WORDS in vocab.json."""
+    folder.mkdir()
+    save_file(tensors, str(folder / "model.safetensors"))
+    (folder / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS)}))
+    return folder
+
+
 def _published_dir(tmp_path, compiled=False):
     """A folder laid out like BUT-FIT/FLiP-en-sonar/mcv15/rank-512 (small sizes)."""
-    d = tmp_path / "rank-2"
-    d.mkdir()
     e1 = torch.zeros(5, 2)
     e1[0, 0] = 1.0  # apple ← first latent
     e1[1, 1] = 1.0  # berlin ← second latent
     e2 = torch.eye(2, 3)
     b = torch.tensor([[-9.0], [-9.0], [-9.0], [5.0], [-9.0]])  # "the" dominates only with the bias
     prefix = "_orig_mod." if compiled else ""
-    save_file({f"{prefix}E1": e1, f"{prefix}E2": e2, f"{prefix}b": b}, str(d / "model.safetensors"))
-    (d / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS)}))
+    d = _checkpoint_dir(tmp_path / "rank-2", {f"{prefix}E1": e1, f"{prefix}E2": e2, f"{prefix}b": b})
     (d / "config.json").write_text(json.dumps({"rank": 2}))
     return d
 
@@ -78,3 +84,19 @@ def test_bad_checkpoints_are_named(tmp_path):
         load_checkpoint(tmp_path / "empty")
     with pytest.raises(FlipInputError, match="rank 9 must be between 1 and the embedding dimension 4"):
         make_probe("flip", 10, 4, rank=9)
+
+
+@pytest.mark.parametrize("tensors, message", [
+    ({"E1": torch.zeros(5, 4), "E2": torch.zeros(3, 8), "b": torch.zeros(5, 1)},
+     "E1 is 5x4 and E2 is 3x8: the columns of E1 and the rows of E2 (the rank) must agree"),
+    ({"E1": torch.zeros(5, 2), "E2": torch.zeros(2, 3), "b": torch.zeros(4, 1)},
+     "b is 4x1 but E1 has 5 rows (words); expected b of 5x1"),
+    ({"E": torch.zeros(5, 3), "b": torch.zeros(5, 2)}, "b is 5x2 but E has 5 rows (words); expected b of 5x1"),
+    ({"E": torch.zeros(5), "b": torch.zeros(5, 1)}, "E is 1-d (5); expected a matrix words x dim"),
+    ({"E1": torch.zeros(5, 2, 1), "E2": torch.zeros(2, 3), "b": torch.zeros(5)}, "E1 is 3-d (5x2x1); expected a matrix words x rank"),
+])
+def test_tensors_of_wrong_shapes_are_named(tmp_path, tensors, message):
+    d = _checkpoint_dir(tmp_path / "m", tensors)
+    with pytest.raises(FlipInputError, match=re.escape(f"{d / 'model.safetensors'}: {message}")) as err:
+        load_checkpoint(d)
+    assert "\n" not in str(err.value)
