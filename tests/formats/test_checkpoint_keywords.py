@@ -100,3 +100,43 @@ def test_tensors_of_wrong_shapes_are_named(tmp_path, tensors, message):
     with pytest.raises(FlipInputError, match=re.escape(f"{d / 'model.safetensors'}: {message}")) as err:
         load_checkpoint(d)
     assert "\n" not in str(err.value)
+
+
+def test_a_pickle_named_model_safetensors_is_not_unpickled(tmp_path):
+    d = _published_dir(tmp_path)
+    ran = tmp_path / "payload-ran"
+    # A pickle whose payload would create `ran`: refused as a non-safetensors file, never run.
+    payload = b"cos\nsystem\n(S'touch " + str(ran).encode() + b"'\ntR."
+    (d / "model.safetensors").write_bytes(payload)
+    with pytest.raises(FlipInputError, match=re.escape(f"{d / 'model.safetensors'}: not a safetensors file")):
+        load_checkpoint(d)
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"W": torch.zeros(3)}, "unexpected tensors ['W']; a FLiP checkpoint holds exactly E1, E2, b"),
+    ({"_orig_mod.W": torch.zeros(3), "E": torch.zeros(5, 3)},
+     "unexpected tensors ['E', 'W']; a FLiP checkpoint holds exactly E1, E2, b"),
+])
+def test_extra_tensors_are_named(tmp_path, extra, message):
+    tensors = {"E1": torch.zeros(5, 2), "E2": torch.zeros(2, 3), "b": torch.zeros(5, 1), **extra}
+    d = _checkpoint_dir(tmp_path / "m", tensors)
+    with pytest.raises(FlipInputError, match=re.escape(f"{d / 'model.safetensors'}: {message}")):
+        load_checkpoint(d)
+
+
+def test_a_tensor_stored_with_and_without_the_compile_prefix_is_named(tmp_path):
+    tensors = {"E": torch.zeros(5, 3), "_orig_mod.E": torch.ones(5, 3), "b": torch.zeros(5, 1)}
+    d = _checkpoint_dir(tmp_path / "m", tensors)
+    with pytest.raises(FlipInputError, match="tensor E is stored twice, as E and _orig_mod.E"):
+        load_checkpoint(d)
+
+
+@pytest.mark.parametrize("name", ["E1", "E2", "b"])
+def test_non_finite_tensors_are_named(tmp_path, name):
+    tensors = {"E1": torch.zeros(5, 2), "E2": torch.zeros(2, 3), "b": torch.zeros(5, 1)}
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[:2] = torch.tensor([float("nan"), float("-inf")])
+    d = _checkpoint_dir(tmp_path / "m", tensors)
+    with pytest.raises(FlipInputError, match=re.escape(f"model.safetensors: tensor {name} has 2 non-finite values")):
+        load_checkpoint(d)
