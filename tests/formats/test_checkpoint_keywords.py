@@ -57,17 +57,23 @@ def test_flip_keywords_on_embeddings_with_and_without_bias(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == ["s1\tthe apple", "s2\tthe berlin"]
 
 
-def test_roundtrip_of_our_checkpoint_and_text_query(tmp_path, capsys):
+def _our_checkpoint(folder):
+    """A LiP checkpoint written by save_checkpoint that reads each word's own bow_projection direction."""
     vocab = Vocabulary(WORDS, Tokenizer("latin"))
     probe = make_probe("lip", len(WORDS), 16)
     spec = {"family": "bow_projection", "dim": 16}
     from flip_pipeline.encoders.controls import BowProjection
 
     control = BowProjection("bow", 16)
-    with torch.no_grad():  # a probe that reads each word's own random direction
+    with torch.no_grad():
         probe.E.copy_(torch.from_numpy(np.stack([control._vector(w) for w in WORDS])))
         probe.b.zero_()
-    save_checkpoint(tmp_path, probe, vocab, {"encoder": "bow", "encoder_spec": spec, "target_view": "text_en"})
+    save_checkpoint(folder, probe, vocab, {"encoder": "bow", "encoder_spec": spec, "target_view": "text_en"})
+    return probe
+
+
+def test_roundtrip_of_our_checkpoint_and_text_query(tmp_path, capsys):
+    probe = _our_checkpoint(tmp_path)
     again, vocab2, config = load_checkpoint(tmp_path)
     assert config["type"] == "lip" and vocab2.words == WORDS
     torch.testing.assert_close(again.E, probe.E)
@@ -140,3 +146,21 @@ def test_non_finite_tensors_are_named(tmp_path, name):
     d = _checkpoint_dir(tmp_path / "m", tensors)
     with pytest.raises(FlipInputError, match=re.escape(f"model.safetensors: tensor {name} has 2 non-finite values")):
         load_checkpoint(d)
+
+
+@pytest.mark.parametrize("k", ["0", "-5"])
+def test_keywords_refuse_a_top_k_below_one(tmp_path, capsys, k):
+    _our_checkpoint(tmp_path)
+    assert main(["keywords", "--model", str(tmp_path), "--text", "red apple", "-k", k]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [f"flip keywords: error: -k/--top-k must be 1 or more, not {k}"]
+
+
+@pytest.mark.parametrize("text", ["", " \t "])
+def test_keywords_refuse_an_empty_text(tmp_path, capsys, text):
+    _our_checkpoint(tmp_path)
+    assert main(["keywords", "--model", str(tmp_path), "--text", "red apple", text, "-k", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [
+        "flip keywords: error: --text: text 1 (counting from 0) is empty or only whitespace"]
+
