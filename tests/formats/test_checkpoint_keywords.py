@@ -1,7 +1,10 @@
 """Checkpoints in the published layout load and answer `flip keywords`."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -164,3 +167,15 @@ def test_keywords_refuse_an_empty_text(tmp_path, capsys, text):
     assert out == "" and err.splitlines() == [
         "flip keywords: error: --text: text 1 (counting from 0) is empty or only whitespace"]
 
+
+def test_keywords_into_a_closed_pipe_exit_quietly_with_141(tmp_path):
+    _our_checkpoint(tmp_path)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` once head has exited: every write fails with EPIPE
+    cmd = [sys.executable, "-m", "flip_pipeline.cli", "keywords", "--model", str(tmp_path), "--text", "red apple",
+           "an apple", "-k", "2"]
+    try:
+        result = subprocess.run(cmd, stdout=write_end, stderr=subprocess.PIPE, timeout=300)
+    finally:
+        os.close(write_end)
+    assert result.stderr.decode() == "" and result.returncode == 141
