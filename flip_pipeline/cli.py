@@ -3,7 +3,10 @@
 Snakemake rules call these with paths and a JSON ``--spec`` (the config entry of the
 thing being built); every subcommand also runs by hand. This module parses arguments and
 dispatches, nothing else: the work is in :mod:`flip_pipeline.stages`. Bad input exits
-with status 2 and a one-line message naming the file, row or config key.
+with status 2 and a one-line message naming the file, row or config key. Output into a
+pipe that closes early (``flip keywords … | head -1``) ends quietly, without a traceback,
+with status 141 (128 + SIGPIPE, as ``cat`` or ``seq`` killed by SIGPIPE): output was cut
+short, so ``set -o pipefail`` scripts see a failure, as with those tools.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.settings import ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `seq 1000000 | head -1`
 
 
 def _spec(value: str) -> dict:
@@ -259,10 +265,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.func(args)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below and not at interpreter exit
     except FlipInputError as err:
         print(f"flip {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     return 0
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that flushing what is still buffered cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -45,8 +45,10 @@ def query_keywords(
 ) -> list[tuple[str, list[str]]]:
     """Keywords for sentences (embedded with the model's recorded encoder) or stored embeddings.
 
+    ``top_k`` must be 1 or more and no text empty (errors name the ``flip keywords`` flags).
     Returns ``[(row id, [word, …])]``; for ``texts`` the id is the sentence itself.
     """
+    _check_query(texts, top_k)
     probe, vocab, config = load_checkpoint(model_dir)
     if embeddings_path is not None:
         ids, x = read_embedding_file(embeddings_path, probe.dim)
@@ -59,3 +61,12 @@ def query_keywords(
         ids, x = list(texts), encoder.encode([f"query-{i}" for i in range(len(texts))], list(texts), view)
     top = top_words(probe, x, top_k, use_bias=use_bias)
     return [(row_id, [vocab.words[j] for j in row]) for row_id, row in zip(ids, top)]
+
+
+def _check_query(texts: list[str] | None, top_k: int) -> None:
+    """At least one keyword asked for, and no text that is empty or only whitespace."""
+    if top_k < 1:
+        raise FlipInputError(f"-k/--top-k must be 1 or more, not {top_k}")
+    for i, text in enumerate(texts or []):
+        if not text.strip():
+            raise FlipInputError(f"--text: text {i} (counting from 0) is empty or only whitespace")

@@ -20,6 +20,8 @@ import functools
 import re
 import string
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import regex
@@ -76,6 +78,11 @@ class Tokenizer:
     def tokens(self, text: str) -> list[str]:
         """All tokens of ``text`` in order, repeats kept."""
         return self._regex.findall(self.normalise(text))
+
+
+def letter_scripts(texts: Iterable[str]) -> Counter[str]:
+    """The letters of ``texts`` counted by script: the first word of their Unicode names (``LATIN``, ``CYRILLIC``, …)."""
+    return Counter(unicodedata.name(ch, "UNNAMED").split(" ")[0] for text in texts for ch in text if ch.isalpha())
 
 
 # Languages written in Brahmic scripts: tokenised with the `indic` pattern, accents kept.

@@ -3,13 +3,15 @@
 import json
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
+from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.vocabulary import Vocabulary, write_vocabulary
-from flip_pipeline.stages.vocab import build_vocabulary
+from flip_pipeline.stages.vocab import build_vocabulary, vocab_stage
 from flip_pipeline.text import TOKEN_PATTERNS, Tokenizer, strip_punctuation
 
 
@@ -74,3 +76,36 @@ def test_json_outputs_are_strict_json(tmp_path):
     text = (tmp_path / "s.json").read_text()
     strict = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-strict JSON constant {name}"))
     assert strict == {"mean": None, "se": None, "n": 0, "rows": [1.5, None]}
+
+
+CYRILLIC = ["Мама мыла раму.", "Это мой дом, а это твой дом."]
+DEVANAGARI = ["मेरा नाम राम है।", "और यह मेरा घर है"]
+
+
+@pytest.mark.parametrize("texts, script", [(CYRILLIC, "Cyrillic"), (DEVANAGARI, "Devanagari")])
+def test_an_empty_latin_vocabulary_of_another_script_points_to_indic(texts, script):
+    with pytest.raises(FlipInputError) as err:
+        build_vocabulary(texts, "latin", max_words=10)
+    message = str(err.value)
+    assert message.startswith("vocabulary is empty: no token of pattern 'latin' occurs 1+ times; ")
+    assert f"100% of the letters of the texts are not Latin script (mostly {script})" in message
+    assert "set `pattern: indic`" in message and "\n" not in message
+    assert build_vocabulary(texts, "indic", max_words=10)[0].words  # the advice holds
+
+
+def test_an_empty_latin_vocabulary_of_latin_text_mentions_indic_without_blaming_the_script():
+    with pytest.raises(FlipInputError) as err:
+        build_vocabulary(["aa bb", "cc Жж"], "latin", max_words=10, min_count=5)
+    message = str(err.value)
+    assert message.startswith("vocabulary is empty: no token of pattern 'latin' occurs 5+ times; ")
+    assert "`pattern: indic`" in message and "not Latin" not in message
+
+
+def test_the_vocab_stage_names_the_vocabulary_key(tmp_path):
+    write_corpus_table(pa.table({"id": ["a", "b"], "text_ru": CYRILLIC}), tmp_path / "train.parquet")
+    with pytest.raises(FlipInputError) as err:
+        vocab_stage("ru", {"corpus": "c", "view": "text_ru"}, tmp_path / "train.parquet", tmp_path / "out")
+    message = str(err.value)
+    assert message.startswith("vocabularies.ru: vocabulary is empty: no token of pattern 'latin' occurs 1+ times")
+    assert "(mostly Cyrillic)" in message and "set `vocabularies.ru.pattern: indic`" in message
+    assert not (tmp_path / "out").exists()

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -119,6 +120,29 @@ def retry_hint_seconds(error: Exception) -> float | None:
     return None
 
 
+def check_base_url(name: str, value: object) -> None:
+    """``encoders.<name>.base_url`` is an ``http``/``https`` URL with a host (and a valid port, if any).
+
+    Checked when the encoder is built: a malformed endpoint would otherwise fail every call
+    as a connection error and be retried as if the service were down.
+    """
+    if not _is_http_url(value):
+        raise FlipInputError(f"encoders.{name}.base_url: {value!r} is not an http(s) URL with a host, "
+                             "e.g. https://generativelanguage.googleapis.com/")
+
+
+def _is_http_url(value: object) -> bool:
+    """``http://host[:port]/…`` or ``https://…``, without whitespace."""
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in 0–65535)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _transport_errors() -> tuple[type[BaseException], ...]:
     """Connection-level failures worth a retry, for whichever HTTP library the client uses."""
     classes: list[type[BaseException]] = [ConnectionError, TimeoutError]
@@ -141,7 +165,7 @@ class GeminiEncoder:
         batch_size: texts per ``batchEmbedContents`` call (the API takes at most 100).
         normalize: L2-normalise vectors (Gemini normalises only its full 3072-d output).
         cache_dir: folder of the SQLite cache.
-        base_url: API endpoint (default: the public Gemini API).
+        base_url: API endpoint, an http(s) URL (default: the public Gemini API).
         max_attempts: tries per batch before giving up on 429/5xx/connection errors.
         initial_backoff_s, max_backoff_s: exponential backoff without a server hint.
         timeout_s: HTTP timeout per call.
@@ -162,6 +186,8 @@ class GeminiEncoder:
         max_backoff_s: float = 120.0,
         timeout_s: float = 120.0,
     ):
+        if base_url is not None:
+            check_base_url(name, base_url)
         self.name, self.model_id, self.dim, self.task_type = name, model, int(dim), task_type
         self.batch_size, self.normalize, self.base_url = batch_size, normalize, base_url
         self.max_attempts, self.initial_backoff_s, self.max_backoff_s = max_attempts, initial_backoff_s, max_backoff_s

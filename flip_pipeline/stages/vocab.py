@@ -33,9 +33,10 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view, view_language
 from flip_pipeline.formats.vocabulary import ConceptVocabulary, Vocabulary, write_vocabulary
 from flip_pipeline.settings import settings_from_dict
-from flip_pipeline.text import Tokenizer, default_pattern
+from flip_pipeline.text import Tokenizer, default_pattern, letter_scripts
 
 MAX_WORDS = 100_000  # the paper's vocabulary size
+SCRIPT_SAMPLE = 10_000  # texts whose letters an empty-vocabulary error describes
 
 
 def vocab_stage(name: str, spec: dict[str, Any], corpus_table: str | os.PathLike[str],
@@ -55,11 +56,13 @@ def vocab_stage(name: str, spec: dict[str, Any], corpus_table: str | os.PathLike
         concepts, counts = build_concepts(texts, ConceptSettings.from_dict({**chosen, "pattern": pattern}, key), key)
         write_vocabulary(out_dir, concepts.concepts, concepts.tokenizer, counts, settings, kind)
         return
-    vocab, counts = build_vocabulary(texts, pattern, spec.get("max_words", MAX_WORDS), spec.get("min_count", 1))
+    vocab, counts = build_vocabulary(texts, pattern, spec.get("max_words", MAX_WORDS), spec.get("min_count", 1),
+                                     f"vocabularies.{name}")
     write_vocabulary(out_dir, vocab.words, vocab.tokenizer, counts, settings, kind)
 
 
-def build_vocabulary(texts: list[str], pattern: str, max_words: int, min_count: int = 1) -> tuple[Vocabulary, pa.Table]:
+def build_vocabulary(texts: list[str], pattern: str, max_words: int, min_count: int = 1,
+                     key: str | None = None) -> tuple[Vocabulary, pa.Table]:
     """Fit a vocabulary on ``texts``.
 
     Args:
@@ -67,6 +70,7 @@ def build_vocabulary(texts: list[str], pattern: str, max_words: int, min_count: 
         pattern: ``latin`` or ``indic``.
         max_words: keep the most frequent words (corpus frequency; ties alphabetical).
         min_count: drop words seen fewer times.
+        key: config key of the vocabulary (``vocabularies.<name>``), named in errors.
 
     Returns:
         ``(vocabulary, counts)`` with counts columns ``word, index, count, doc_freq``.
@@ -81,7 +85,7 @@ def build_vocabulary(texts: list[str], pattern: str, max_words: int, min_count: 
     ranked = sorted((w for w, c in term_freq.items() if c >= min_count), key=lambda w: (-term_freq[w], w))
     words = sorted(ranked[:max_words])
     if not words:
-        raise FlipInputError(f"vocabulary is empty: no token of pattern {pattern!r} occurs {min_count}+ times")
+        raise _empty_vocabulary(texts, pattern, min_count, key)
     counts = pa.table(
         {
             "word": words,
@@ -91,6 +95,28 @@ def build_vocabulary(texts: list[str], pattern: str, max_words: int, min_count: 
         }
     )
     return Vocabulary(words, tokenizer), counts
+
+
+def _empty_vocabulary(texts: list[str], pattern: str, min_count: int, key: str | None) -> FlipInputError:
+    """The error for a vocabulary without words; for ``latin``, advice on ``pattern: indic``."""
+    message = f"vocabulary is empty: no token of pattern {pattern!r} occurs {min_count}+ times"
+    if pattern == "latin":
+        message += "; " + _latin_advice(texts, f"{key}.pattern" if key else "pattern")
+    return FlipInputError(f"{key}: {message}" if key else message)
+
+
+def _latin_advice(texts: list[str], pattern_key: str) -> str:
+    """Points to ``indic``, and says so when most letters of (the first SCRIPT_SAMPLE) ``texts`` are not Latin."""
+    advice = f"set `{pattern_key}: indic` (tokens: runs of non-space characters, any script)"
+    scripts = letter_scripts(texts[:SCRIPT_SAMPLE])
+    letters = sum(scripts.values())
+    other = letters - scripts["LATIN"]
+    if 2 * other <= letters:
+        return f"for scripts other than Latin {advice}"
+    main = max((s for s in scripts if s != "LATIN"), key=scripts.__getitem__)
+    where = "the texts" if len(texts) <= SCRIPT_SAMPLE else f"the first {SCRIPT_SAMPLE} texts"
+    return (f"{100 * other // letters}% of the letters of {where} are not Latin script (mostly {main.title()}), "
+            f"which pattern 'latin' drops: {advice}")
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,20 @@ def test_cache_key_and_retry_hints():
     info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.5s"}
     assert retry_hint_seconds(Error({}, {"error": {"details": [info]}})) == 1.5
     assert retry_hint_seconds(Error({}, {"error": {"message": "x"}})) is None
+
+
+@pytest.mark.parametrize("url", [
+    "not a url", "htp:/x", "generativelanguage.googleapis.com", "https://", "http://:8080/", "ftp://127.0.0.1/",
+    "http://127.0.0.1:99999/", "http://127.0.0.1:port/", "http://local host/", "",
+])
+def test_a_malformed_base_url_is_named_when_the_encoder_is_built(tmp_path, url):
+    spec = {"family": "gemini", "dim": 8, "cache_dir": str(tmp_path / "cache"), "base_url": url}
+    with pytest.raises(FlipInputError) as err:
+        build_encoder("g", spec)
+    assert str(err.value).startswith(f"encoders.g.base_url: {url!r} is not an http(s) URL with a host")
+    assert not (tmp_path / "cache").exists()  # refused before anything was made
+
+
+def test_well_formed_base_urls_are_accepted(tmp_path):
+    for url in ("http://127.0.0.1:8080/", "https://localhost/v1beta/", "http://[::1]:9/"):
+        assert build_encoder("g", {"family": "gemini", "cache_dir": str(tmp_path), "base_url": url}).base_url == url

@@ -1,6 +1,10 @@
 """Checkpoints in the published layout load and answer `flip keywords`."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,18 +22,23 @@ from flip_pipeline.text import Tokenizer
 WORDS = ["apple", "berlin", "red", "the", "train"]
 
 
+def _checkpoint_dir(folder, tensors):
+    """``folder`` with ``tensors`` in model.safetensors and the five WORDS in vocab.json."""
+    folder.mkdir()
+    save_file(tensors, str(folder / "model.safetensors"))
+    (folder / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS)}))
+    return folder
+
+
 def _published_dir(tmp_path, compiled=False):
     """A folder laid out like BUT-FIT/FLiP-en-sonar/mcv15/rank-512 (small sizes)."""
-    d = tmp_path / "rank-2"
-    d.mkdir()
     e1 = torch.zeros(5, 2)
     e1[0, 0] = 1.0  # apple ← first latent
     e1[1, 1] = 1.0  # berlin ← second latent
     e2 = torch.eye(2, 3)
     b = torch.tensor([[-9.0], [-9.0], [-9.0], [5.0], [-9.0]])  # "the" dominates only with the bias
     prefix = "_orig_mod." if compiled else ""
-    save_file({f"{prefix}E1": e1, f"{prefix}E2": e2, f"{prefix}b": b}, str(d / "model.safetensors"))
-    (d / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS)}))
+    d = _checkpoint_dir(tmp_path / "rank-2", {f"{prefix}E1": e1, f"{prefix}E2": e2, f"{prefix}b": b})
     (d / "config.json").write_text(json.dumps({"rank": 2}))
     return d
 
@@ -51,17 +60,23 @@ def test_flip_keywords_on_embeddings_with_and_without_bias(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == ["s1\tthe apple", "s2\tthe berlin"]
 
 
-def test_roundtrip_of_our_checkpoint_and_text_query(tmp_path, capsys):
+def _our_checkpoint(folder):
+    """A LiP checkpoint written by save_checkpoint that reads each word's own bow_projection direction."""
     vocab = Vocabulary(WORDS, Tokenizer("latin"))
     probe = make_probe("lip", len(WORDS), 16)
     spec = {"family": "bow_projection", "dim": 16}
     from flip_pipeline.encoders.controls import BowProjection
 
     control = BowProjection("bow", 16)
-    with torch.no_grad():  # a probe that reads each word's own random direction
+    with torch.no_grad():
         probe.E.copy_(torch.from_numpy(np.stack([control._vector(w) for w in WORDS])))
         probe.b.zero_()
-    save_checkpoint(tmp_path, probe, vocab, {"encoder": "bow", "encoder_spec": spec, "target_view": "text_en"})
+    save_checkpoint(folder, probe, vocab, {"encoder": "bow", "encoder_spec": spec, "target_view": "text_en"})
+    return probe
+
+
+def test_roundtrip_of_our_checkpoint_and_text_query(tmp_path, capsys):
+    probe = _our_checkpoint(tmp_path)
     again, vocab2, config = load_checkpoint(tmp_path)
     assert config["type"] == "lip" and vocab2.words == WORDS
     torch.testing.assert_close(again.E, probe.E)
@@ -78,3 +93,89 @@ def test_bad_checkpoints_are_named(tmp_path):
         load_checkpoint(tmp_path / "empty")
     with pytest.raises(FlipInputError, match="rank 9 must be between 1 and the embedding dimension 4"):
         make_probe("flip", 10, 4, rank=9)
+
+
+@pytest.mark.parametrize("tensors, message", [
+    ({"E1": torch.zeros(5, 4), "E2": torch.zeros(3, 8), "b": torch.zeros(5, 1)},
+     "E1 is 5x4 and E2 is 3x8: the columns of E1 and the rows of E2 (the rank) must agree"),
+    ({"E1": torch.zeros(5, 2), "E2": torch.zeros(2, 3), "b": torch.zeros(4, 1)},
+     "b is 4x1 but E1 has 5 rows (words); expected b of 5x1"),
+    ({"E": torch.zeros(5, 3), "b": torch.zeros(5, 2)}, "b is 5x2 but E has 5 rows (words); expected b of 5x1"),
+    ({"E": torch.zeros(5), "b": torch.zeros(5, 1)}, "E is 1-d (5); expected a matrix words x dim"),
+    ({"E1": torch.zeros(5, 2, 1), "E2": torch.zeros(2, 3), "b": torch.zeros(5)}, "E1 is 3-d (5x2x1); expected a matrix words x rank"),
+])
+def test_tensors_of_wrong_shapes_are_named(tmp_path, tensors, message):
+    d = _checkpoint_dir(tmp_path / "m", tensors)
+    with pytest.raises(FlipInputError, match=re.escape(f"{d / 'model.safetensors'}: {message}")) as err:
+        load_checkpoint(d)
+    assert "\n" not in str(err.value)
+
+
+def test_a_pickle_named_model_safetensors_is_not_unpickled(tmp_path):
+    d = _published_dir(tmp_path)
+    ran = tmp_path / "payload-ran"
+    # A pickle whose payload would create `ran`: refused as a non-safetensors file, never run.
+    payload = b"cos\nsystem\n(S'touch " + str(ran).encode() + b"'\ntR."
+    (d / "model.safetensors").write_bytes(payload)
+    with pytest.raises(FlipInputError, match=re.escape(f"{d / 'model.safetensors'}: not a safetensors file")):
+        load_checkpoint(d)
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"W": torch.zeros(3)}, "unexpected tensors ['W']; a FLiP checkpoint holds exactly E1, E2, b"),
+    ({"_orig_mod.W": torch.zeros(3), "E": torch.zeros(5, 3)},
+     "unexpected tensors ['E', 'W']; a FLiP checkpoint holds exactly E1, E2, b"),
+])
+def test_extra_tensors_are_named(tmp_path, extra, message):
+    tensors = {"E1": torch.zeros(5, 2), "E2": torch.zeros(2, 3), "b": torch.zeros(5, 1), **extra}
+    d = _checkpoint_dir(tmp_path / "m", tensors)
+    with pytest.raises(FlipInputError, match=re.escape(f"{d / 'model.safetensors'}: {message}")):
+        load_checkpoint(d)
+
+
+def test_a_tensor_stored_with_and_without_the_compile_prefix_is_named(tmp_path):
+    tensors = {"E": torch.zeros(5, 3), "_orig_mod.E": torch.ones(5, 3), "b": torch.zeros(5, 1)}
+    d = _checkpoint_dir(tmp_path / "m", tensors)
+    with pytest.raises(FlipInputError, match="tensor E is stored twice, as E and _orig_mod.E"):
+        load_checkpoint(d)
+
+
+@pytest.mark.parametrize("name", ["E1", "E2", "b"])
+def test_non_finite_tensors_are_named(tmp_path, name):
+    tensors = {"E1": torch.zeros(5, 2), "E2": torch.zeros(2, 3), "b": torch.zeros(5, 1)}
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[:2] = torch.tensor([float("nan"), float("-inf")])
+    d = _checkpoint_dir(tmp_path / "m", tensors)
+    with pytest.raises(FlipInputError, match=re.escape(f"model.safetensors: tensor {name} has 2 non-finite values")):
+        load_checkpoint(d)
+
+
+@pytest.mark.parametrize("k", ["0", "-5"])
+def test_keywords_refuse_a_top_k_below_one(tmp_path, capsys, k):
+    _our_checkpoint(tmp_path)
+    assert main(["keywords", "--model", str(tmp_path), "--text", "red apple", "-k", k]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [f"flip keywords: error: -k/--top-k must be 1 or more, not {k}"]
+
+
+@pytest.mark.parametrize("text", ["", " \t "])
+def test_keywords_refuse_an_empty_text(tmp_path, capsys, text):
+    _our_checkpoint(tmp_path)
+    assert main(["keywords", "--model", str(tmp_path), "--text", "red apple", text, "-k", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [
+        "flip keywords: error: --text: text 1 (counting from 0) is empty or only whitespace"]
+
+
+def test_keywords_into_a_closed_pipe_exit_quietly_with_141(tmp_path):
+    _our_checkpoint(tmp_path)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` once head has exited: every write fails with EPIPE
+    cmd = [sys.executable, "-m", "flip_pipeline.cli", "keywords", "--model", str(tmp_path), "--text", "red apple",
+           "an apple", "-k", "2"]
+    try:
+        result = subprocess.run(cmd, stdout=write_end, stderr=subprocess.PIPE, timeout=300)
+    finally:
+        os.close(write_end)
+    assert result.stderr.decode() == "" and result.returncode == 141
