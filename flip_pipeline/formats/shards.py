@@ -23,6 +23,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,15 +184,29 @@ def write_manifest(view_dir: Path, shards: list[tuple[str, int]], info: dict) ->
     write_json(view_dir / MANIFEST, manifest)
 
 
+def _parse_manifest(path: Path) -> dict:
+    """The JSON object in ``path`` if it is a manifest of this format with its ``dim`` and
+    ``shards``; an error naming the file and what is wrong otherwise."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FlipInputError(f"{path}: not a valid manifest: invalid JSON ({err})") from None
+    found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+    if found != FORMAT:
+        raise FlipInputError(f"{path}: unknown manifest format {found!r}")
+    for key in ("dim", "shards"):
+        if key not in manifest:
+            raise FlipInputError(f"{path}: not a valid manifest: no {key!r}")
+    return manifest
+
+
 def read_manifest(view_dir: str | os.PathLike[str]) -> dict:
     """Load and check ``_SUCCESS``; every listed shard must exist."""
     view_dir = Path(view_dir)
     path = view_dir / MANIFEST
     if not path.exists():
         raise FlipInputError(f"{view_dir}: no {MANIFEST} manifest; the embed stage has not finished this view")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT:
-        raise FlipInputError(f"{path}: unknown manifest format {manifest.get('format')!r}")
+    manifest = _parse_manifest(path)
     for shard in manifest["shards"]:
         if not (view_dir / shard["file"]).exists():
             raise FlipInputError(f"{path}: lists {shard['file']} which does not exist")
@@ -209,6 +224,31 @@ def read_embedding_file(path: str | os.PathLike[str], dim: int) -> tuple[list[st
     if table.num_rows == 0 or flat.size != table.num_rows * dim:
         raise FlipInputError(f"{path}: embeddings do not have the model's dimension {dim}")
     return table.column("id").to_pylist(), flat.reshape(table.num_rows, dim).astype(np.float32)
+
+
+def _embedding_width(schema: pa.Schema) -> int | None:
+    """``d`` of an ``embedding: fixed_size_list<float32>[d]`` column; ``None`` for any other."""
+    field = schema.field("embedding") if "embedding" in schema.names else None
+    if field is None or not pa.types.is_fixed_size_list(field.type) or field.type.value_type != pa.float32():
+        return None
+    return field.type.list_size
+
+
+def _flat_values(column: pa.ChunkedArray) -> np.ndarray:
+    """The values of a list column, concatenated: float32 ``(rows × d,)``, one copy into
+    numpy-owned memory (no view of Arrow buffers is kept)."""
+    return np.concatenate([c.flatten().to_numpy(zero_copy_only=False) for c in column.chunks])
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[pq.ParquetFile]:
+    """An open Parquet reader of the shard ``path``, closed on exit; a file that Arrow cannot
+    read (cut short, not Parquet, a corrupt page) raises one error naming it."""
+    try:
+        with pq.ParquetFile(path) as pf:
+            yield pf
+    except (OSError, pa.ArrowException) as err:
+        raise FlipInputError(f"{path}: not a readable Parquet shard ({err})") from None
 
 
 @dataclass
@@ -244,20 +284,21 @@ class ViewEmbeddings:
         start = 0
         for entry in manifest["shards"]:
             path = self.view_dir / entry["file"]
-            pf = pq.ParquetFile(path)
-            if pf.metadata.num_rows != entry["rows"]:
-                raise FlipInputError(f"{path}: {pf.metadata.num_rows} rows, manifest says {entry['rows']}")
-            width = pf.schema_arrow.field("embedding").type.list_size
-            if width != self.dim:
-                raise FlipInputError(f"{path}: embeddings have dimension {width}, manifest says {self.dim}")
-            sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
-            starts = np.concatenate([[0], np.cumsum(sizes)])
-            self._shards.append(_Shard(path, start, entry["rows"], starts))
-            ids.append(pf.read(columns=["id"]).column("id").to_numpy(zero_copy_only=False))
-            if not self.metadata:
-                meta = pf.schema_arrow.metadata or {}
-                self.metadata = {k.decode()[5:]: v.decode() for k, v in meta.items() if k.startswith(b"flip.")}
-            pf.close()
+            with _reading(path) as pf:
+                if pf.metadata.num_rows != entry["rows"]:
+                    raise FlipInputError(f"{path}: {pf.metadata.num_rows} rows, manifest says {entry['rows']}")
+                width = _embedding_width(pf.schema_arrow)
+                if width is None:
+                    raise FlipInputError(f"{path}: no 'embedding' column of type fixed_size_list<float32>")
+                if width != self.dim:
+                    raise FlipInputError(f"{path}: embeddings have dimension {width}, manifest says {self.dim}")
+                sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+                starts = np.concatenate([[0], np.cumsum(sizes)])
+                self._shards.append(_Shard(path, start, entry["rows"], starts))
+                ids.append(pf.read(columns=["id"]).column("id").to_numpy(zero_copy_only=False))
+                if not self.metadata:
+                    meta = pf.schema_arrow.metadata or {}
+                    self.metadata = {k.decode()[5:]: v.decode() for k, v in meta.items() if k.startswith(b"flip.")}
             start += entry["rows"]
         self.ids = np.concatenate(ids) if ids else np.array([], dtype=object)
 
@@ -278,14 +319,10 @@ class ViewEmbeddings:
                 continue
             first_rg = int(np.searchsorted(shard.group_starts, a - shard.start, side="right")) - 1
             last_rg = int(np.searchsorted(shard.group_starts, b - 1 - shard.start, side="right")) - 1
-            pf = pq.ParquetFile(shard.path)
-            try:
+            with _reading(shard.path) as pf:
                 col = pf.read_row_groups(range(first_rg, last_rg + 1), columns=["embedding"]).column(0)
-            finally:
-                pf.close()
-            # One copy into numpy-owned memory; the Arrow buffers are released with ``col``.
-            flat = np.concatenate([c.flatten().to_numpy(zero_copy_only=False) for c in col.chunks])
-            del col
+            flat = _flat_values(col)
+            del col  # the Arrow buffers are released with ``col``
             offset = a - shard.start - int(shard.group_starts[first_rg])
             block = flat.reshape(-1, self.dim)[offset : offset + (b - a)]
             if not np.isfinite(block).all():

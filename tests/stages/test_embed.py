@@ -142,3 +142,18 @@ def test_sentence_transformers_batches_by_token_count_and_keeps_input_order(tmp_
     view = ViewEmbeddings(tmp_path / "emb")
     assert list(view.ids) == ids
     np.testing.assert_allclose(view.read_rows(0, len(texts)), reference, atol=1e-5)
+
+
+def test_truncated_shard_and_invalid_manifest_are_one_line_errors(corpus, tmp_path):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    shard = out / "part-00002.parquet"
+    shard.write_bytes(shard.read_bytes()[:-20])
+    with pytest.raises(FlipInputError, match=r"part-00002\.parquet: not a readable Parquet shard"):
+        ViewEmbeddings(out)
+    (out / "_SUCCESS").write_text('{"format": "flip-embeddings/1", "shards": [', encoding="utf-8")
+    with pytest.raises(FlipInputError, match=r"_SUCCESS: not a valid manifest: invalid JSON"):
+        ViewEmbeddings(out)
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)  # a rerun replaces both
+    assert len(ViewEmbeddings(out).read_rows(0, 230)) == 230
+
