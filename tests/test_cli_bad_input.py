@@ -4,10 +4,12 @@ import json
 
 import pyarrow as pa
 import pytest
+import scipy.sparse as sp
 
 from flip_pipeline.cli import main
 from flip_pipeline.corpora.sample import generate_sample_corpus
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.corpus_table import write_corpus_table
 
 
@@ -57,6 +59,19 @@ def test_bags_of_words_of_another_split_are_refused(small_run, capsys):
     assert _train(small_run, 8, train_bow="dev.npz") == 2
     err = capsys.readouterr().err
     assert "emb/train has 180 rows and" in err and "dev.npz 60" in err and "first differ at embedding row 0" in err
+
+
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_bags_of_words_wider_than_the_vocabulary_are_refused(small_run, capsys, split):
+    """A bag with more columns than vocab.json has words would train a checkpoint of that many rows."""
+    bow = BagOfWords.load(small_run / f"{split}.npz")
+    words = len(json.loads((small_run / "vocab" / "vocab.json").read_text()))
+    wide = sp.csr_matrix((bow.counts.data, bow.counts.indices, bow.counts.indptr), shape=(bow.counts.shape[0], 300))
+    BagOfWords(bow.ids, wide, bow.oov_types).save(small_run / f"{split}.npz")
+    assert _train(small_run, 8) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{split}.npz: 300 columns but {small_run / 'vocab' / 'vocab.json'} has {words} words" in err, err
+    assert "\n" not in err and not (small_run / "model" / "model.safetensors").exists()
 
 
 def test_a_small_run_trains(small_run):

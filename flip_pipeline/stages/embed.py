@@ -1,15 +1,20 @@
 """The embed stage: one view of one corpus split → embedding shards + manifest.
 
 Resumable: a shard that already holds exactly its planned ids from the same encoder
-configuration is kept; only missing or stale shards are embedded. The encoder is
-loaded only if some shard is missing. Writing a shard overlaps with encoding the next.
+configuration, with finite embeddings of the view's dimension, is kept; missing, stale or
+bad shards are embedded (again), and each bad one is named in the log
+(:func:`~flip_pipeline.formats.shards.check_shard`). The encoder is loaded only if some
+shard must be embedded, or if the kept shards and the last manifest disagree on the
+dimension (the encoder's decides). Writing a shard overlaps with encoding the next.
 
 Skipped rows: an encoder may offer ``encode_skipping(ids, inputs, view) -> (embeddings,
 skipped)`` besides ``encode`` (SONAR speech with ``skip_bad_audio`` does): ``embeddings``
 holds the kept rows in input order, ``skipped`` maps each left-out id to its reason. A
 shard then holds only the kept rows and records the others in its ``flip.skipped``
-metadata (so a rerun knows the shard is complete), and the manifest lists every skipped
-id with its reason under ``skipped``. Without skips, nothing changes.
+metadata (so a rerun knows the shard is complete) with the signature of each skipped
+row's file (size and modification time: a rerun embeds the shard again once a skipped
+clip is restored or changed), and the manifest lists every skipped id with its reason
+under ``skipped``. Without skips, nothing changes.
 """
 
 from __future__ import annotations
@@ -27,19 +32,40 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view
 from flip_pipeline.formats.shards import (
     MANIFEST,
+    KeptShard,
+    check_shard,
     close_view,
-    complete_shard_dim,
     encoder_fingerprint,
+    last_manifest,
     open_view,
     shard_metadata,
     shard_name,
     shard_plan,
-    skipped_in_shard,
+    skipped_file_signatures,
     write_shard,
 )
 from flip_pipeline.settings import SHARD_ROWS
 
 log = logging.getLogger(__name__)
+
+
+def _view_dim(found: dict[int, KeptShard | str], last_dim: int | None, encoder: Encoder | None) -> int | None:
+    """The view's embedding dimension: the encoder's when it is built; else the one every kept
+    shard and the last manifest agree on; ``None`` when only the encoder can tell (a shard
+    must be embedded, or they disagree)."""
+    if encoder is not None:
+        return encoder.dim
+    if any(isinstance(shard, str) for shard in found.values()):
+        return None
+    dims = {shard.dim for shard in found.values()} | ({last_dim} if last_dim is not None else set())
+    return dims.pop() if len(dims) == 1 else None
+
+
+def _redo_reason(shard: KeptShard | str, dim: int) -> str | None:
+    """Why a planned shard is embedded: ``"missing"``, what is wrong with it, or ``None`` to keep it."""
+    if isinstance(shard, str):
+        return shard
+    return f"embeddings of dimension {shard.dim}, the encoder's is {dim}" if shard.dim != dim else None
 
 
 def embed_view(
@@ -63,17 +89,24 @@ def embed_view(
         device: torch device for the encoder (``auto``: CUDA when present).
         encoder: an already built encoder for ``encoder_spec`` (tests, benchmarks, a caller
             embedding several views with one model); by default built from the spec when
-            the first shard is missing.
+            some shard must be embedded.
 
     Returns:
         The manifest written to ``out_dir/_SUCCESS``.
     """
+    last = last_manifest(out_dir)  # before open_view removes it
     out_dir = open_view(out_dir)
     ids, inputs = read_view(corpus_path, view)
     fingerprint = encoder_fingerprint(encoder_name, encoder_spec)
     plan = shard_plan(len(ids), shard_rows)
+    found = {index: check_shard(out_dir / shard_name(index), ids[lo:hi], inputs[lo:hi], fingerprint,
+                                last.signatures.get(shard_name(index))) for index, lo, hi in plan}
+    dim = _view_dim(found, last.dim, encoder)
+    if dim is None:
+        encoder = build_encoder(encoder_name, encoder_spec, str(pick_device(device)))
+        dim = encoder.dim
 
-    metadata, kept_dim = None, None
+    metadata = None
     rows_written = {}  # shard index -> rows it holds (fewer than planned if rows were skipped)
     skipped: dict[str, str] = {}  # id -> reason, over all shards
     done = 0
@@ -82,17 +115,14 @@ def embed_view(
         pending: Future | None = None
         for index, lo, hi in plan:
             path = out_dir / shard_name(index)
-            shard_skipped = skipped_in_shard(path)
-            expected = [i for i in ids[lo:hi] if i not in shard_skipped]
-            existing = complete_shard_dim(path, expected, fingerprint)
-            if existing is not None:
-                kept_dim = existing
-                rows_written[index] = len(expected)
-                skipped.update(shard_skipped)
+            reason = _redo_reason(found[index], dim)
+            if reason is None:
+                rows_written[index] = found[index].rows
+                skipped.update(found[index].skipped)
                 log.info("%s: complete, kept", path.name)
                 continue
-            if encoder is None:
-                encoder = build_encoder(encoder_name, encoder_spec, str(pick_device(device)))
+            if reason != "missing":
+                log.warning("%s: %s; embedding it again", path, reason)
             if metadata is None:
                 encoder.check_view(view)
                 metadata = shard_metadata(encoder_name, view, encoder.dim, fingerprint, encoder.provenance())
@@ -105,16 +135,16 @@ def embed_view(
                 )
             rows_written[index] = len(kept_ids)
             skipped.update(shard_skipped)
+            files = skipped_file_signatures(shard_skipped, ids[lo:hi], inputs[lo:hi])
             if pending is not None:
                 pending.result()
-            pending = writer.submit(write_shard, path, kept_ids, embeddings, metadata, shard_skipped)
+            pending = writer.submit(write_shard, path, kept_ids, embeddings, metadata, shard_skipped, files)
             done += hi - lo
             rate = done / max(time.perf_counter() - started, 1e-9)
             log.info("%s: %d rows embedded (%.1f rows/s overall)", path.name, hi - lo, rate)
         if pending is not None:
             pending.result()
 
-    dim = encoder.dim if metadata is not None else kept_dim  # metadata is set once something was embedded
     info = close_view(out_dir, plan, rows_written, encoder_name, view, dim, fingerprint, ids, skipped)
     if skipped:  # rows the encoder left out (bad audio)
         log.warning("view %s: %d rows skipped; listed in %s", view, len(skipped), out_dir / MANIFEST)

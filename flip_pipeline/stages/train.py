@@ -30,9 +30,16 @@ from flip_pipeline.training.loop import DevSet, TrainSettings, make_dev_set, tra
 Folder = str | os.PathLike[str]
 
 
-def _dev_set(dev_dirs: list[Folder], weights: list[float], dev_bow_path: Folder) -> DevSet:
-    """The dev views of weight > 0, restricted to rows every one of them embedded."""
-    dev_bow = BagOfWords.load(dev_bow_path)
+def _vocab_bag(path: Folder, vocab: Vocabulary, vocab_dir: Folder) -> BagOfWords:
+    """The bag of words at ``path``, refused unless it has a column per word of ``vocab``."""
+    bow = BagOfWords.load(path)
+    bow.check_width(len(vocab), str(Path(vocab_dir) / "vocab.json"), str(path))
+    return bow
+
+
+def _dev_set(dev_dirs: list[Folder], weights: list[float], dev_bow_path: Folder, dev_bow: BagOfWords) -> DevSet:
+    """The dev views of weight > 0, restricted to rows every one of them embedded; ``dev_bow``
+    is the bag of words read from ``dev_bow_path``."""
     views = [AlignedView(ViewEmbeddings(folder), dev_bow.ids, str(dev_bow_path))
              for folder, weight in zip(dev_dirs, weights) if weight > 0]
     present = np.logical_and.reduce([view.present for view in views])  # rows no encoder skipped
@@ -63,14 +70,15 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
         raise FlipInputError(f"run {spec['run']}: expected {len(weights)} train and dev embedding folders")
     settings = TrainSettings.from_dict(spec.get("training", {}))
     vocab = Vocabulary.load(vocab_dir)
-    bow = BagOfWords.load(train_bow)
+    bow = _vocab_bag(train_bow, vocab, vocab_dir)
+    dev_bag = _vocab_bag(dev_bow, vocab, vocab_dir)
     keep = None
     if settings.sim_threshold is not None:
         if not sim:
             raise FlipInputError(f"run {spec['run']}: training.sim_threshold is set but no --sim file was given")
         keep = similarity_mask(sim, bow.ids, settings.sim_threshold)
     data = TrainingData([ViewEmbeddings(d) for d in train_dirs], weights, bow, str(train_bow), keep)
-    dev = _dev_set(dev_dirs, weights, dev_bow)
+    dev = _dev_set(dev_dirs, weights, dev_bow, dev_bag)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     probe, summary = train_probe(spec["probe"], rank_of(spec["rank"]), data, dev, settings, pick_device(device),

@@ -1,6 +1,8 @@
 """Embedding shards: schema and metadata, manifest, resume of missing shards, bad input."""
 
 import json
+import os
+import shutil
 
 import numpy as np
 import pyarrow as pa
@@ -142,3 +144,134 @@ def test_sentence_transformers_batches_by_token_count_and_keeps_input_order(tmp_
     view = ViewEmbeddings(tmp_path / "emb")
     assert list(view.ids) == ids
     np.testing.assert_allclose(view.read_rows(0, len(texts)), reference, atol=1e-5)
+
+
+def _rewrite_shard(path, embeddings):
+    """Replace the vectors of shard ``path`` by ``embeddings`` (n, d'), keeping its ids and
+    ``flip.*`` metadata (``flip.dim`` set to d'): a shard a reader refuses."""
+    table = pq.read_table(path)
+    meta = {k.decode()[5:]: v.decode() for k, v in table.schema.metadata.items() if k.startswith(b"flip.")}
+    path.unlink()
+    write_shard(path, table.column("id").to_pylist(), embeddings, {**meta, "dim": embeddings.shape[1]})
+
+
+def _non_finite(path, value):
+    table = pq.read_table(path)
+    x = np.asarray(table.column("embedding").to_pylist(), dtype=np.float32)
+    x[3, 5] = value
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), type=table.schema.field("embedding").type)
+    pq.write_table(table.set_column(1, table.schema.field("embedding"), vectors), path)  # not via write_shard
+
+
+REDONE = {"nan": "embedding of id 'sample-0000103' is not finite", "inf": "embedding of id 'sample-0000103' is not finite",
+          "dim": "embeddings of dimension 8, the encoder's is 16",
+          "truncated": "unreadable ("}  # then pyarrow's words
+
+
+@pytest.mark.parametrize("flaw", ["nan", "inf", "dim", "truncated"])
+def test_a_bad_shard_is_embedded_again_on_rerun(corpus, tmp_path, flaw, caplog):
+    """A shard a reader refuses (non-finite values, another dimension, cut short) is redone by
+    the next run, even with the view's manifest in place; the good shards are kept."""
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    reference = ViewEmbeddings(out).read_rows(0, 230)
+    bad = out / "part-00001.parquet"
+    if flaw == "truncated":
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    elif flaw == "dim":
+        _rewrite_shard(bad, np.ones((100, 8), dtype=np.float32))
+    else:
+        _non_finite(bad, np.nan if flaw == "nan" else np.inf)
+    with pytest.raises(FlipInputError, match="part-00001.parquet"):
+        ViewEmbeddings(out).read_rows(0, 230)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    with caplog.at_level("WARNING", logger=embed_module.__name__):
+        embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    [warning] = [r.getMessage() for r in caplog.records]  # the bad shard, named with what is wrong
+    assert warning.startswith(f"{bad}: {REDONE[flaw]}") and warning.endswith("; embedding it again"), warning
+    np.testing.assert_array_equal(ViewEmbeddings(out).read_rows(0, 230), reference)
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    assert after["part-00000.parquet"] == stamps["part-00000.parquet"]
+    assert after["part-00002.parquet"] == stamps["part-00002.parquet"]
+    assert after["part-00001.parquet"] != stamps["part-00001.parquet"]
+
+
+
+def test_shards_that_agree_on_a_dimension_the_manifest_does_not_are_redone(corpus, tmp_path):
+    """Every shard replaced by one of dimension 8 while the manifest says 16: the encoder decides."""
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    reference = ViewEmbeddings(out).read_rows(0, 230)
+    for path in out.glob("part-*.parquet"):
+        _rewrite_shard(path, np.ones((pq.read_metadata(path).num_rows, 8), dtype=np.float32))
+    with pytest.raises(FlipInputError, match="dimension 8, manifest says 16"):
+        ViewEmbeddings(out)
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    np.testing.assert_array_equal(ViewEmbeddings(out).read_rows(0, 230), reference)
+
+def test_a_skipped_clip_restored_on_disk_is_embedded_on_rerun(tmp_path):
+    """A clip skipped as bad audio and then restored (here from a backup that keeps its old
+    modification time) is embedded by the next run; a shard whose skipped clips did not
+    change is kept."""
+    from helpers_sonar import espeak_available, synthesize
+
+    if not espeak_available():
+        pytest.fail("espeak-ng is missing: apt-get install espeak-ng (setup.sh does)")
+    wavs = [synthesize(text, tmp_path / "backup" / f"{i}.wav") for i, text in enumerate(["Tom is here.", "Go home."])]
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    rows = [("a", wavs[0]), ("b", clips / "b.wav"), ("c", wavs[1]), ("d", clips / "d.wav")]
+    table = tmp_path / "test.parquet"
+    write_corpus_table(pa.table({"id": [r for r, _ in rows], "speech_en": [str(p) for _, p in rows]}), table)
+    spec = {"family": "fbank_projection", "dim": 16, "skip_bad_audio": True}
+    out = tmp_path / "emb"
+    first = embed_view(table, "speech_en", "fbank", spec, out, shard_rows=2)
+    assert [s["id"] for s in first["skipped"]] == ["b", "d"]
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+
+    shutil.copy2(wavs[1], clips / "b.wav")  # restored; d stays missing
+    again = embed_view(table, "speech_en", "fbank", spec, out, shard_rows=2)
+    assert [s["id"] for s in again["skipped"]] == ["d"]
+    view = ViewEmbeddings(out)
+    assert view.ids.tolist() == ["a", "b", "c"]
+    np.testing.assert_allclose(view.read_rows(1, 2), view.read_rows(2, 3), rtol=1e-5, atol=1e-4)  # b: c's clip
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    assert after["part-00001.parquet"] == stamps["part-00001.parquet"]  # its skipped clip d did not change
+    assert after["part-00000.parquet"] != stamps["part-00000.parquet"]
+
+
+def test_truncated_shard_and_invalid_manifest_are_one_line_errors(corpus, tmp_path):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    shard = out / "part-00002.parquet"
+    shard.write_bytes(shard.read_bytes()[:-20])
+    with pytest.raises(FlipInputError, match=r"part-00002\.parquet: not a readable Parquet shard"):
+        ViewEmbeddings(out)
+    (out / "_SUCCESS").write_text('{"format": "flip-embeddings/1", "shards": [', encoding="utf-8")
+    with pytest.raises(FlipInputError, match=r"_SUCCESS: not a valid manifest: invalid JSON"):
+        ViewEmbeddings(out)
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)  # a rerun replaces both
+    assert len(ViewEmbeddings(out).read_rows(0, 230)) == 230
+
+
+def test_resume_reads_the_vectors_only_of_shards_the_manifest_does_not_vouch_for(corpus, tmp_path):
+    """Resume stays cheap: a shard whose size and modification time are those the view's
+    manifest recorded is kept without reading its vectors (they were checked finite when
+    written); without that record (a killed run) every vector is checked."""
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    shard = out / "part-00001.parquet"
+    stat = shard.stat()
+    row = pq.read_table(shard).column("embedding")[3].values.to_numpy().tobytes()
+    data = shard.read_bytes()
+    assert data.count(row) == 1
+    shard.write_bytes(data.replace(row, np.float32(np.nan).tobytes() + row[4:]))  # a bit flip, say
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(FlipInputError, match="not finite"):
+        ViewEmbeddings(out).read_rows(0, 230)
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    assert shard.stat().st_mtime_ns == stat.st_mtime_ns  # kept: not read
+    (out / "_SUCCESS").unlink()
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    assert shard.stat().st_mtime_ns != stat.st_mtime_ns  # read, found not finite, redone
+    assert np.isfinite(ViewEmbeddings(out).read_rows(0, 230)).all()
