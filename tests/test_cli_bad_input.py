@@ -88,3 +88,15 @@ def test_non_utf8_text_files_are_named(tmp_path):
         from flip_pipeline.stages.corpus import corpus_stage
 
         corpus_stage("c", json.loads(spec), tmp_path / "out", tmp_path)
+
+
+def test_evaluate_refuses_a_bag_of_words_wider_than_the_model(small_run, capsys):
+    assert _train(small_run, 8) == 0
+    bow = BagOfWords.load(small_run / "dev.npz")
+    wide = sp.csr_matrix((bow.counts.data, bow.counts.indices, bow.counts.indptr), shape=(bow.counts.shape[0], 300))
+    BagOfWords(bow.ids, wide, bow.oov_types).save(small_run / "wide.npz")
+    code = main(["evaluate", "--model-dir", str(small_run / "model"), "--embeddings", str(small_run / "emb" / "dev"),
+                 "--bow", str(small_run / "wide.npz"), "--out", str(small_run / "eval.json")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and f"wide.npz: 300 columns but {small_run / 'model' / 'vocab.json'} has" in err, err
+    assert not (small_run / "eval.json").exists()

@@ -143,14 +143,16 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
         model = SpliceModel.load(model_dir)
         settings = SpliceSettings.from_dict(model.info.get("settings", {}), f"{model_dir}/config.json")
         ranker, words = model.ranker(embeddings.manifest["view"], settings), model.concepts
-        chosen = {"method": "splice"}
+        chosen, words_source = {"method": "splice"}, f"{model_dir}/concepts.json"
     elif method == "probe":
         probe, vocab, _ = load_checkpoint(model_dir)
         ranker, words = probe_ranker(probe, use_bias), vocab.words
-        chosen = {"method": "probe", "use_bias": use_bias}
+        chosen, words_source = {"method": "probe", "use_bias": use_bias}, f"{model_dir}/vocab.json"
     else:
         raise FlipInputError(f"{model_dir}: unknown evaluation method {method!r}; known: probe, splice")
-    summary, details = evaluate_view(ranker, words, embeddings, BagOfWords.load(bow_path), str(bow_path),
+    bow = BagOfWords.load(bow_path)
+    bow.check_width(len(words), words_source, str(bow_path))
+    summary, details = evaluate_view(ranker, words, embeddings, bow, str(bow_path),
                                      top_n=tuple(top_n))
     summary = {"model": str(model_dir), "embeddings": str(embeddings_dir), "fingerprint": fingerprint, **chosen,
                **summary}
