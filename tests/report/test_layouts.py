@@ -219,7 +219,7 @@ def test_accuracy_layout_is_the_default(tmp_path):
     assert rows == [["minilm", "40.00 ± 0.10", "40.00 ± 0.10"], ["gaussian", "5.00 ± 0.10", "5.00 ± 0.10"]]
     with open(f"{prefix}.csv") as fh:
         assert next(csv.reader(fh)) == ["encoder", "probe", "alpha", "train_views", "test_view", "accuracy",
-                                        "accuracy_se", "n", "skipped", "run"]
+                                        "accuracy_se", "n", "skipped", "run", "fingerprint"]
 
 
 def test_bad_specs_are_named(tmp_path):
