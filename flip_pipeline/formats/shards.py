@@ -220,6 +220,14 @@ def read_manifest(view_dir: str | os.PathLike[str]) -> dict:
     return manifest
 
 
+def bad_shard(path: Path, what: str) -> FlipInputError:
+    """The error for a damaged shard of an embedded view: what is wrong, and that rerunning the
+    embed stage redoes it (it checks every shard the manifest does not vouch for)."""
+    manifest = path.parent / MANIFEST
+    return FlipInputError(f"{path}: {what}; to redo it, delete {manifest} and rerun the embed stage "
+                          f"(snakemake --forcerun {manifest})")
+
+
 def read_embedding_file(path: str | os.PathLike[str], dim: int) -> tuple[list[str], np.ndarray]:
     """``id`` and ``embedding`` columns of one Parquet file (e.g. a shard, or a user's file)
     → ``(ids, float32 (n, dim))``; an error naming the file if a column or the width is wrong."""
@@ -386,12 +394,12 @@ class ViewEmbeddings:
             path = self.view_dir / entry["file"]
             with _reading(path) as pf:
                 if pf.metadata.num_rows != entry["rows"]:
-                    raise FlipInputError(f"{path}: {pf.metadata.num_rows} rows, manifest says {entry['rows']}")
+                    raise bad_shard(path, f"{pf.metadata.num_rows} rows, manifest says {entry['rows']}")
                 width = _embedding_width(pf.schema_arrow)
                 if width is None:
-                    raise FlipInputError(f"{path}: no 'embedding' column of type fixed_size_list<float32>")
+                    raise bad_shard(path, "no 'embedding' column of type fixed_size_list<float32>")
                 if width != self.dim:
-                    raise FlipInputError(f"{path}: embeddings have dimension {width}, manifest says {self.dim}")
+                    raise bad_shard(path, f"embeddings have dimension {width}, manifest says {self.dim}")
                 sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
                 starts = np.concatenate([[0], np.cumsum(sizes)])
                 self._shards.append(_Shard(path, start, entry["rows"], starts))
@@ -427,7 +435,7 @@ class ViewEmbeddings:
             block = flat.reshape(-1, self.dim)[offset : offset + (b - a)]
             row = first_non_finite_row(block)
             if row is not None:
-                raise FlipInputError(f"{shard.path}: embedding of id {self.ids[a + row]!r} is not finite")
+                raise bad_shard(shard.path, f"embedding of id {self.ids[a + row]!r} is not finite")
             parts.append(block)
         if not parts:
             return np.empty((0, self.dim), dtype=np.float32)

@@ -182,8 +182,10 @@ def test_a_bad_shard_is_embedded_again_on_rerun(corpus, tmp_path, flaw, caplog):
         _rewrite_shard(bad, np.ones((100, 8), dtype=np.float32))
     else:
         _non_finite(bad, np.nan if flaw == "nan" else np.inf)
-    with pytest.raises(FlipInputError, match="part-00001.parquet"):
+    with pytest.raises(FlipInputError, match="part-00001.parquet") as refused:
         ViewEmbeddings(out).read_rows(0, 230)
+    if flaw != "truncated":  # the reader says how the shard is redone
+        assert str(refused.value).endswith(f"rerun the embed stage (snakemake --forcerun {out / '_SUCCESS'})")
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
     with caplog.at_level("WARNING", logger=embed_module.__name__):
         embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
@@ -208,6 +210,7 @@ def test_shards_that_agree_on_a_dimension_the_manifest_does_not_are_redone(corpu
         ViewEmbeddings(out)
     embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
     np.testing.assert_array_equal(ViewEmbeddings(out).read_rows(0, 230), reference)
+
 
 def test_a_skipped_clip_restored_on_disk_is_embedded_on_rerun(tmp_path):
     """A clip skipped as bad audio and then restored (here from a backup that keeps its old
