@@ -263,7 +263,7 @@ def _reading(path: Path) -> Iterator[pq.ParquetFile]:
         with pq.ParquetFile(path) as pf:
             yield pf
     except (OSError, pa.ArrowException) as err:
-        raise FlipInputError(f"{path}: not a readable Parquet shard ({err})") from None
+        raise bad_shard(Path(path), f"not a readable Parquet shard ({err})") from None
 
 
 @dataclass
