@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.settings import ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
+from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `seq 1000000 | head -1`
 
@@ -77,7 +77,8 @@ def run_entities(a):
 
 def run_entity_recall(a):
     from flip_pipeline.stages.entity_recall import entity_recall_stage
-    entity_recall_stage(a.model_dir, a.embeddings, a.entities, a.ks, a.out, a.labels or None, a.fingerprint)
+    entity_recall_stage(a.model_dir, a.embeddings, a.entities, a.ks, a.out, a.labels or None, a.fingerprint,
+                        a.average)
 
 
 def run_report(a):
@@ -187,6 +188,8 @@ COMMANDS = {
         ("--ks", dict(type=int, nargs="+", default=list(ENTITY_KS))),
         ("--labels", dict(nargs="*", default=None, help="entity labels kept (default: all)")),
         ("--out", dict(required=True)), FINGERPRINT,
+        ("--average", dict(default=ENTITY_AVERAGE, choices=["sentence", "entity"],
+                           help="mean over sentences (the published evaluation) or over entities")),
     ]),
     "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
         ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),

@@ -16,7 +16,8 @@ row); the *reference* of sentence ``i`` is its set of distinct in-vocabulary tok
   vocabulary of unigrams and n-grams (:func:`span_reference`), each span one unit.
 * Named-entity recall (paper §3.3, §4.6): strict and partial recall of each entity's
   in-vocabulary tokens among the top-``k`` words (:func:`entity_reference`,
-  :func:`entity_recall`).
+  :func:`entity_recall`), averaged over sentences (the published evaluation: each sentence's
+  mean over its entities, then the mean over sentences; :func:`sentence_means`) or over entities.
 """
 
 from __future__ import annotations
@@ -218,3 +219,23 @@ def entity_recall(
         strict[j, known] = (found[known] == size[known]).astype(np.float64)
         partial[j, known] = found[known] / size[known]
     return {"strict": strict, "partial": partial}
+
+
+def sentence_means(values: np.ndarray, sentence: np.ndarray, n_sentences: int) -> np.ndarray:
+    """Per-sentence mean of per-entity values, ignoring NaN (entities without a vocabulary token).
+
+    Args:
+        values: float ``(m, E)``, e.g. :func:`entity_recall`'s ``strict`` (one row per ``k``).
+        sentence: int ``(E,)`` sentence row of each entity (:func:`entity_reference`).
+        n_sentences: ``S``.
+
+    Returns:
+        float64 ``(m, S)``; NaN for a sentence with no scored entity.
+    """
+    scored = ~np.isnan(values)
+    total = np.zeros((values.shape[0], n_sentences))
+    count = np.zeros((values.shape[0], n_sentences))
+    np.add.at(total, (slice(None), sentence), np.where(scored, values, 0.0))
+    np.add.at(count, (slice(None), sentence), scored)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)

@@ -23,6 +23,9 @@ SHARD_ROWS = 50_000
 TOP_N = (1, 5, 10, 20)
 #: The top-``k`` depths of entity recall; config key ``entities.<name>.ks``.
 ENTITY_KS = (1, 2, 3, 5, 10, 20, 50)
+#: How entity recall is averaged: ``sentence`` (the published evaluation) or ``entity``;
+#: config key ``entities.<name>.average``.
+ENTITY_AVERAGE = "sentence"
 #: Sentences per spaCy batch when tagging entities; config key ``entities.<name>.batch_size``.
 ENTITY_BATCH_SIZE = 256
 

@@ -109,10 +109,12 @@ def entity_recall_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
     without the bias, for every ``entity_recall.json`` input."""
     fig, ax = plt.subplots(figsize=(6, 4.4))
     series = 0  # one colour per input × bias
+    averages = set()
     for path, entry in zip(inputs, entries_for_inputs(name, spec["entries"], inputs)):
         record = read_json(path)
         if "ks" not in record:
             raise FlipInputError(f"{path}: not an entity recall file (no 'ks')")
+        averages.add(record.get("average", "entity"))
         for bias, marker in (("without_bias", "o"), ("with_bias", "s")):
             for kind, style in (("strict", "-"), ("partial", "--")):
                 label = f"{entry.get('encoder', '')} {entry.get('view', '')} · {bias.replace('_', ' ')} · {kind}"
@@ -120,7 +122,7 @@ def entity_recall_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
                         color=f"C{series % 10}", label=label.strip())
             series += 1
     ax.set_xlabel("k (top-k words)")
-    ax.set_ylabel("entity recall (%)")
+    ax.set_ylabel(f"entity recall (%), mean over {' and '.join(f'{a}s' for a in sorted(averages))}")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.set_title(_title(spec.get("caption", "")), fontsize=9)

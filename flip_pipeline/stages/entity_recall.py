@@ -26,7 +26,8 @@ from flip_pipeline.formats.checkpoint import load_checkpoint
 from flip_pipeline.formats.entities import read_entities
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.keywords import top_words
-from flip_pipeline.metrics import entity_recall, entity_reference, summarize
+from flip_pipeline.metrics import entity_recall, entity_reference, sentence_means, summarize
+from flip_pipeline.settings import ENTITY_AVERAGE
 
 log = logging.getLogger("flip.entity_recall")
 
@@ -50,15 +51,22 @@ def entity_rows(entity_ids: list[str], embedding_ids: np.ndarray, entities_path:
     return np.array([row_of[i] for i in entity_ids], dtype=np.int64)
 
 
-def recall_summaries(top: np.ndarray, sentence: np.ndarray, tokens, ks: list[int]) -> dict[str, list[dict]]:
-    """``{"strict": [...], "partial": [...]}``: :func:`summarize` of each ``k``'s per-entity recall (fractions)."""
+def recall_summaries(top: np.ndarray, sentence: np.ndarray, tokens, ks: list[int],
+                     average: str = ENTITY_AVERAGE) -> dict[str, list[dict]]:
+    """``{"strict": [...], "partial": [...]}``: :func:`summarize` of each ``k``'s recall (fractions),
+    over entities, or over sentences of each sentence's mean over its entities (``average``)."""
     recall = entity_recall(top, sentence, tokens, ks)
+    if average == "sentence":
+        recall = {kind: sentence_means(values, sentence, int(top.shape[0])) for kind, values in recall.items()}
+    elif average != "entity":
+        raise FlipInputError(f"entity recall average {average!r}: expected 'sentence' (the published) or 'entity'")
     return {kind: [summarize(values) for values in recall[kind]] for kind in ("strict", "partial")}
 
 
 def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str | os.PathLike[str],
                         entities_path: str | os.PathLike[str], ks: list[int], out_json: str | os.PathLike[str],
-                        labels: list[str] | None = None, fingerprint: str | None = None) -> dict:
+                        labels: list[str] | None = None, fingerprint: str | None = None,
+                        average: str = ENTITY_AVERAGE) -> dict:
     """Score entity recall of a trained probe on one embedded test view and write ``out_json``.
 
     Args:
@@ -69,6 +77,8 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
         out_json: where the result goes (atomically).
         labels: entity labels to keep (all when ``None``).
         fingerprint: of the configuration this result belongs to, recorded for the report's check.
+        average: ``sentence`` (the published evaluation: per sentence, the mean over its
+            entities, then the mean over sentences) or ``entity`` (the mean over entities).
 
     Returns:
         the JSON written.
@@ -94,9 +104,10 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
         "n_oov_entities": int((np.diff(tokens.indptr) == 0).sum()),
         "n_oov_tokens": int(oov.sum()),
         "labels": sorted(labels) if labels is not None else None,
+        "average": average,
     }
     for key, use_bias in (("without_bias", False), ("with_bias", True)):
-        result[key] = recall_summaries(top_words(probe, x, max(ks), use_bias=use_bias), sentence, tokens, ks)
+        result[key] = recall_summaries(top_words(probe, x, max(ks), use_bias=use_bias), sentence, tokens, ks, average)
     log.info("%d entities in %d sentences", result["n_entities"], result["n_sentences"])
     write_json(out_json, result)
     return result

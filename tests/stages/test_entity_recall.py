@@ -55,7 +55,7 @@ def means(result, bias, kind):
 
 def test_strict_and_partial_recall_with_and_without_bias(inputs, tmp_path):
     out = tmp_path / "out" / "entity_recall.json"
-    result = entity_recall_stage(*inputs, [1, 3, 5], out)
+    result = entity_recall_stage(*inputs, [1, 3, 5], out, average="entity")
     assert json.loads(out.read_text()) == result
     assert result["ks"] == [1, 3, 5] and result["n_sentences"] == 2 and result["n_entities"] == 5
     assert result["n_oov_entities"] == 1 and result["n_oov_tokens"] == 1  # "eisen"
@@ -68,8 +68,21 @@ def test_strict_and_partial_recall_with_and_without_bias(inputs, tmp_path):
     assert first["n"] == 4 and first["se"] == pytest.approx(0.5 / 2)
 
 
+def test_recall_averaged_per_sentence_as_the_published_evaluation(inputs, tmp_path):
+    """The default: each sentence's mean over its scored entities, then the mean over sentences
+    (s1: Brooklyn, New York, Staten Island; s3: Born; Eisen has no vocabulary token)."""
+    result = entity_recall_stage(*inputs, [1, 3, 5], tmp_path / "r.json")
+    assert result["average"] == "sentence"
+    assert means(result, "without_bias", "strict") == pytest.approx([(1 / 3 + 1) / 2, (2 / 3 + 1) / 2, 1.0])
+    assert means(result, "with_bias", "strict") == pytest.approx([0.0, (1 / 3 + 1) / 2, (2 / 3 + 1) / 2])
+    assert means(result, "with_bias", "partial") == pytest.approx([0.0, (1.5 / 3 + 1) / 2, (2.5 / 3 + 1) / 2])
+    assert result["without_bias"]["strict"][0]["n"] == 2  # sentences, not entities
+    with pytest.raises(FlipInputError, match="average 'token'"):
+        entity_recall_stage(*inputs, [1], tmp_path / "r.json", average="token")
+
+
 def test_labels_select_entities(inputs, tmp_path):
-    result = entity_recall_stage(*inputs, [1, 3], tmp_path / "r.json", labels=["GPE"])
+    result = entity_recall_stage(*inputs, [1, 3], tmp_path / "r.json", labels=["GPE"], average="entity")
     assert result["n_sentences"] == 1 and result["n_entities"] == 3 and result["n_oov_entities"] == 0
     assert means(result, "without_bias", "strict") == pytest.approx([1 / 3, 2 / 3])
     assert means(result, "with_bias", "partial") == pytest.approx([0.0, 1.5 / 3])

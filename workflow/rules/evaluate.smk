@@ -55,10 +55,12 @@ rule entity_recall:
         ks=lambda w: " ".join(str(k) for k in entities_setting(w, "ks", ENTITY_KS)),
         labels=lambda w: " ".join(entities_setting(w, "labels", [])),
         fingerprint=lambda w: PLAN.entity_recall_fingerprint(run_of(w), w.view, w.entities),
+        average=lambda w: entities_setting(w, "average", ENTITY_AVERAGE),
     conda:
         "../../envs/train.yaml"
     log:
         "logs/entity_recall/{experiment}/{run}/{view}.{entities}.log",
     shell:
         "flip entity-recall --model-dir {params.model_dir:q} --embeddings {params.emb_dir:q} --entities {input.entities:q}"
-        " --ks {params.ks} --labels {params.labels} --out {output:q} --fingerprint {params.fingerprint} 2> {log:q}"
+        " --ks {params.ks} --labels {params.labels} --out {output:q} --fingerprint {params.fingerprint}"
+        " --average {params.average} 2> {log:q}"
