@@ -14,10 +14,11 @@ from flip_pipeline.errors import FlipInputError
 
 #: Every family, and whether its encoder runs a network that a GPU speeds up (the embed
 #: rule asks :func:`uses_gpu` whether a job requests one). ``composite`` needs what its
-#: parts need; ``gemini`` runs remotely; ``published`` embeddings are imported, not computed.
+#: parts need; ``gemini`` runs remotely; ``published`` embeddings are imported, not computed;
+#: ``use_multilingual`` is a numpy forward pass (CPU only).
 USES_GPU = {
     "sentence_transformers": True, "sonar": True, "composite": None, "bow_projection": False, "gaussian": False,
-    "fbank_projection": False, "gemini": False, "published": False,
+    "fbank_projection": False, "gemini": False, "published": False, "use_multilingual": False,
 }
 FAMILIES = tuple(USES_GPU)
 
@@ -70,6 +71,10 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
         keys = ("model", "dim", "task_type", "batch_size", "normalize", "cache_dir", "base_url", "max_attempts",
                 "initial_backoff_s", "max_backoff_s", "timeout_s")
         return GeminiEncoder(name, **{k: spec[k] for k in keys if k in spec})
+    if family == "use_multilingual":
+        from flip_pipeline.encoders.use_multilingual import UseMultilingualEncoder
+
+        return UseMultilingualEncoder(name, **{k: spec[k] for k in ("batch_size", "threads", "progress") if k in spec})
     if family == "published":
         raise FlipInputError(f"encoders.{name}: family published embeddings are imported from a flip_data corpus "
                              "(rule import_flip_view, `flip import-flip-view`), not computed by an encoder")
