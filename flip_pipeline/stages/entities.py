@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Iterable
 
-from flip_pipeline.errors import FlipInputError
+from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.formats.corpus_table import read_view, view_modality
 from flip_pipeline.formats.entities import write_records
 from flip_pipeline.settings import ENTITY_BATCH_SIZE
@@ -34,9 +34,8 @@ def load_pipeline(name_or_path: str, key: str = "entities.pipeline"):
     try:
         nlp = spacy.load(name_or_path)
     except (OSError, ValueError, ImportError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise FlipInputError(f"{key}: cannot load spaCy pipeline {name_or_path!r} (an installed package "
-                             f"name or a folder written by nlp.to_disk): {first}") from None
+                             f"name or a folder written by nlp.to_disk): {first_line(err)}") from None
     if not any("doc.ents" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names):
         raise FlipInputError(f"{key}: spaCy pipeline {name_or_path!r} has no component that assigns entities "
                              f"(components: {nlp.pipe_names})")
