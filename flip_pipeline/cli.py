@@ -235,7 +235,8 @@ COMMANDS = {
                                      help="stop on rows with NaN/inf embeddings or scores instead of dropping them")),
     ]),
     "keywords": (run_keywords, "Print the top-k keywords of a checkpoint for text or embeddings.", [
-        ("--model", dict(required=True, help="checkpoint folder (ours or a published FLiP one)")),
+        ("--model", dict(required=True, help="checkpoint folder (ours or a published FLiP one), or a hub id "
+                                             "owner/name[/subfolder], e.g. BUT-FIT/FLiP-en-sonar/mcv15/rank-512")),
         ("--view", dict(default=None, help="view of --text (default: the model's target view)")),
         ("-k", "--top-k", dict(type=int, default=10)),
         ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")),

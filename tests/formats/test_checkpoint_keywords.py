@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from safetensors.torch import save_file
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.checkpoint import load_checkpoint, save_checkpoint
+from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from flip_pipeline.formats.shards import write_shard
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import FLiP, make_probe
@@ -30,15 +31,19 @@ def _checkpoint_dir(folder, tensors):
     return folder
 
 
+def _flip_tensors(first="apple", second="berlin"):
+    """FLiP's E1, E2, b over WORDS (rank 2, dimension 3): embedding axis 0 reads ``first``, axis 1 ``second``."""
+    e1 = torch.zeros(5, 2)
+    e1[WORDS.index(first), 0] = 1.0
+    e1[WORDS.index(second), 1] = 1.0
+    b = torch.tensor([[-9.0], [-9.0], [-9.0], [5.0], [-9.0]])  # "the" dominates only with the bias
+    return {"E1": e1, "E2": torch.eye(2, 3), "b": b}
+
+
 def _published_dir(tmp_path, compiled=False):
     """A folder laid out like BUT-FIT/FLiP-en-sonar/mcv15/rank-512 (small sizes)."""
-    e1 = torch.zeros(5, 2)
-    e1[0, 0] = 1.0  # apple ← first latent
-    e1[1, 1] = 1.0  # berlin ← second latent
-    e2 = torch.eye(2, 3)
-    b = torch.tensor([[-9.0], [-9.0], [-9.0], [5.0], [-9.0]])  # "the" dominates only with the bias
     prefix = "_orig_mod." if compiled else ""
-    d = _checkpoint_dir(tmp_path / "rank-2", {f"{prefix}E1": e1, f"{prefix}E2": e2, f"{prefix}b": b})
+    d = _checkpoint_dir(tmp_path / "rank-2", {f"{prefix}{k}": v for k, v in _flip_tensors().items()})
     (d / "config.json").write_text(json.dumps({"rank": 2}))
     return d
 
@@ -50,10 +55,16 @@ def test_published_layout_loads(tmp_path, compiled):
     assert vocab.words == WORDS
 
 
-def test_flip_keywords_on_embeddings_with_and_without_bias(tmp_path, capsys):
-    model = _published_dir(tmp_path)
+def _shard(tmp_path):
+    """Two embeddings: s1 along axis 0, s2 along axis 1."""
     shard = tmp_path / "part-00000.parquet"
     write_shard(shard, ["s1", "s2"], np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0]], np.float32), {})
+    return shard
+
+
+def test_flip_keywords_on_embeddings_with_and_without_bias(tmp_path, capsys):
+    model = _published_dir(tmp_path)
+    shard = _shard(tmp_path)
     assert main(["keywords", "--model", str(model), "--embeddings", str(shard), "-k", "1"]) == 0
     assert capsys.readouterr().out.splitlines() == ["s1\tapple", "s2\tberlin"]
     assert main(["keywords", "--model", str(model), "--embeddings", str(shard), "-k", "2", "--bias"]) == 0
@@ -179,3 +190,82 @@ def test_keywords_into_a_closed_pipe_exit_quietly_with_141(tmp_path):
     finally:
         os.close(write_end)
     assert result.stderr.decode() == "" and result.returncode == 141
+
+
+HUB_ID = "BUT-FIT/FLiP-en-sonar/mcv15/rank-512"  # repository BUT-FIT/FLiP-en-sonar, subfolder mcv15/rank-512
+COMMIT = "4f1c0ffee0ddba11deadbeef0123456789abcdef"  # the snapshot refs/main points at
+
+
+def _save_flip(folder, first="apple", second="berlin"):
+    """A FLiP checkpoint written by save_checkpoint (keys E1, E2, b, as published) into ``folder``."""
+    probe = FLiP(len(WORDS), 3, 2)
+    probe.load_state_dict(_flip_tensors(first, second))
+    save_checkpoint(folder, probe, Vocabulary(WORDS, Tokenizer("latin")), {"rank": 2})
+    return folder
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An offline huggingface_hub cache (HF_HUB_CACHE) holding BUT-FIT/FLiP-en-sonar's mcv15/rank-512.
+
+    The hub's layout (huggingface_hub.file_download): ``models--{owner}--{name}/refs/main`` holds
+    the commit hash and ``snapshots/{hash}/`` the repository's files. The hub reads HF_HUB_CACHE
+    when it is imported, so its constant is set too; the CWD is a folder without a BUT-FIT folder.
+    """
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--BUT-FIT--FLiP-en-sonar"
+    _save_flip(repo / "snapshots" / COMMIT / "mcv15" / "rank-512")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    for name, value in (("HF_HUB_CACHE", str(cache)), ("HF_HUB_OFFLINE", True)):
+        monkeypatch.setenv(name, str(int(value)) if value is True else value)
+        monkeypatch.setattr(huggingface_hub.constants, name, value)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    return cache
+
+
+def test_flip_keywords_by_hub_id_read_the_offline_hub_cache(hub_cache, tmp_path, capsys):
+    snapshot = hub_cache / "models--BUT-FIT--FLiP-en-sonar" / "snapshots" / COMMIT
+    assert resolve_checkpoint(HUB_ID) == snapshot / "mcv15" / "rank-512"
+    shard = _shard(tmp_path)
+    assert main(["keywords", "--model", HUB_ID, "--embeddings", str(shard), "-k", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["s1\tapple", "s2\tberlin"]
+    assert main(["keywords", "--model", HUB_ID, "--embeddings", str(shard), "-k", "2", "--bias"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["s1\tthe apple", "s2\tthe berlin"]
+
+
+def test_a_local_folder_named_like_the_hub_id_wins(hub_cache, tmp_path, capsys):
+    _save_flip(tmp_path / "cwd" / HUB_ID, first="berlin", second="apple")  # the cached one, swapped
+    assert resolve_checkpoint(HUB_ID) == Path(HUB_ID)
+    assert main(["keywords", "--model", HUB_ID, "--embeddings", str(_shard(tmp_path)), "-k", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["s1\tberlin", "s2\tapple"]
+
+
+@pytest.mark.parametrize("model, where", [
+    ("BUT-FIT/FLiP-en-sonar/mcv15/rank-256", "hub repository BUT-FIT/FLiP-en-sonar (subfolder mcv15/rank-256)"),
+    ("BUT-FIT/FLiP-de-sonar/mcv15/rank-512", "hub repository BUT-FIT/FLiP-de-sonar (subfolder mcv15/rank-512)"),
+    ("BUT-FIT/FLiP-de-sonar", "hub repository BUT-FIT/FLiP-de-sonar"),
+])
+def test_a_hub_id_missing_from_the_offline_cache_is_one_line(hub_cache, tmp_path, capsys, model, where):
+    assert main(["keywords", "--model", model, "--embeddings", str(_shard(tmp_path))]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [f"flip keywords: error: {model}: no such local folder, and {where} "
+                                              f"is not in the local cache {hub_cache} (HF_HUB_OFFLINE=1)"]
+
+
+@pytest.mark.parametrize("model", ["rank-512", "/no/such/folder", "BUT-FIT/../rank-512", "BUT-FIT//rank-512",
+                                   "BUT--FIT/FLiP-en-sonar"])
+def test_a_missing_folder_that_is_no_hub_id_is_named(hub_cache, model):
+    with pytest.raises(FlipInputError) as err:
+        resolve_checkpoint(model)
+    assert str(err.value) == f"{model}: no such checkpoint folder, and not a hub id owner/name[/subfolder]"
+
+
+def test_a_fresh_process_reads_hf_hub_cache_from_the_environment(hub_cache, tmp_path):
+    cmd = [sys.executable, "-m", "flip_pipeline.cli", "keywords", "--model", HUB_ID, "--embeddings",
+           str(_shard(tmp_path)), "-k", "1"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert (result.returncode, result.stdout.splitlines()) == (0, ["s1\tapple", "s2\tberlin"]), result.stderr
