@@ -5,6 +5,10 @@ slice of ``chunk_batches × batch_size`` rows) at a time from the shards, the
 next chunk is read in a background thread while the current one trains, and the bag of
 words stays sparse. Shuffling: every epoch visits the chunks in a random order and
 permutes the rows inside each chunk, so batches differ from epoch to epoch.
+
+This is the path for views that do not fit the training device's memory budget; those
+that do are held there whole and gathered by index (:mod:`flip_pipeline.training.resident`).
+Both build the same :class:`Batch` (:func:`weighted_rows` stacks the views' targets).
 """
 
 from __future__ import annotations
