@@ -118,15 +118,19 @@ class ResidentData:
         self.indices = to_device(counts.indices.astype(np.int32))
         self.counts = to_device(counts.data.astype(np.float32))
         self.row_sums = to_device(self.row_tokens.astype(np.float32))
+        self._buffers = _CpuBuffers() if device.type == "cpu" else None
 
     def __len__(self) -> int:
         return len(self.row_nnz)
 
     def batches(self, batch_size: int, rng: np.random.Generator) -> Iterator[Batch]:
-        """One epoch: every kept row once, batches in the order of a permutation drawn from ``rng``."""
+        """One epoch: every kept row once, batches cut from a permutation drawn from ``rng``
+        (within a batch the rows are in storage order: the gather reads memory forwards)."""
         order = rng.permutation(len(self))
-        on_device = torch.from_numpy(order).to(self.device)  # one copy per epoch
         bounds = np.arange(0, len(self), batch_size)
+        for lo in bounds:
+            order[lo : lo + batch_size].sort()
+        on_device = torch.from_numpy(order).to(self.device)  # one copy per epoch
         nnz = np.add.reduceat(self.row_nnz[order], bounds)
         tokens = np.add.reduceat(self.row_tokens[order], bounds)
         for i, lo in enumerate(bounds):
@@ -141,7 +145,11 @@ class ResidentData:
     def _gather(self, idx: torch.Tensor, nnz: int, tokens: int) -> Batch:
         """Batch of the rows ``idx`` (``(B,)`` int64 on the device) holding ``nnz`` stored counts."""
         b = idx.shape[0]
-        x = torch.empty((b * len(self.views), self.dim), dtype=torch.float32, device=self.device)
+        shape = (b * len(self.views), self.dim)
+        if self._buffers is not None:
+            x = self._buffers.empty(shape)
+        else:
+            x = torch.empty(shape, dtype=torch.float32, device=self.device)
         for v, view in enumerate(self.views):
             _select_rows(view, idx, x[v * b : (v + 1) * b])
         lengths = self.lengths[idx]
@@ -151,6 +159,35 @@ class ResidentData:
         rows, cols, vals, totals = weighted_rows(local, self.indices[positions].long(), self.counts[positions],
                                                  self.row_sums[idx], b, self.weights)
         return Batch(x, rows, cols, vals, totals, tokens)
+
+
+class _CpuBuffers:
+    """``(N, d)`` float32 batch buffers reused on the CPU, where a fresh tensor of a batch's size
+    is mapped anew by the allocator and costs a page fault per 4 KiB (about 12k, tens of ms,
+    per batch of 6000 × 2 × 1024). A buffer is handed out again only once no tensor shares its
+    storage (the batch, its views and anything made from them are gone), so a consumer that
+    keeps batches gets fresh ones. On a GPU the caching allocator does this already.
+    """
+
+    def __init__(self, keep: int = 2):
+        self._pool: list[tuple[torch.Tensor, int]] = []  # buffer, use count of its storage when idle
+        self._keep = keep
+
+    def empty(self, shape: tuple[int, int]) -> torch.Tensor:
+        for buffer, idle in self._pool:
+            if buffer.shape == shape and _storage_uses(buffer) == idle:
+                return buffer.view(shape)  # a new tensor on the buffer's storage: counted while alive
+        buffer = torch.empty(shape, dtype=torch.float32)
+        uses = _storage_uses(buffer)
+        if uses is not None and len(self._pool) < self._keep:
+            self._pool.append((buffer, uses))
+        return buffer.view(shape)
+
+
+def _storage_uses(tensor: torch.Tensor) -> int | None:
+    """How many tensors share ``tensor``'s storage (``None`` where torch does not say)."""
+    use_count = getattr(torch._C, "_storage_Use_Count", None)
+    return None if use_count is None else int(use_count(tensor.untyped_storage()._cdata))
 
 
 def _select_rows(view: torch.Tensor, idx: torch.Tensor, out: torch.Tensor) -> None:

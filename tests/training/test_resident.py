@@ -107,6 +107,19 @@ def test_a_gathered_batch_is_the_streamed_batch_of_the_same_rows(data):
     assert bool((gathered.rows[1:] >= gathered.rows[:-1]).all())  # train_step's searchsorted needs sorted rows
 
 
+def test_batch_buffers_are_reused_only_once_nothing_refers_to_them(data):
+    resident = ResidentData(data, CPU, torch.float32)
+    kept = list(resident.batches(8, np.random.default_rng(0)))  # a consumer that keeps every batch
+    assert len({b.x.data_ptr() for b in kept}) == len(kept) == 5
+    assert _epoch(kept) == _expected(data)
+    view = kept[0].x[:3]  # a view outlives its batch
+    expected = view.clone()
+    del kept
+    ptrs = [b.x.data_ptr() for b in resident.batches(8, np.random.default_rng(0))]
+    assert len(set(ptrs)) < len(ptrs)  # consumed one at a time, the buffers come round again
+    assert torch.equal(view, expected)
+
+
 def test_the_same_seed_gives_the_same_batches_another_seed_another_order(data):
     resident = ResidentData(data, CPU, torch.bfloat16)
     first, again, other = ([b.x for b in resident.batches(8, np.random.default_rng(s))] for s in (3, 3, 4))
