@@ -152,12 +152,13 @@ class ResidentData:
             x = torch.empty(shape, dtype=torch.float32, device=self.device)
         for v, view in enumerate(self.views):
             _select_rows(view, idx, x[v * b : (v + 1) * b])
-        lengths = self.lengths[idx]
+        lengths = self.lengths.index_select(0, idx)
         local = torch.repeat_interleave(lengths, output_size=nnz)  # (nnz,) batch row of each count, sorted
-        shift = self.starts[idx] - (lengths.cumsum(0) - lengths)  # CSR position − batch position of row's 1st
-        positions = torch.arange(nnz, device=self.device) + shift[local]
-        rows, cols, vals, totals = weighted_rows(local, self.indices[positions].long(), self.counts[positions],
-                                                 self.row_sums[idx], b, self.weights)
+        shift = self.starts.index_select(0, idx) - (lengths.cumsum(0) - lengths)  # CSR − batch position of a row
+        positions = torch.arange(nnz, device=self.device).add_(shift.index_select(0, local))
+        cols = self.indices.index_select(0, positions).long()
+        rows, cols, vals, totals = weighted_rows(local, cols, self.counts.index_select(0, positions),
+                                                 self.row_sums.index_select(0, idx), b, self.weights)
         return Batch(x, rows, cols, vals, totals, tokens)
 
 
