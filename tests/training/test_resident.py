@@ -16,7 +16,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.shards import ViewEmbeddings, shard_name, write_manifest, write_shard
 from flip_pipeline.training.batches import Batch, TrainingData, stack_views
-from flip_pipeline.training.resident import ResidentData, resident_bytes, resident_or_streamed
+from flip_pipeline.training.resident import ConversionError, ResidentData, resident_bytes, resident_or_streamed
 
 CPU = torch.device("cpu")
 N, DIM, WORDS = 47, 6, 11
@@ -150,8 +150,9 @@ def test_the_default_budget_is_half_the_memory_left(data, monkeypatch):
     assert record["budget_gb"] == 0.5 and record["budget_source"] == "0.5 x 1.00 GiB, test"
 
 
-def test_the_conversion_error_of_16_bit_storage_is_measured(data, caplog):
+def test_the_conversion_error_of_16_bit_storage_is_measured(data, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="flip_pipeline.training.resident")
+    monkeypatch.setattr(ConversionError, "BLOCK_VALUES", 13)  # two rows of d 6 at a time: several blocks
     errors = {}
     for dtype in ("float32", "float16", "bfloat16"):
         _, record = resident_or_streamed(data, 1.0, dtype, CPU)
