@@ -3,7 +3,8 @@
 Writes 1.7M synthetic pairs of 1024-d float32 embeddings (two views, as Parquet shards
 through :func:`flip_pipeline.formats.shards.write_shard`) and a 100k-word CSR bag of words, then
 streams one epoch of shuffled 6000-sentence batches with
-:class:`flip_pipeline.training.batches.TrainingData`, running a real training step of a small
+:class:`flip_pipeline.training.batches.TrainingData` (the streamed path, which training takes
+when the views do not fit ``training.resident_memory_gb`` or it is 0), running a real training step of a small
 FLiP (rank 8, the full 100k vocabulary) every ``--step-every`` batches so the step's
 buffers count too. Prints peak resident memory (``ru_maxrss``) against the 4 GiB target
 and against the size of the embeddings the pass streamed (the baseline: what loading
@@ -23,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from synthetic import zipf_counts
+from synthetic import synthetic_bow, write_view
 
 from flip_pipeline.formats.bow import BagOfWords
-from flip_pipeline.formats.shards import ViewEmbeddings, shard_name, write_manifest, write_shard
+from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.training.batches import TrainingData
 from flip_pipeline.training.loop import TrainSettings, make_optimizer, train_step
@@ -36,25 +37,6 @@ GIB = 2**30
 
 def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def write_view(folder: Path, ids: np.ndarray, dim: int, shard_rows: int, seed: int) -> None:
-    """Synthetic shards of one view, written shard by shard (never whole in memory)."""
-    rng = np.random.default_rng(seed)
-    shards = []
-    for i, lo in enumerate(range(0, len(ids), shard_rows)):
-        hi = min(len(ids), lo + shard_rows)
-        block = rng.standard_normal((hi - lo, dim), dtype=np.float32)
-        write_shard(folder / shard_name(i), ids[lo:hi].tolist(), block, {"encoder": "synthetic", "dim": dim})
-        shards.append((shard_name(i), hi - lo))
-    write_manifest(folder, shards, {"encoder": "synthetic", "dim": dim, "dtype": "float32"})
-
-
-def synthetic_bow(n: int, vocab: int, words_per_row: int, seed: int) -> BagOfWords:
-    """Zipf-distributed counts, ``(n, vocab)`` CSR, built without a dense intermediate."""
-    counts = zipf_counts(np.random.default_rng(seed), n, vocab, words_per_row)
-    ids = np.char.add("utt-", np.arange(n).astype(str))
-    return BagOfWords(ids, counts, np.zeros(n, np.int32))
 
 
 def prepare(args: argparse.Namespace) -> None:

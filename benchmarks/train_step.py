@@ -38,6 +38,12 @@ def baseline_step(probe, opt, xs, counts, alpha, l1):
     coo = counts.tocoo()
     rows, cols = torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))
     vals = torch.from_numpy(coo.data.astype(np.float32))
+    return baseline_update(probe, opt, xs, rows, cols, vals, alpha, l1)
+
+
+def baseline_update(probe, opt, xs, rows, cols, vals, alpha, l1):
+    """The published update on one batch: per view a full log-softmax (:func:`reference_view_nll`),
+    ``alpha``-mixed, backward, AdamW, proximal L1; ``xs`` the two views' ``(B, d)`` embeddings."""
     opt.zero_grad()
     nll1 = reference_view_nll(probe.E1, probe.E2, probe.b, xs[0], rows, cols, vals)
     nll2 = reference_view_nll(probe.E1, probe.E2, probe.b, xs[1], rows, cols, vals)

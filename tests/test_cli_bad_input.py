@@ -40,9 +40,9 @@ def small_run(tmp_path):
     return tmp_path
 
 
-def _train(root, rank, train_bow="train.npz"):
+def _train(root, rank, train_bow="train.npz", **training):
     spec = {"run": "r", "probe": "flip", "rank": rank, "alpha": 1.0, "train_views": ["text_en"], "encoder": "bow",
-            "target_view": "text_en", "training": {"max_iterations": 1, "batch_size": 64}}
+            "target_view": "text_en", "training": {"max_iterations": 1, "batch_size": 64, **training}}
     return main(["train", "--spec", json.dumps(spec), "--vocab-dir", str(root / "vocab"),
                  "--train-bow", str(root / train_bow), "--dev-bow", str(root / "dev.npz"),
                  "--train-embeddings", str(root / "emb" / "train"), "--dev-embeddings", str(root / "emb" / "dev"),
@@ -75,10 +75,25 @@ def test_bags_of_words_wider_than_the_vocabulary_are_refused(small_run, capsys, 
 
 
 def test_a_small_run_trains(small_run):
-    assert _train(small_run, 8) == 0
+    assert _train(small_run, 8, resident_memory_gb=0) == 0
     assert (small_run / "model" / "model.safetensors").exists()
     log = (small_run / "model" / "train_log.jsonl").read_text().splitlines()
     assert len(log) == 2
+    assert json.loads(log[0])["data_path"]["path"] == "streamed"
+    assert _train(small_run, 8, resident_dtype="bfloat16") == 0  # the default budget holds 180 rows of d 16
+    result = json.loads((small_run / "model" / "config.json").read_text())["result"]
+    assert result["data_path"]["path"] == "resident" and result["data_path"]["conversion_error"]["relative_rms"] > 0
+    assert result["settings"]["resident_dtype"] == "bfloat16"
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"resident_dtype": "int8"}, "training.resident_dtype: 'int8' is not one of float32, float16, bfloat16"),
+    ({"resident_memory_gb": -2}, "training.resident_memory_gb: -2 is negative"),
+])
+def test_bad_resident_settings_exit_2_naming_the_key(small_run, capsys, setting, message):
+    assert _train(small_run, 8, **setting) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and not (small_run / "model" / "model.safetensors").exists()
 
 
 def test_non_utf8_text_files_are_named(tmp_path):

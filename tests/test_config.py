@@ -33,6 +33,16 @@ def test_typo_key_is_named(config):
     assert "training" in msg and "'batchsize' was unexpected" in msg
 
 
+def test_resident_settings_are_checked(config):
+    ok = copy.deepcopy(config)
+    ok["training"].update(resident_memory_gb=None, resident_dtype="bfloat16")
+    validate_config(ok)
+    ok["training"].update(resident_memory_gb=0)
+    validate_config(ok)
+    assert "training.resident_dtype" in _error(config, lambda c: c["training"].update(resident_dtype="int8"))
+    assert "training.resident_memory_gb" in _error(config, lambda c: c["training"].update(resident_memory_gb=-1))
+
+
 def test_wrong_type_is_named(config):
     msg = _error(config, lambda c: c["experiments"]["quickstart"].update(ranks=["big"]))
     assert "experiments.quickstart.ranks[0]" in msg

@@ -2,7 +2,8 @@
 
 Reads the training views' shards and the target text's bags of words (train and dev),
 applies the published ``sim_threshold`` filter when configured, keeps only rows that
-every weighted view embedded (bad audio), trains (:func:`flip_pipeline.training.loop.train_probe`)
+every weighted view embedded (bad audio), trains (:func:`flip_pipeline.training.loop.train_probe`:
+the views held on the device when they fit ``training.resident_memory_gb``, else streamed)
 and writes ``model.safetensors``, ``vocab.json``, ``config.json`` and ``train_log.jsonl``.
 """
 

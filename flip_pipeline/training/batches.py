@@ -5,6 +5,10 @@ slice of ``chunk_batches × batch_size`` rows) at a time from the shards, the
 next chunk is read in a background thread while the current one trains, and the bag of
 words stays sparse. Shuffling: every epoch visits the chunks in a random order and
 permutes the rows inside each chunk, so batches differ from epoch to epoch.
+
+This is the path for views that do not fit the training device's memory budget; those
+that do are held there whole and gathered by index (:mod:`flip_pipeline.training.resident`).
+Both build the same :class:`Batch` (:func:`weighted_rows` stacks the views' targets).
 """
 
 from __future__ import annotations
@@ -43,21 +47,36 @@ class Batch:
     tokens: int
 
 
+def weighted_rows(
+    local_rows: torch.Tensor, cols: torch.Tensor, counts: torch.Tensor, row_sums: torch.Tensor, n_rows: int,
+    weights: list[float],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The sparse targets of a batch with its views stacked in ``weights`` order.
+
+    Args:
+        local_rows, cols: ``(nnz,)`` int64 batch row (sorted) and word of each count.
+        counts: ``(nnz,)`` float32 counts; row_sums: ``(n_rows,)`` float32 word count per row.
+        n_rows: sentences in the batch (``B``); weights: one weight per view.
+
+    Returns:
+        ``rows``, ``cols``, ``vals`` ``(V·nnz,)`` and ``totals`` ``(V·B,)`` of :class:`Batch`: view
+        ``v``'s copy of row ``i`` is row ``v·B + i``, its counts and total × ``weights[v]``.
+    """
+    rows = torch.cat([local_rows + v * n_rows for v in range(len(weights))])
+    vals = torch.cat([counts * w for w in weights])
+    return rows, cols.repeat(len(weights)), vals, torch.cat([row_sums * w for w in weights])
+
+
 def stack_views(xs: list[np.ndarray], weights: list[float], counts: sp.csr_matrix, device: torch.device) -> Batch:
     """Build a :class:`Batch` from per-view embeddings ``(B, d)`` sharing the counts ``(B, W)``."""
     b = counts.shape[0]
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)  # noqa: E731
     local_rows = np.repeat(np.arange(b, dtype=np.int64), np.diff(counts.indptr))
     row_sums = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
-    rows, cols, vals, totals = [], [], [], []
-    for v, w in enumerate(weights):
-        rows.append(local_rows + v * b)
-        cols.append(counts.indices.astype(np.int64))
-        vals.append(counts.data.astype(np.float32) * w)
-        totals.append(row_sums * w)
+    rows, cols, vals, totals = weighted_rows(as_t(local_rows), as_t(counts.indices.astype(np.int64)),
+                                             as_t(counts.data.astype(np.float32)), as_t(row_sums), b, weights)
     x = np.concatenate(xs) if len(xs) > 1 else xs[0]
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)  # noqa: E731
-    return Batch(as_t(x), as_t(np.concatenate(rows)), as_t(np.concatenate(cols)),
-                 as_t(np.concatenate(vals)), as_t(np.concatenate(totals)), int(counts.data.sum()))
+    return Batch(as_t(x), rows, cols, vals, totals, int(counts.data.sum()))
 
 
 class TrainingData:

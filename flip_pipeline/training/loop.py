@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from flip_pipeline.probes.lip import Probe, make_probe
 from flip_pipeline.probes.objective import weighted_count_nll
 from flip_pipeline.settings import settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData
+from flip_pipeline.training.resident import ResidentData, resident_or_streamed, storage_dtype
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,16 @@ class TrainSettings:
             this (the published filter); ``None`` keeps every row.
         logits_memory_mb: cap on the ``(rows, W)`` logit buffer of one step; a batch that
             needs more is processed in row chunks (same gradient, bounded memory).
+        resident_memory_gb: GiB (2³⁰ bytes) the kept rows of the training views may take
+            when held whole on the training device (host RAM on the CPU, device memory on a
+            GPU; ``n × d × views`` values plus the CSR bag of words), batches then gathered
+            there by index (:mod:`flip_pipeline.training.resident`); over it they are
+            streamed from the shards. ``None``: half of the memory the job still has there
+            (GPU free memory; host available memory within a cgroup or SLURM limit).
+            0: always stream.
+        resident_dtype: storage dtype of resident views, ``float32``, ``float16`` or
+            ``bfloat16`` (half the memory; batches are float32 either way, and the
+            conversion error is measured on the loaded values and recorded).
     """
 
     lr: float = 5e-3
@@ -74,6 +86,14 @@ class TrainSettings:
     chunk_batches: int = 8
     sim_threshold: float | None = None
     logits_memory_mb: float = 1024.0
+    resident_memory_gb: float | None = None
+    resident_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        storage_dtype(self.resident_dtype)  # refused here, before any data is read
+        if self.resident_memory_gb is not None and self.resident_memory_gb < 0:
+            raise FlipInputError(f"training.resident_memory_gb: {self.resident_memory_gb} is negative; "
+                                 "null (default budget), 0 (always stream) or GiB")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], key: str = "training") -> TrainSettings:
@@ -139,6 +159,16 @@ def train_step(probe: Probe, opt: torch.optim.Optimizer, batch: Batch, settings:
     return total
 
 
+def epoch_batches(
+    data: TrainingData, resident: ResidentData | None, settings: TrainSettings, rng: np.random.Generator,
+    device: torch.device,
+) -> Iterator[Batch]:
+    """One epoch of shuffled batches: gathered on the device from ``resident``, else streamed from ``data``."""
+    if resident is not None:
+        return resident.batches(settings.batch_size, rng)
+    return data.batches(settings.batch_size, rng, device, settings.chunk_batches)
+
+
 def make_optimizer(probe: Probe, settings: TrainSettings) -> torch.optim.AdamW:
     matrices = [p for name, p in probe.named_parameters() if name != "b"]
     groups = [{"params": matrices, "weight_decay": settings.weight_decay}, {"params": [probe.b], "weight_decay": 0.0}]
@@ -157,15 +187,20 @@ def train_probe(
 ) -> tuple[Probe, dict]:
     """Train a probe; write one JSON line per iteration to ``log_path``.
 
+    The training views are held on ``device`` when they fit ``settings.resident_memory_gb``
+    (:func:`flip_pipeline.training.resident.resident_or_streamed`), else streamed; the
+    choice is logged and recorded as ``data_path`` in the summary and in the log's first line.
+
     Returns:
         ``(best probe, summary)`` where the summary has the best dev recall, the iteration
-        it was reached at, iterations run and wall time.
+        it was reached at, iterations run, wall time and the data path.
     """
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     probe = make_probe(kind, data.bow.counts.shape[1], data.dim, rank)
     probe.init_bias_log_unigram(data.word_counts())
     probe.to(device)
+    resident, data_path = resident_or_streamed(data, settings.resident_memory_gb, settings.resident_dtype, device)
     opt = make_optimizer(probe, settings)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="max", factor=settings.lr_factor, patience=settings.lr_patience
@@ -175,10 +210,10 @@ def train_probe(
     started = time.perf_counter()
     iteration = 0
     with open(log_path, "w", encoding="utf-8") as log_file:
-        log_file.write(strict_json({"iteration": 0, "dev_recall": best}) + "\n")
+        log_file.write(strict_json({"iteration": 0, "dev_recall": best, "data_path": data_path}) + "\n")
         for iteration in range(1, settings.max_iterations + 1):
             nll, tokens, steps = 0.0, 0, 0
-            for batch in data.batches(settings.batch_size, rng, device, settings.chunk_batches):
+            for batch in epoch_batches(data, resident, settings, rng, device):
                 nll += train_step(probe, opt, batch, settings)
                 tokens += batch.tokens
                 steps += 1
@@ -211,6 +246,7 @@ def train_probe(
         "train_rows": len(data),
         "train_rows_without_in_vocab_token": data.rows_without_words(),
         "seconds": round(time.perf_counter() - started, 3),
+        "data_path": data_path,
         "settings": asdict(settings),
     }
     return probe, summary

@@ -1,6 +1,7 @@
 """Training: learns, is deterministic under a seed, applies proximal L1, refuses bad input."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -67,13 +68,38 @@ def test_flip_learns_the_bow_control_and_logs(prepared, tmp_path):
     assert details.num_rows == len(test_bow.ids) and details.column("id").to_pylist() == test_bow.ids.tolist()
 
 
-def test_same_seed_same_model_other_seed_other_model(prepared, tmp_path):
-    a, _ = _train(prepared, tmp_path, max_iterations=2, seed=5)
-    b, _ = _train(prepared, tmp_path, max_iterations=2, seed=5)
-    c, _ = _train(prepared, tmp_path, max_iterations=2, seed=6)
+@pytest.mark.parametrize("budget_gb", [1.0, 0])  # resident, streamed
+def test_same_seed_same_model_other_seed_other_model(prepared, tmp_path, budget_gb):
+    a, summary = _train(prepared, tmp_path, max_iterations=2, seed=5, resident_memory_gb=budget_gb)
+    b, _ = _train(prepared, tmp_path, max_iterations=2, seed=5, resident_memory_gb=budget_gb)
+    c, _ = _train(prepared, tmp_path, max_iterations=2, seed=6, resident_memory_gb=budget_gb)
+    assert summary["data_path"]["path"] == ("resident" if budget_gb else "streamed")
     for name, tensor in a.state_dict().items():
         torch.testing.assert_close(tensor, b.state_dict()[name], rtol=0, atol=0)
     assert not torch.equal(a.E1, c.E1)
+
+
+def test_resident_16_bit_storage_trains_as_well_and_records_its_error(prepared, tmp_path):
+    _, streamed = _train(prepared, tmp_path, resident_memory_gb=0)
+    results = {}
+    for dtype in ("float32", "float16", "bfloat16"):
+        _, results[dtype] = _train(prepared, tmp_path, resident_memory_gb=1.0, resident_dtype=dtype)
+        path = results[dtype]["data_path"]
+        assert path["path"] == "resident" and path["dtype"] == dtype
+        assert abs(results[dtype]["best_dev_recall"] - streamed["best_dev_recall"]) < 0.02
+    first = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[0])
+    assert first["data_path"] == results["bfloat16"]["data_path"]
+    assert 0 < results["float16"]["data_path"]["conversion_error"]["relative_rms"] < 2**-11
+    assert 0 < results["bfloat16"]["data_path"]["conversion_error"]["relative_rms"] < 2**-8
+    assert results["float32"]["data_path"]["conversion_error"]["max_abs"] == 0
+
+
+def test_a_budget_too_small_trains_streamed_and_logs_why(prepared, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="flip_pipeline.training.resident")
+    _, summary = _train(prepared, tmp_path, max_iterations=1, resident_memory_gb=1e-6)
+    assert summary["data_path"]["path"] == "streamed" and summary["data_path"]["budget_gb"] == pytest.approx(1e-6, rel=1e-3)
+    assert "training data: streamed from the shards" in caplog.text
+    assert "over the budget of 9.993e-07 GiB (training.resident_memory_gb)" in caplog.text  # 1e-6 GiB: 1073 bytes
 
 
 def test_bf16_training_tracks_fp32(prepared, tmp_path):
