@@ -16,6 +16,11 @@ model                  ``models/{experiment}/{run}/`` (probe or SpLiCE files)
 evaluation             ``eval/{experiment}/{run}/{view}.json`` + ``{view}.details.parquet``
 entities               ``entities/{entities}.jsonl``
 entity recall          ``entity_recall/{experiment}/{run}/{view}.{entities}.json``
+layer representations  ``layers/{encoder}/{corpus}/{split}/{view}/{layer}/`` (shards + ``_SUCCESS``
+                       each; the view's own ``_SUCCESS`` lists its layers, written last)
+similarity scores      ``similarity/{encoder}/{analysis}.parquet`` (``analysis`` ``cross_modal``,
+                       ``cross_lingual_text``, ``cross_lingual_speech``, ``cross_lingual_speech_text``)
+t-SNE coordinates      ``tsne/{encoder}/{layer}.parquet``
 tables, figures        ``tables/{name}.{md,csv,tex}``, ``figures/{name}.{png,pdf}``
 =====================  ============================================================
 """
@@ -104,6 +109,29 @@ def entities_file(results: Root, entities: str) -> str:
 
 def entity_recall_file(results: Root, experiment: str, run: str, view: str, entities: str) -> str:
     return f"{results}/entity_recall/{experiment}/{run}/{view}.{entities}.json"
+
+
+def layers_dir(results: Root, encoder: str, corpus: str, split: str, view: str) -> str:
+    """The folder of one view's per-layer representations: one shard folder per layer."""
+    return f"{results}/layers/{encoder}/{corpus}/{split}/{view}"
+
+
+def layers_manifest(results: Root, encoder: str, corpus: str, split: str, view: str) -> str:
+    """The file that marks every requested layer of a view complete (written last)."""
+    return f"{layers_dir(results, encoder, corpus, split, view)}/{MANIFEST}"
+
+
+def layer_dir(results: Root, encoder: str, corpus: str, split: str, view: str, layer: str) -> str:
+    """One layer's shards and manifest, under the embedded-view contract of ``formats.shards``."""
+    return f"{layers_dir(results, encoder, corpus, split, view)}/{layer}"
+
+
+def similarity_file(results: Root, encoder: str, analysis: str) -> str:
+    return f"{results}/similarity/{encoder}/{analysis}.parquet"
+
+
+def tsne_file(results: Root, encoder: str, layer: str) -> str:
+    return f"{results}/tsne/{encoder}/{layer}.parquet"
 
 
 def report_prefix(results: Root, kind: str, name: str) -> str:
