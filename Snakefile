@@ -32,6 +32,7 @@ include: "workflow/rules/vocab.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/thesis.smk"
 
 
 rule all:

@@ -86,6 +86,16 @@ def run_report(a):
     report_stage(a.kind, a.name, a.spec, a.inputs, a.out_prefix)
 
 
+def run_tsne(a):
+    from flip_pipeline.stages.tsne import tsne_map
+    tsne_map(a.encoder, a.layer, a.views, a.resource, a.settings, a.out)
+
+
+def run_thesis_report(a):
+    from flip_pipeline.stages.thesis_report import thesis_report_stage
+    thesis_report_stage(a.kind, a.name, a.spec, a.inputs, a.out_prefix)
+
+
 def run_pair(a):
     from flip_pipeline.stages.pair import pair_views
     pair_views(a.a, a.b, a.out)
@@ -195,6 +205,21 @@ COMMANDS = {
         ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
         ("--spec", dict(required=True, type=_spec, help="{layout, caption, entries: [...]}")),
         ("--inputs", dict(nargs="+", required=True, help="evaluation summaries")),
+        ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
+    ]),
+    "tsne": (run_tsne, "Map one layer of every language and modality of a model with t-SNE (Parquet).", [
+        ("--encoder", dict(required=True, help="encoders.<name> whose layers are mapped")),
+        ("--layer", dict(required=True, help="layer name, e.g. layer_04")),
+        ("--views", dict(required=True, type=_spec, help='{language: {modality: layers folder}} as JSON')),
+        ("--resource", dict(type=_spec, default={}, help="{language: resource level} as JSON")),
+        ("--settings", dict(type=_spec, default={}, help="thesis.tsne as JSON")),
+        ("--out", dict(required=True, help="tsne/{encoder}/{layer}.parquet")),
+    ]),
+    "thesis-report": (run_thesis_report, "Assemble a thesis table (md, csv, tex) or figure (png, pdf) from "
+                      "similarity files or a t-SNE map.", [
+        ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
+        ("--spec", dict(required=True, type=_spec, help="{layout, caption, labels, ...}")),
+        ("--inputs", dict(nargs="+", required=True, help="similarity files or a t-SNE map")),
         ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
     ]),
     "entities": (run_entities, "Tag named entities of a text view with a spaCy pipeline (JSON lines).", [

@@ -151,11 +151,42 @@ def _check_references(config: dict[str, Any], source: str) -> None:
             if spec["layout"] == "entity_recall" and spec.get("entities") not in config.get("entities", {}):
                 raise FlipInputError(f"{source}: {section}.{name}.entities: needs an entry of entities, "
                                      f"got {spec.get('entities')!r}")
+    _check_thesis(config, source)
     outputs = {*config.get("tables", {}), *config.get("figures", {})}
     for key in ("targets", "paper"):
         for i, target in enumerate(config.get(key, [])):
             if target not in outputs:
                 raise FlipInputError(f"{source}: {key}[{i}]: {target!r} is neither a table nor a figure")
+
+
+def _check_thesis(config: dict[str, Any], source: str) -> None:
+    """The layer-wise family's references: each language's corpus has its views, each model is an encoder."""
+    thesis = config.get("thesis")
+    if not thesis:
+        return
+    corpora, encoders = config["corpora"], config["encoders"]
+    for lang, spec in thesis["languages"].items():
+        key = f"{source}: thesis.languages.{lang}.corpus"
+        if spec["corpus"] not in corpora:
+            raise FlipInputError(f"{key}: unknown corpus {spec['corpus']!r}")
+    for name, model in thesis["models"].items():
+        key = f"{source}: thesis.models.{name}"
+        if name not in encoders:
+            raise FlipInputError(f"{key}: unknown encoder {name!r} (the models are entries of encoders)")
+        for i, lang in enumerate(model.get("languages", [])):
+            if lang not in thesis["languages"]:
+                raise FlipInputError(f"{key}.languages[{i}]: {lang!r} is not one of thesis.languages")
+        for lang in model.get("languages", thesis["languages"]):
+            corpus = thesis["languages"][lang]["corpus"]
+            for modality in model.get("modalities", ["text", "speech"]):
+                if f"{modality}_{lang}" not in corpus_views(corpora[corpus]):
+                    raise FlipInputError(f"{key}: corpus {corpus!r} of language {lang!r} has no view "
+                                         f"{modality}_{lang} (views: {corpus_views(corpora[corpus])})")
+        layers = model.get("layers", "all")
+        for option in ("tsne_layers", "heatmap_layers"):
+            unknown = [layer for layer in model.get(option, []) if layers != "all" and layer not in layers]
+            if unknown:
+                raise FlipInputError(f"{key}.{option}: {unknown} are not among its layers {layers}")
 
 
 def _sets_key(data: Any, path: list) -> bool:

@@ -33,7 +33,7 @@ def save_figure(fig, out_prefix: str) -> None:
     plt.close(fig)
 
 
-def _title(caption: str) -> str:
+def wrap_caption(caption: str) -> str:
     """The caption wrapped to lines of at most 90 characters."""
     return textwrap.fill(caption, 90)
 
@@ -58,7 +58,7 @@ def accuracy_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -
     ax.set_xticks(np.arange(len(encoders)), encoders)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(_title(spec.get("caption", "")), fontsize=9)
+    ax.set_title(wrap_caption(spec.get("caption", "")), fontsize=9)
     _legend_below(ax, len(groups))
     ax.grid(axis="y", alpha=0.3)
     save_figure(fig, out_prefix)
@@ -87,7 +87,7 @@ def pr_curves_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) 
         ax.set_ylabel(f"{metric}@N (%)")
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
-    fig.suptitle(_title(spec.get("caption", "")), fontsize=9)
+    fig.suptitle(wrap_caption(spec.get("caption", "")), fontsize=9)
     fig.legend(*axes[0].get_legend_handles_labels(), fontsize=7, ncols=2, loc="upper center",
                bbox_to_anchor=(0.5, 0.0), frameon=False)
     save_figure(fig, out_prefix)
@@ -125,7 +125,7 @@ def entity_recall_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
     ax.set_ylabel(f"entity recall (%), mean over {' and '.join(f'{a}s' for a in sorted(averages))}")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.set_title(_title(spec.get("caption", "")), fontsize=9)
+    ax.set_title(wrap_caption(spec.get("caption", "")), fontsize=9)
     _legend_below(ax, 2)
     save_figure(fig, out_prefix)
 

@@ -16,6 +16,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import layout
 from flip_pipeline.formats.corpus_table import view_regex
 from flip_pipeline.report.selection import ReportPlan
+from flip_pipeline.report.thesis_plan import ANALYSES as THESIS_ANALYSES, ThesisPlan
 from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 CONFIG_FILES = [str(f) for f in workflow.configfiles]
@@ -40,6 +41,7 @@ def check_no_other_run(state=Path(".snakemake")):
 check_no_other_run()
 R = config.get("results", "results")
 PLAN = ReportPlan(config, R)
+THESIS = ThesisPlan(config, R)
 SHARDS = config.get("shard_rows", SHARD_ROWS)
 DEVICE = config.get("device", "auto")
 GPUS = config.get("gpus", 1)  # SLURM `--gpus` per GPU job; `--config gpus=0` for CPU-only jobs
@@ -155,3 +157,22 @@ def report_spec(name):
 
 def report_outputs(name):
     return workflow_error(PLAN.outputs, name)
+
+
+def thesis_model(wildcards):
+    """The encoder of a layer-wise job, which must be one of thesis.models."""
+    if wildcards.encoder not in THESIS.models:
+        raise WorkflowError(f"encoder {wildcards.encoder!r} is not one of thesis.models")
+    return wildcards.encoder
+
+
+def thesis_inputs(wildcards):
+    return workflow_error(THESIS.output, wildcards.name)["inputs"]
+
+
+def thesis_spec(wildcards):
+    return as_json(workflow_error(THESIS.report_spec, wildcards.name))
+
+
+def thesis_caption(wildcards):
+    return workflow_error(THESIS.report_spec, wildcards.name)["caption"]

@@ -5,6 +5,8 @@
 
 
 rule report_table:
+    wildcard_constraints:
+        name=r"(?!thesis_)[^/]+",  # thesis_*: workflow/rules/thesis.smk
     input:
         summaries=lambda w: report_inputs(w.name),
         models=lambda w: report_models(w.name),
@@ -25,6 +27,8 @@ rule report_table:
 
 
 rule report_figure:
+    wildcard_constraints:
+        name=r"(?!thesis_)[^/]+",  # thesis_*: workflow/rules/thesis.smk
     input:
         summaries=lambda w: report_inputs(w.name),
         models=lambda w: report_models(w.name),

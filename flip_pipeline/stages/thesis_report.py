@@ -1,0 +1,33 @@
+"""The thesis report stage: similarity and t-SNE files → the thesis's tables and figures.
+
+``spec["layout"]`` picks a layout of :data:`~flip_pipeline.report.thesis_tables.THESIS_TABLE_LAYOUTS`
+or :data:`~flip_pipeline.report.thesis_figures.THESIS_FIGURE_LAYOUTS`; the spec comes from
+:meth:`flip_pipeline.report.thesis_plan.ThesisPlan.report_spec` (the rules pass it as JSON).
+"""
+
+from __future__ import annotations
+
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.report.tables import write_table
+from flip_pipeline.report.thesis_figures import THESIS_FIGURE_LAYOUTS
+from flip_pipeline.report.thesis_tables import THESIS_TABLE_LAYOUTS
+
+
+def thesis_report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix: str) -> None:
+    """Write table ``{out_prefix}.{md,csv,tex}`` or figure ``{out_prefix}.{png,pdf}``.
+
+    Args:
+        kind: ``"table"`` or ``"figure"``.
+        name: the target name, e.g. ``thesis_fig5_1``.
+        spec: ``{"layout", "caption", "labels", ...layout options}``.
+        inputs: similarity files (``similarity/{encoder}/{analysis}.parquet``) or one t-SNE map.
+        out_prefix: output path without extension.
+    """
+    layouts = THESIS_TABLE_LAYOUTS if kind == "table" else THESIS_FIGURE_LAYOUTS
+    layout = spec.get("layout")
+    if layout not in layouts:
+        raise FlipInputError(f"thesis report {name}: unknown {kind} layout {layout!r}; known: {', '.join(layouts)}")
+    if kind == "table":
+        write_table(layouts[layout](spec, inputs, name), name, spec.get("caption", ""), out_prefix)
+    else:
+        layouts[layout](spec, inputs, name, out_prefix)

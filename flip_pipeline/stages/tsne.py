@@ -1,0 +1,88 @@
+"""The t-SNE stage: one layer of every language and modality of a model → a 2-D map (seed 002 §3.3).
+
+For each layer the speech and text representations of all languages are concatenated and
+mapped together with scikit-learn's ``TSNE``. The thesis used its defaults (§4.3:
+``n_components=2, perplexity=30, early_exaggeration=12.0, learning_rate='auto',
+max_iter=1000``); the seed is fixed (``random_state``), so a map is reproducible on the
+same machine and library version (recorded in the file).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.evaluation import read_json
+from flip_pipeline.formats.layout import MANIFEST
+from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.tsne_map import write_map
+
+log = logging.getLogger(__name__)
+
+#: The thesis's TSNE arguments (scikit-learn's defaults) and the seed; ``thesis.tsne`` overrides.
+TSNE_DEFAULTS = {"perplexity": 30.0, "early_exaggeration": 12.0, "learning_rate": "auto", "max_iter": 1000,
+                 "init": "pca", "seed": 0}
+
+
+def layer_rows(layers_dir: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids (n,), vectors (n, d) float32)`` of one layer of one extracted view; an error naming
+    the folder and the layers it has when it lacks ``layer``."""
+    layers = read_json(Path(layers_dir) / MANIFEST).get("layers", [])
+    if layer not in layers:
+        raise FlipInputError(f"{layers_dir}: no layer {layer!r} (it has: {', '.join(layers)})")
+    view = ViewEmbeddings(Path(layers_dir) / layer)
+    return view.ids, view.read_rows(0, len(view))
+
+
+def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resource: dict[str, str],
+             settings: dict[str, Any], out_path: str) -> pd.DataFrame:
+    """Map ``layer`` of every view in ``views`` together and write ``out_path``.
+
+    Args:
+        encoder: the model's ``encoders.<name>`` (recorded).
+        layer: a layer name, e.g. ``"layer_04"``.
+        views: ``{language: {modality: layers folder}}`` (``layout.layers_dir``).
+        resource: ``{language: resource level}``.
+        settings: ``thesis.tsne``: :data:`TSNE_DEFAULTS` keys, and ``max_per_language``
+            (first rows of each view kept; default all).
+        out_path: ``tsne/{encoder}/{layer}.parquet``.
+
+    Returns:
+        The points, ``(n_total, 6)``: id, language, modality, resource, x, y.
+    """
+    from sklearn import __version__ as sklearn_version
+    from sklearn.manifold import TSNE
+
+    options = {**TSNE_DEFAULTS, **{k: v for k, v in settings.items() if k != "max_per_language"}}
+    cap = settings.get("max_per_language")
+    blocks, labels = [], []
+    for language, by_modality in views.items():
+        for modality, folder in by_modality.items():
+            ids, vectors = layer_rows(folder, layer)
+            ids, vectors = ids[:cap], vectors[:cap]
+            blocks.append(vectors)
+            labels.append(pd.DataFrame({"id": ids.astype(str), "language": language, "modality": modality,
+                                        "resource": resource.get(language, "")}))
+    dims = {b.shape[1] for b in blocks}
+    if len(dims) > 1:
+        raise FlipInputError(f"t-SNE of {encoder} {layer}: the views have different dimensions {sorted(dims)}; "
+                             "a map needs one space")
+    data = np.concatenate(blocks).astype(np.float64)
+    if len(data) <= options["perplexity"] * 3:
+        raise FlipInputError(f"t-SNE of {encoder} {layer}: {len(data)} points are too few for perplexity "
+                             f"{options['perplexity']} (thesis.tsne.perplexity; scikit-learn needs more than 3x)")
+    log.info("t-SNE of %s %s: %d points of dimension %d, %s", encoder, layer, len(data), data.shape[1], options)
+    seed = options.pop("seed")
+    coords = TSNE(n_components=2, random_state=seed, **options).fit_transform(data)
+    points = pd.concat(labels, ignore_index=True)
+    points["x"], points["y"] = coords[:, 0], coords[:, 1]
+    settings_json = json.dumps({**options, "seed": seed, "max_per_language": cap}, sort_keys=True)
+    write_map(out_path, points, {"encoder": encoder, "layer": layer, "settings": settings_json,
+                                 "versions": f"scikit-learn {sklearn_version}"})
+    return points
