@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from helpers_shards import write_view
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.pair_scores import read_pair_scores, sim_name, similarity_mask
-from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard
 from flip_pipeline.stages.pair import cosine_rows, pair_views
-
-
-def write_view(folder: Path, ids: list[str], x: np.ndarray, view: str, shard_rows: int = 7) -> Path:
-    shards = []
-    for i, lo in enumerate(range(0, len(ids), shard_rows)):
-        hi = min(lo + shard_rows, len(ids))
-        write_shard(folder / shard_name(i), ids[lo:hi], x[lo:hi], {"encoder": "toy", "view": view, "dim": x.shape[1]})
-        shards.append((shard_name(i), hi - lo))
-    write_manifest(folder, shards, {"encoder": "toy", "view": view, "dim": x.shape[1], "dtype": "float32"})
-    return folder
 
 
 @pytest.fixture

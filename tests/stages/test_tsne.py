@@ -1,0 +1,58 @@
+"""The t-SNE stage: every view of a layer in one map, deterministic under its seed, clear refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers_shards import write_layers
+
+from flip_pipeline.cli import main
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.tsne_map import read_map
+from flip_pipeline.stages.tsne import tsne_map
+
+
+@pytest.fixture
+def views(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(40)]
+    out = {}
+    for k, lang in enumerate(["de", "fr"]):
+        out[lang] = {}
+        for modality, shift in (("text", 0.0), ("speech", 4.0)):
+            layers = {"embeddings": rng.normal(size=(40, 6)) + shift + k, "layer_01": rng.normal(size=(40, 6))}
+            out[lang][modality] = write_layers(tmp_path / lang / modality, ids, layers, f"{modality}_{lang}")
+    return out
+
+
+def test_map_holds_every_view_and_repeats_under_its_seed(views, tmp_path):
+    settings = {"perplexity": 10, "max_iter": 250}
+    first = tsne_map("toy", "embeddings", views, {"de": "high", "fr": "low"}, settings, str(tmp_path / "a.parquet"))
+    again = tsne_map("toy", "embeddings", views, {"de": "high", "fr": "low"}, settings, str(tmp_path / "b.parquet"))
+    assert len(first) == 160 and set(first.modality) == {"text", "speech"} and set(first.language) == {"de", "fr"}
+    np.testing.assert_array_equal(first[["x", "y"]].to_numpy(), again[["x", "y"]].to_numpy())
+    points, meta = read_map(tmp_path / "a.parquet")
+    assert meta["layer"] == "embeddings" and json.loads(meta["settings"])["perplexity"] == 10
+    assert set(points[points.language == "fr"].resource) == {"low"}
+    # speech sits 4 standard deviations from text in the input: the map keeps them apart
+    text, speech = points[points.modality == "text"], points[points.modality == "speech"]
+    centre_gap = np.linalg.norm(text[["x", "y"]].mean() - speech[["x", "y"]].mean())
+    assert centre_gap > 2 * text[["x", "y"]].std().mean()
+
+
+def test_cap_per_language_and_cli(views, tmp_path):
+    out = tmp_path / "m.parquet"
+    code = main(["tsne", "--encoder", "toy", "--layer", "layer_01", "--views", json.dumps(views),
+                 "--settings", json.dumps({"perplexity": 5, "max_iter": 250, "max_per_language": 20}),
+                 "--out", str(out)])
+    assert code == 0 and len(read_map(out)[0]) == 80
+
+
+def test_missing_layer_and_too_few_points_are_named(views, tmp_path):
+    with pytest.raises(FlipInputError, match="no layer 'layer_07' .*it has: embeddings, layer_01"):
+        tsne_map("toy", "layer_07", views, {}, {}, str(tmp_path / "x.parquet"))
+    with pytest.raises(FlipInputError, match="160 points are too few for perplexity 60"):
+        tsne_map("toy", "embeddings", views, {}, {"perplexity": 60}, str(tmp_path / "x.parquet"))
+    assert not (tmp_path / "x.parquet").exists()
