@@ -17,7 +17,8 @@ Two ways in, chosen by the config entry:
   ``data/{language}``); otherwise the archive is extracted safely and streamed
   (:mod:`flip_pipeline.corpora.tar_audio`) into ``{audio_dir}/{language}/{split}/``
   (corpus root ``audio_dir``).
-* ``release: null`` or absent, with ``hub`` — through ``datasets``. ``datasets`` 4 and
+* ``release: null`` or absent, with ``hub`` — through ``datasets`` (a non-null
+  ``release`` wins over ``hub``, so one entry can carry both and switch by ``release``). ``datasets`` 4 and
   later no longer run the repository's loading script (``fleurs.py``); what loads is the
   hub's Parquet export (branch ``refs/convert/parquet``, files
   ``{language}/{train,validation,test}/*.parquet``, the columns of the script: id,
@@ -166,9 +167,10 @@ def _tsv_rows(tsv: Path) -> list[dict[str, str]]:
         row = dict(zip(TSV_COLUMNS, fields))
         where = f"{tsv} line {line}"
         for column in ("id", "num_samples"):
-            row[column] = row[column].strip()
-            if not row[column].isdigit():
-                raise FlipInputError(f"{where}: {column} {row[column]!r} is not a non-negative integer")
+            value = row[column].strip()
+            if not value.isdecimal():
+                raise FlipInputError(f"{where}: {column} {value!r} is not a non-negative integer")
+            row[column] = str(int(value))  # the hub's integer spelling: "0012" -> "12"
         row["file_name"] = row["file_name"].strip()
         if not _plain_name(row["file_name"]):
             raise FlipInputError(f"{where}: file name {row['file_name']!r} is not a plain file name")
@@ -250,7 +252,7 @@ def _dataset_rows(dataset, key: str, clip_dir: Path, prefix: str, label: str) ->
         for i in range(len(batch["id"])):
             where = f"{label} row {position}"
             position += 1
-            if batch["id"][i] is None or not str(batch["id"][i]).strip().isdigit():
+            if batch["id"][i] is None or not str(batch["id"][i]).strip().isdecimal():
                 raise FlipInputError(f"{key}: {where}: id {batch['id'][i]!r} is not a non-negative integer")
             audio = batch["audio"][i] or {}
             audio_path, audio_bytes = (audio, None) if isinstance(audio, str) else (audio.get("path"), audio.get("bytes"))
@@ -271,7 +273,7 @@ def _dataset_rows(dataset, key: str, clip_dir: Path, prefix: str, label: str) ->
             samples = batch["num_samples"][i] if "num_samples" in batch else None
             g = batch["gender"][i] if "gender" in batch else None
             rows.append({
-                "id": str(batch["id"][i]).strip(), "file_name": file_name, "speech": speech,
+                "id": str(int(batch["id"][i])), "file_name": file_name, "speech": speech,
                 "transcription": batch["transcription"][i] or "", "raw_transcription": batch["raw_transcription"][i] or "",
                 "num_samples": "" if samples is None else str(samples),
                 "gender": "" if g is None else (gender_names[g] if gender_names and isinstance(g, int) else str(g)),

@@ -31,6 +31,13 @@ def _stamp(archive: Path) -> dict[str, object]:
     return {"archive": str(archive), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def _is_current(target: Path, stamp: dict[str, object]) -> bool:
+    try:
+        return json.loads((target / STAMP).read_text(encoding="utf-8")) == stamp
+    except (OSError, ValueError):
+        return False
+
+
 def _check_member(member: tarfile.TarInfo, archive: Path, dest: Path) -> None:
     if member.name.startswith(("/", "\\")):  # data_filter would strip the slash and accept it
         raise FlipInputError(f"{archive}: unsafe member {member.name!r}: an absolute path")
@@ -51,13 +58,8 @@ def extract_flat(archive: Path, target: Path) -> set[str]:
     is then left as it was.
     """
     stamp = _stamp(archive)
-    stamp_file = target / STAMP
-    if stamp_file.is_file():
-        try:
-            if json.loads(stamp_file.read_text(encoding="utf-8")) == stamp:
-                return list_files(target) - {STAMP}
-        except ValueError:
-            pass
+    if _is_current(target, stamp):
+        return list_files(target) - {STAMP}
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -69,14 +71,20 @@ def extract_flat(archive: Path, target: Path) -> set[str]:
                     continue
                 name = posixpath.basename(member.name)
                 out = partial / name
-                if out.exists() or name == STAMP:
+                if name == STAMP:
+                    raise FlipInputError(f"{archive}: member {member.name!r}: {STAMP!r} is reserved for the stamp")
+                if out.exists():
                     raise FlipInputError(f"{archive}: member {member.name!r}: a second file named {name!r}")
                 source = tar.extractfile(member)
                 with source, open(out, "wb") as sink:
                     shutil.copyfileobj(source, sink, 1 << 20)
         (partial / STAMP).write_text(json.dumps(stamp), encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
-        os.replace(partial, target)
+        try:
+            os.replace(partial, target)
+        except OSError:
+            if not _is_current(target, stamp):  # else another job extracted the same archive meanwhile
+                raise
     except (tarfile.TarError, EOFError, OSError) as err:
         raise FlipInputError(f"{archive}: cannot extract the archive: {type(err).__name__}: {err}") from None
     finally:

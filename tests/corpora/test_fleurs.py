@@ -366,3 +366,34 @@ def test_thesis_language_table():
     assert len(set(views)) == 36
     with pytest.raises(FlipInputError, match="unknown model 'whisper'"):
         thesis_languages("whisper")
+
+
+# --- config --------------------------------------------------------------------------------
+
+
+def test_config_schema_accepts_fleurs_entries_and_names_bad_keys():
+    import yaml
+
+    from flip_pipeline.config import corpus_views, validate_config
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config.yaml").read_text(encoding="utf-8"))
+    entry = {"source": "fleurs", "language": "cmn_hans_cn", "release": None, "hub": {}, "audio_dir": "a", "seed": 1,
+             "transcription": "raw", "missing_audio": "skip"}
+    config["corpora"]["fleurs_cmn"] = entry
+    validate_config(config)
+    assert corpus_views(entry) == ["text_cmn", "speech_cmn"]
+    assert corpus_views({**entry, "view_language": "zh"}) == ["text_zh", "speech_zh"]
+    for bad, where in [({"transcription": "lower"}, "corpora.fleurs_cmn.transcription"),
+                       ({"language": "German"}, "corpora.fleurs_cmn.language"),
+                       ({"hub": {"columns": {}}}, "corpora.fleurs_cmn.hub"),
+                       ({"view_language": "chinese"}, "corpora.fleurs_cmn.view_language")]:
+        config["corpora"]["fleurs_cmn"] = {**entry, **bad}
+        with pytest.raises(FlipInputError, match=where):
+            validate_config(config)
+
+
+def test_two_members_with_one_name_are_refused(release, clips, tmp_path):
+    write_tar(release / "data" / "de_de" / "audio" / "train.tar.gz",
+              {"train/a.wav": clips["de_de", "train", 0], "other/a.wav": clips["de_de", "train", 1]})
+    with pytest.raises(FlipInputError, match=r"train.tar.gz: member 'other/a.wav': a second file named 'a.wav'"):
+        load_corpus_splits("fleurs_de", spec(release), tmp_path)
