@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from flip_pipeline.corpora.fleurs_languages import view_language as fleurs_view_language
 from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import VIEW_PATTERN
@@ -74,6 +75,9 @@ def corpus_views(spec: dict[str, Any]) -> list[str]:
         return [f"text_{lang}", f"speech_{lang}"]
     if spec["source"] in ("europarl", "samanantar"):
         return [f"text_{lang}" for lang in spec["languages"]]
+    if spec["source"] == "fleurs":
+        lang = spec.get("view_language") or fleurs_view_language(spec["language"])
+        return [f"text_{lang}", f"speech_{lang}"]
     return list(spec["views"])
 
 

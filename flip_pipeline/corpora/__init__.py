@@ -27,6 +27,7 @@ READERS = {
     "samanantar": ("flip_pipeline.corpora.samanantar", "read_samanantar"),
     "local": ("flip_pipeline.corpora.local", "read_local"),
     "flip_data": ("flip_pipeline.corpora.flip_data", "read_flip_data"),
+    "fleurs": ("flip_pipeline.corpora.fleurs", "read_fleurs"),
 }
 SOURCES = ("sample", "text_files", *READERS)
 

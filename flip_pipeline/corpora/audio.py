@@ -1,4 +1,5 @@
-"""Bookkeeping of audio files that a corpus lists but that are not on disk.
+"""Bookkeeping of audio files that a corpus lists but that are not on disk, and writing
+clips that a source delivers as bytes.
 
 The corpus stage only records audio paths (decoding is the embed stage's job), but it
 checks that each listed file exists. ``missing_audio: error`` (default) stops with the
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
 
 EXAMPLES = 10
@@ -52,3 +54,12 @@ def list_files(folder: Path) -> set[str]:
             return {e.name for e in entries if e.is_file()}
     except FileNotFoundError:
         return set()
+
+
+def write_clip(target: Path, data: bytes) -> None:
+    """Write clip bytes to ``target`` atomically; a file of the same size already there is kept
+    (a rerun rewrites nothing)."""
+    if target.is_file() and target.stat().st_size == len(data):
+        return
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)

@@ -29,6 +29,9 @@ from flip_pipeline.errors import FlipInputError
 
 
 def _resolve(path: str, base: Path) -> str:
+    """A local path relative to ``base``; a URL (``hf://datasets/...``, ``https://...``) as given."""
+    if "://" in path:
+        return path
     path = os.path.expanduser(path)
     return path if os.path.isabs(path) else str(base / path)
 

@@ -14,13 +14,15 @@ from flip_pipeline.formats.corpus_table import SPLITS, write_corpus_table
 
 def _split_key(name: str, spec: dict[str, Any]) -> str:
     """The config key that decides a corpus's split sizes: ``splits`` (shares), ``split_sizes``
-    (counts), or for sources split on disk (local, mcv, flip_data) where the files are."""
+    (counts), or for sources split on disk (local, mcv, flip_data, fleurs) where the files are."""
     key = f"corpora.{name}"
     if "split_sizes" in spec:
         return f"{key}.split_sizes"
     if "splits" in spec or spec.get("source") in ("sample", "text_files", "europarl", "samanantar"):
         return f"{key}.splits"
-    where = spec.get("root") or spec.get("hub", {}).get("id", "its source")
+    if spec.get("release"):  # fleurs
+        return f"{key}.release ({spec['release']}: the source's own split files)"
+    where = spec.get("root") or (spec.get("hub") or {}).get("id", "its source")
     return f"{key}.root ({where}: the source's own split files)"
 
 
