@@ -32,8 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from flip_pipeline.atomic import atomic_path
-from flip_pipeline.corpora.audio import MissingAudio, list_files
+from flip_pipeline.corpora.audio import MissingAudio, list_files, write_clip
 from flip_pipeline.corpora.hub import arrow_batches, check_columns, load_hub_split
 from flip_pipeline.corpora.tsv import read_tsv
 from flip_pipeline.errors import FlipInputError
@@ -120,13 +119,6 @@ def _read_release(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[str
     return tables, info
 
 
-def _write_clip(target: Path, data: bytes) -> None:
-    if target.is_file() and target.stat().st_size == len(data):
-        return
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-
-
 def _read_hub(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     key = f"corpora.{name}"
     lang = spec["language"]
@@ -170,7 +162,7 @@ def _read_hub(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[str, pa
                     empty[split] += 1
                     continue
                 if audio_bytes:
-                    _write_clip(clip_dir / clip, audio_bytes)
+                    write_clip(clip_dir / clip, audio_bytes)
                     speech = f"{lang}/clips/{clip}"
                 elif audio_path and os.path.isfile(audio_path):
                     speech = str(Path(audio_path).resolve())

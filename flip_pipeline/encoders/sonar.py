@@ -62,7 +62,12 @@ LANGUAGE_CODES = {
     "ru": "rus_Cyrl", "sk": "slk_Latn", "sl": "slv_Latn", "sv": "swe_Latn", "sw": "swh_Latn",
     "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tr": "tur_Latn", "uk": "ukr_Cyrl",
     "ur": "urd_Arab", "vi": "vie_Latn", "zh": "zho_Hans",
+    # the rest of the thesis's SONAR languages (seed 002, Table 4.2; FLEURS view codes)
+    "bg": "bul_Cyrl", "cmn": "zho_Hans", "lo": "lao_Laoo", "sd": "snd_Arab", "yue": "yue_Hant",
 }
+#: Speech-encoder card language where it is not the NLLB code's first part: SONAR's
+#: Mandarin speech encoder is ``sonar_speech_encoder_cmn`` (NLLB writes Mandarin ``zho_Hans``).
+SPEECH_CARD_LANGUAGE = {"zho": "cmn"}
 
 
 class AudioError(Exception):
@@ -200,7 +205,8 @@ class SonarEncoder:
             if card is None:
                 raise FlipInputError(f"encoder {self.name!r}: no speech encoder for view {view!r} in speech_encoder")
             return card
-        return self.speech_encoder.format(iso3=self.nllb_code(view).split("_")[0], lang=view_language(view))
+        iso3 = self.nllb_code(view).split("_")[0]
+        return self.speech_encoder.format(iso3=SPEECH_CARD_LANGUAGE.get(iso3, iso3), lang=view_language(view))
 
     def check_view(self, view: str) -> None:
         modality = view_modality(view)

@@ -19,8 +19,10 @@ from helpers_sonar import (
     train_standin_tokenizer,
 )
 
+from flip_pipeline.corpora.fleurs_languages import thesis_languages
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.encoders.batching import length_sorted_batches
+from flip_pipeline.encoders.sonar import LANGUAGE_CODES as SONAR_LANGUAGES
 from flip_pipeline.encoders.sonar import SonarEncoder, load_audio
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import write_corpus_table
@@ -123,6 +125,11 @@ def test_build_encoder_resolves_cards_without_loading():
         encoder.check_view(f"speech_{lang}")  # the card is known to fairseq2's asset store (offline)
         assert encoder.speech_card(f"speech_{lang}") == f"sonar_speech_encoder_{card}"
     encoder.check_view("text_te")
+    assert encoder.speech_card("speech_cmn") == encoder.speech_card("speech_zh") == "sonar_speech_encoder_cmn"
+    for lang in ("bg", "cmn", "lo", "sd", "yue"):  # the rest of seed 002's SONAR languages
+        encoder.check_view(f"speech_{lang}")
+    assert {f"text_{lang.view}" for lang in thesis_languages("sonar").values()} <= {
+        f"text_{lang}" for lang in SONAR_LANGUAGES}
     assert encoder._text_model is None and not encoder._speech_models  # nothing loaded
     with pytest.raises(FlipInputError, match="not a known SONAR model card"):
         build_encoder("s", {"family": "sonar", "speech_encoder": {"en": "sonar_speech_encoder_xyz"}}).check_view(
