@@ -94,7 +94,7 @@ def check_pair(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str, ids_a=Non
         if not np.array_equal(ids_a, ids_b):
             row = int(np.argmax(ids_a != ids_b))
             raise FlipInputError(f"{name_a} and {name_b} differ in ids at row {row} "
-                                 f"({ids_a[row]!r} vs {ids_b[row]!r}); rows must be the same sentences")
+                                 f"({str(ids_a[row])!r} vs {str(ids_b[row])!r}); rows must be the same sentences")
     if len(a) < MIN_ROWS:
         raise FlipInputError(f"{name_a}, {name_b}: {len(a)} sentences; at least {MIN_ROWS} are needed")
 
@@ -126,9 +126,10 @@ def compare(a: np.ndarray, b: np.ndarray, settings: SimilaritySettings, name_a: 
         for x, name in zip(inputs[True], (name_a, name_b)):
             if x.shape[1] >= n - 1:
                 raise FlipInputError(
-                    f"{name}: {n} sentences are not more than its reduced dimension {x.shape[1]} + 1 "
-                    f"({settings.variance:g} of the variance, {settings.variance_convention}); CCA would be 1 by "
-                    "construction: give more sentences or a lower variance")
+                    f"{name}: {n} sentences (n - 1 = {n - 1} dimensions once centred) are not more than its "
+                    f"reduced dimension {x.shape[1]} ({settings.variance:g} of the variance, "
+                    f"{settings.variance_convention}); CCA would be 1 by construction: give more sentences or a "
+                    "lower variance")
     largest = max(x.shape[1] for pair in inputs.values() for x in pair)
     small = n < settings.min_ratio * largest
     if small:
