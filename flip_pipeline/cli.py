@@ -101,6 +101,11 @@ def run_pair(a):
     pair_views(a.a, a.b, a.out)
 
 
+def run_similarity(a):
+    from flip_pipeline.stages.similarity import similarity_analysis
+    similarity_analysis(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out)
+
+
 def run_import_flip_view(a):
     from flip_pipeline.stages.import_published import import_flip_view, published_source
     import_flip_view(*published_source(a.corpus_spec, a.base), a.corpus_table, a.view, a.out_dir, a.name, a.spec,
@@ -233,6 +238,17 @@ COMMANDS = {
         ("--a", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewA}")),
         ("--b", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewB}")),
         ("--out", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/sim_{viewA}__{viewB}.parquet")),
+    ]),
+    "similarity": (run_similarity, "Layer-wise SVCCA, PWCCA and CKA of one encoder, with chance, null and "
+                   "intervals (tidy Parquet).", [
+        ("--encoder", dict(required=True, help="encoder name (recorded)")),
+        ("--analysis", dict(required=True, choices=["cross_modal", "cross_lingual_text", "cross_lingual_speech",
+                                                    "cross_lingual_speech_text"])),
+        ("--views", dict(required=True, type=_spec, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
+                                                          'layers_dir}}')),
+        ("--resource", dict(required=True, type=_spec, help="JSON (or @file): {lang: high|medium|low}")),
+        ("--settings", dict(type=_spec, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--out", dict(required=True, help="similarity/{encoder}/{analysis}.parquet")),
     ]),
     "import-flip-view": (run_import_flip_view, "Import one view of one split of the published FLiP embeddings as "
                          "shards (no re-embedding).", [

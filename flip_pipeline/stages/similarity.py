@@ -1,0 +1,253 @@
+"""The similarity stage: the thesis's layer-wise cross-modal and cross-lingual analyses (§3.1–3.2).
+
+Input: per language, the layer representations of its text and/or speech view, each a
+folder ``layers/{encoder}/{corpus}/{split}/{view}`` (:func:`~flip_pipeline.formats.layout.layers_dir`)
+with one embedded view per layer and a ``_SUCCESS`` whose ``"layers"`` lists them in order.
+Rows are FLEURS sentence ids, so languages meet on shared ids.
+
+Analyses (side ``a`` first in every record):
+
+* ``cross_modal``: per language, its speech (``a``) against its text (``b``) on the ids
+  both hold; every language cut to the size of the smallest, keeping the *first* ``N``
+  rows in view order, as the thesis does ("only leaving the first N input data behind",
+  §3.1; "the first 251 representations", §4.2).
+* ``cross_lingual_text`` / ``cross_lingual_speech``: every language pair once (the upper
+  triangle, languages sorted), text–text or speech–speech, on the ids both hold in ``a``'s
+  order; every intersection cut to the first ``N`` of the smallest (§3.2).
+* ``cross_lingual_speech_text``: speech of ``a`` against text of ``b`` for every ordered
+  pair, the same-language cells included (summaries leave them out, :mod:`flip_pipeline.similarity.summary`).
+
+Layer pairing (§4.1, §5.1.2): layers of equal name are compared. A layer on one side only
+takes its partner from ``settings.pairs`` (speech layer → text layer); without one,
+SeamlessM4T's ``adaptor`` (speech after the length adaptor) is compared with the other
+side's last encoder layer (the highest ``layer_NN``), as the thesis compares "the text
+representations of the last encoder layer and the speech representations after the length
+adaptor". SONAR's ``pooled`` is on both sides and pairs by name. Any other layer without a
+partner is an error naming it.
+
+Output: one tidy Parquet row per (layer pair, language pair, method), columns
+:data:`COLUMNS`, written atomically; the settings, encoder, analysis and input folders are
+recorded in the schema metadata (``flip.settings`` etc.).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flip_pipeline.atomic import atomic_path
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.layout import MANIFEST
+from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.similarity.compare import ChanceCache, compare
+from flip_pipeline.similarity.settings import SimilaritySettings
+
+log = logging.getLogger("flip.similarity")
+
+ANALYSES = {  # analysis → (modality a, modality b)
+    "cross_modal": ("speech", "text"),
+    "cross_lingual_text": ("text", "text"),
+    "cross_lingual_speech": ("speech", "speech"),
+    "cross_lingual_speech_text": ("speech", "text"),
+}
+KEY_COLUMNS = ("encoder", "analysis", "layer_a", "layer_b", "language_a", "modality_a", "language_b", "modality_b",
+               "resource_a", "resource_b")
+COLUMNS = KEY_COLUMNS + ("n", "dim_a", "dim_b", "reduced_a", "reduced_b", "method", "score", "chance",
+                              "chance_sd", "null_mean", "null_p95", "p_value", "ci_low", "ci_high")
+ENCODER_LAYER = re.compile(r"layer_(\d+)")
+ADAPTOR = "adaptor"
+
+
+@dataclass
+class LayerView:
+    """One (language, modality) view's layers.
+
+    Attributes:
+        language, modality: e.g. ``"nld"``, ``"speech"``.
+        path: its ``layers_dir``.
+        layers: layer names in the manifest's order.
+        ids: sentence ids ``(n,)``, the same for every layer.
+        row: id → row index.
+    """
+
+    language: str
+    modality: str
+    path: Path
+    layers: list[str]
+    ids: np.ndarray
+    row: dict[str, int]
+
+    @property
+    def name(self) -> str:
+        return f"{self.language} {self.modality} ({self.path})"
+
+    def read(self, layer: str) -> np.ndarray:
+        """One layer, every row: float32 ``(n, d)``."""
+        view = ViewEmbeddings(self.path / layer)
+        return view.read_rows(0, len(view))
+
+
+def open_layer_view(language: str, modality: str, path: str | os.PathLike[str]) -> LayerView:
+    """Read a view's ``_SUCCESS`` and every listed layer's ids; an error names a missing or
+    unfinished manifest, a listed layer without its folder, and layers whose ids differ."""
+    path = Path(path)
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        raise FlipInputError(f"{manifest}: missing; the layers stage has not finished {language} {modality}")
+    try:
+        layers = json.loads(manifest.read_text(encoding="utf-8"))["layers"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise FlipInputError(f"{manifest}: not a layers manifest with a 'layers' list ({err})") from None
+    if not isinstance(layers, list) or not layers:
+        raise FlipInputError(f"{manifest}: 'layers' must be a non-empty list of layer names")
+    ids = None
+    for layer in layers:
+        if not (path / layer).is_dir():
+            raise FlipInputError(f"{manifest}: lists layer {layer!r} but {path / layer} does not exist")
+        layer_ids = ViewEmbeddings(path / layer).ids
+        if ids is None:
+            ids = layer_ids
+        elif not np.array_equal(ids, layer_ids):
+            raise FlipInputError(f"{path / layer}: holds other sentence ids than {path / layers[0]}")
+    return LayerView(language, modality, path, list(layers), ids, {i: r for r, i in enumerate(ids.tolist())})
+
+
+def layer_pairs(layers_a: list[str], layers_b: list[str], pairs: dict[str, str], name_a: str,
+                name_b: str) -> list[tuple[str, str]]:
+    """Which layer of side ``a`` is compared with which of side ``b`` (see the module), in
+    ``a``'s order; every layer of either side takes part, else an error naming it."""
+    out = []
+    for layer in layers_a:
+        partner = pairs.get(layer, layer if layer in layers_b else None)
+        if partner is None and layer == ADAPTOR:
+            encoder = [lb for lb in layers_b if ENCODER_LAYER.fullmatch(lb)]
+            partner = max(encoder, key=lambda lb: int(ENCODER_LAYER.fullmatch(lb).group(1)), default=None)
+        if partner is None or partner not in layers_b:
+            raise FlipInputError(f"layer {partner or layer!r} is missing on one side: {name_b} has layers "
+                                 f"{', '.join(layers_b)}, {name_a} has {layer!r} (give its partner in "
+                                 "settings.pairs)")
+        out.append((layer, partner))
+    unused = [lb for lb in layers_b if lb not in {p for _, p in out}]
+    if unused:
+        raise FlipInputError(f"layer {unused[0]!r} is missing on one side: {name_b} has it, {name_a} has layers "
+                             f"{', '.join(layers_a)}")
+    return out
+
+
+def _comparisons(analysis: str, views: dict[tuple[str, str], LayerView]) -> list[tuple[LayerView, LayerView]]:
+    mod_a, mod_b = ANALYSES[analysis]
+    languages = sorted({lang for lang, _ in views})
+    if analysis == "cross_modal":
+        return [(views[lang, mod_a], views[lang, mod_b]) for lang in languages]
+    if mod_a == mod_b:
+        return [(views[la, mod_a], views[lb, mod_b]) for la, lb in combinations(languages, 2)]
+    return [(views[la, mod_a], views[lb, mod_b]) for la in languages for lb in languages]
+
+
+def _shared_ids(comparisons: list[tuple[LayerView, LayerView]], cap: int | None) -> tuple[list[list[str]], int]:
+    """Per comparison, the ids both sides hold in ``a``'s order, all cut to the first ``N`` of
+    the smallest (and of ``cap``); an empty intersection is an error naming both."""
+    shared = []
+    for a, b in comparisons:
+        ids = [i for i in a.ids.tolist() if i in b.row]
+        if not ids:
+            raise FlipInputError(f"{a.name} and {b.name} share no sentence ids; compare views of one corpus split")
+        shared.append(ids)
+    n = min(len(ids) for ids in shared)
+    n = n if cap is None else min(n, cap)
+    return [ids[:n] for ids in shared], n
+
+
+def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, str]],
+                        resource_levels: dict[str, str], settings: dict[str, Any] | None,
+                        out_path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Run one analysis of one encoder and write its scores.
+
+    Args:
+        encoder: encoder name (recorded).
+        analysis: one of :data:`ANALYSES`.
+        views: language → ``{"text": layers_dir, "speech": layers_dir}`` (only the modalities
+            the analysis uses are needed).
+        resource_levels: language → resource level (``high``/``medium``/``low``); every
+            language needs one.
+        settings: see :mod:`flip_pipeline.similarity.settings` (errors name ``settings.<key>``).
+        out_path: the Parquet file (``similarity_file(R, encoder, analysis)``).
+
+    Returns:
+        The scores, columns :data:`COLUMNS`, one row per layer pair, language pair and method.
+    """
+    if analysis not in ANALYSES:
+        raise FlipInputError(f"analysis {analysis!r}: must be one of {', '.join(ANALYSES)}")
+    config = SimilaritySettings.from_dict(settings)
+    needed = sorted(set(ANALYSES[analysis]))
+    if len(views) < (1 if analysis in ("cross_modal", "cross_lingual_speech_text") else 2):
+        raise FlipInputError(f"views: {analysis} needs {'one language' if analysis == 'cross_modal' else 'two'} "
+                             f"or more, got {len(views)}")
+    opened = {}
+    for language, paths in sorted(views.items()):
+        if language not in resource_levels:
+            raise FlipInputError(f"resource_levels: no resource level for language {language!r}")
+        for modality in needed:
+            if modality not in paths:
+                raise FlipInputError(f"views.{language}: no {modality!r} view; {analysis} compares {' and '.join(needed)}")
+            opened[language, modality] = open_layer_view(language, modality, paths[modality])
+    comparisons = _comparisons(analysis, opened)
+    shared, n = _shared_ids(comparisons, config.n)
+    first_a, first_b = comparisons[0]
+    for a, b in comparisons:  # one layer list per modality
+        for view, first in ((a, first_a), (b, first_b)):
+            if view.layers != first.layers:
+                missing = sorted(set(first.layers) ^ set(view.layers))
+                raise FlipInputError(f"layer {missing[0]!r} is missing on one side: {view.name} has layers "
+                                     f"{', '.join(view.layers)}, {first.name} has {', '.join(first.layers)}")
+    pairing = layer_pairs(first_a.layers, first_b.layers, config.pairs if first_a.modality != first_b.modality else {},
+                          first_a.name, first_b.name)
+    log.info("%s %s: %d comparisons × %d layer pairs, n = %d", encoder, analysis, len(comparisons), len(pairing), n)
+    cache, records = ChanceCache(), []
+    for layer_a, layer_b in pairing:
+        loaded: dict[tuple[str, str, str], np.ndarray] = {}  # this layer pair's sets, each read once
+
+        def rows(view: LayerView, layer: str, ids: list[str]) -> np.ndarray:
+            key = (view.language, view.modality, layer)
+            if key not in loaded:
+                loaded[key] = view.read(layer)
+            return loaded[key][[view.row[i] for i in ids]]
+
+        for (a, b), ids in zip(comparisons, shared):
+            for record in compare(rows(a, layer_a, ids), rows(b, layer_b, ids), config,
+                                  f"{a.language} {a.modality} {layer_a}", f"{b.language} {b.modality} {layer_b}",
+                                  chance_cache=cache):
+                records.append({"encoder": encoder, "analysis": analysis, "layer_a": layer_a, "layer_b": layer_b,
+                                "language_a": a.language, "modality_a": a.modality, "language_b": b.language,
+                                "modality_b": b.modality, "resource_a": resource_levels[a.language],
+                                "resource_b": resource_levels[b.language], **record})
+    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    _write(frame, out_path, {"encoder": encoder, "analysis": analysis, "settings": config.as_dict(),
+                             "views": {lang: dict(paths) for lang, paths in views.items()},
+                             "resource_levels": dict(resource_levels)})
+    return frame
+
+
+def _write(frame: pd.DataFrame, out_path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    extra = {f"flip.{key}".encode(): (value if isinstance(value, str) else json.dumps(value, sort_keys=True)).encode()
+             for key, value in metadata.items()}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+    with atomic_path(out_path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings a similarity Parquet was computed with (its ``flip.settings`` metadata)."""
+    return json.loads(pq.read_schema(path).metadata[b"flip.settings"])
