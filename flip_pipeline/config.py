@@ -26,6 +26,7 @@ from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import VIEW_PATTERN
 from flip_pipeline.settings import fingerprint_of
+from flip_pipeline.similarity.settings import SimilaritySettings
 
 SCHEMA = "schemas/config.schema.yaml"
 
@@ -169,6 +170,7 @@ def _check_thesis(config: dict[str, Any], source: str) -> None:
     if not thesis:
         return
     corpora, encoders = config["corpora"], config["encoders"]
+    SimilaritySettings.from_dict(thesis.get("similarity"), key=f"{source}: thesis.similarity")
     for lang, spec in thesis["languages"].items():
         key = f"{source}: thesis.languages.{lang}.corpus"
         if spec["corpus"] not in corpora:

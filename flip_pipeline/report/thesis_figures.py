@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.similarity_scores import read_scores
 from flip_pipeline.formats.tsne_map import read_map
 from flip_pipeline.report.figures import plt, save_figure, wrap_caption
-from flip_pipeline.report.thesis_results import per_layer, read_similarity
+from flip_pipeline.report.thesis_results import per_layer
 
 RESOURCE_LEVELS = ("high", "medium", "low")
 
@@ -47,7 +48,7 @@ def _by_model(frame: pd.DataFrame, spec: dict) -> list[tuple[str, pd.DataFrame]]
 
 def cross_modal_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
     """Figure 5.1: per model, every method's mean cross-modal score per layer with its chance."""
-    curves = per_layer(read_similarity(inputs))
+    curves = per_layer(read_scores(inputs))
     models = _by_model(curves, spec)
     fig, axes = _panels(len(models))
     for ax, (label, block) in zip(axes, models):
@@ -63,7 +64,7 @@ def cross_modal_figure(spec: dict, inputs: list[str], name: str, out_prefix: str
 
 def cross_modal_by_resource_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
     """Figures 5.2–5.4: one model's cross-modal SVCCA per layer, one panel per resource level."""
-    frame = read_similarity(inputs)
+    frame = read_scores(inputs)
     method = spec.get("method", "svcca")
     frame = frame[frame.method == method]
     if frame.empty:
@@ -86,7 +87,7 @@ def cross_modal_by_resource_figure(spec: dict, inputs: list[str], name: str, out
 
 def cross_lingual_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
     """Figure 5.5: per model, the mean cross-lingual SVCCA per layer within text and within speech."""
-    frame = read_similarity(inputs)
+    frame = read_scores(inputs)
     method = spec.get("method", "svcca")
     curves = per_layer(frame[frame.method == method])
     models = _by_model(curves, spec)
@@ -105,7 +106,7 @@ def cross_lingual_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
 def heatmap_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
     """Language × language SVCCA at each of ``spec["layers"]`` (rows ``language_a``); the panel
     title gives the mean chance level of its cells."""
-    frame = read_similarity(inputs)
+    frame = read_scores(inputs)
     frame = frame[frame.method == spec.get("method", "svcca")]
     layers = spec.get("layers", ["embeddings"])
     missing = [layer for layer in layers if layer not in set(frame.layer)]

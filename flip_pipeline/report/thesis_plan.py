@@ -29,14 +29,8 @@ from typing import Any
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import layout
+from flip_pipeline.formats.similarity_scores import ANALYSES
 
-#: The similarity analyses (seed 002 §3.1–3.2) and the modalities each compares.
-ANALYSES = {
-    "cross_modal": ("speech", "text"),
-    "cross_lingual_text": ("text", "text"),
-    "cross_lingual_speech": ("speech", "speech"),
-    "cross_lingual_speech_text": ("speech", "text"),
-}
 #: Heatmap names (``thesis_heatmap_<m>_<name>``) of the cross-lingual analyses.
 HEATMAPS = {"text": "cross_lingual_text", "speech": "cross_lingual_speech", "speech_text": "cross_lingual_speech_text"}
 DEFAULT_MODALITIES = ("text", "speech")
@@ -180,7 +174,8 @@ class ThesisPlan:
 CAPTIONS = {
     "cross_modal": "Cross-modal similarity per layer (speech vs text of the same language, mean over languages), "
                    "with each method's chance level (independent Gaussian sets through the same procedure) dashed, "
-                   "the 95th percentile of the permutation null dotted and the mean bootstrap interval shaded "
+                   "the 95th percentile of the permutation null dotted and the mean bootstrap interval shaded where "
+                   "it is valid (n at least similarity.min_ratio times the dimension) "
                    "(seed 002, Figure 5.1).",
     "cross_modal_by_resource": "Cross-modal SVCCA similarity per layer and language resource level, chance dashed "
                                "(seed 002, Figures 5.2-5.4).",

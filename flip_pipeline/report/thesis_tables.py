@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from flip_pipeline.formats.similarity_scores import read_scores
 from flip_pipeline.report.table_model import Cell, Table, labels
 from flip_pipeline.report.thesis_figures import RESOURCE_LEVELS
-from flip_pipeline.report.thesis_results import final_layers, per_layer, read_similarity
+from flip_pipeline.report.thesis_results import final_layers, per_layer, settings_note
 
 
 def _score(row: pd.Series | None) -> Cell:
@@ -39,7 +40,7 @@ def _label(spec: dict, model: str) -> str:
 def cross_modal_summary(spec: dict, inputs: list[str], name: str) -> Table:
     """Table 5.1: per model and method, the final layer's cross-modal score (chance) over all
     languages and per resource level, and the change across the extra stage."""
-    frame = read_similarity(inputs)
+    frame = read_scores(inputs)
     overall, levels = per_layer(frame), per_layer(frame, by=("resource_a",))
     rows, tidy = [], []
     for (model, method), curve in overall.groupby(["encoder", "method"], sort=False):
@@ -63,14 +64,15 @@ def cross_modal_summary(spec: dict, inputs: list[str], name: str) -> Table:
     columns = ["Model", "Method", "Final layer", "All", "High", "Medium", "Low", "Extra stage Δ"]
     note = ("Each cell: mean over languages of the final layer's score (chance level: independent Gaussian sets "
             "of the same n and dimensions through the same procedure). Δ: change from the last encoder layer to "
-            "the final extra stage (length adaptor, pooling). Intervals and permutation nulls: the CSV.")
+            "the final extra stage (length adaptor, pooling). Intervals and permutation nulls: the CSV. "
+            + settings_note(inputs))
     return Table(columns, rows, 3, pd.DataFrame(tidy), note)
 
 
 def cross_lingual_summary(spec: dict, inputs: list[str], name: str) -> Table:
     """Table 5.2: per model and method, the final layer's mean cross-lingual score (chance) for
     text–text, speech–speech and speech–text, and the change across the extra stage."""
-    curves = per_layer(read_similarity(inputs))
+    curves = per_layer(read_scores(inputs))
     analyses = ["cross_lingual_text", "cross_lingual_speech", "cross_lingual_speech_text"]
     rows, tidy = [], []
     for (model, method), block in curves.groupby(["encoder", "method"], sort=False):
@@ -93,7 +95,7 @@ def cross_lingual_summary(spec: dict, inputs: list[str], name: str) -> Table:
     columns = ["Model", "Method", "Text–text", "Speech–speech", "Speech–text", "Δ text", "Δ speech", "Δ speech–text"]
     note = ("Each cell: mean over language pairs (same-language pairs left out) of the final layer's score "
             "(chance level of the same procedure). Δ: change across the final extra stage (length adaptor, "
-            "pooling). Intervals and permutation nulls: the CSV.")
+            "pooling). Intervals and permutation nulls: the CSV. " + settings_note(inputs))
     return Table(columns, rows, 2, pd.DataFrame(tidy), note)
 
 

@@ -15,7 +15,7 @@ Analyses (side ``a`` first in every record):
   triangle, languages sorted), text–text or speech–speech, on the ids both hold in ``a``'s
   order; every intersection cut to the first ``N`` of the smallest (§3.2).
 * ``cross_lingual_speech_text``: speech of ``a`` against text of ``b`` for every ordered
-  pair, the same-language cells included (summaries leave them out, :mod:`flip_pipeline.similarity.summary`).
+  pair, the same-language cells included (the report's averages leave them out, :func:`flip_pipeline.report.thesis_results.per_layer`).
 
 Layer pairing (§4.1, §5.1.2): layers of equal name are compared. A layer on one side only
 takes its partner from ``settings.pairs`` (speech layer → text layer); without one,
@@ -26,8 +26,8 @@ adaptor". SONAR's ``pooled`` is on both sides and pairs by name. Any other layer
 partner is an error naming it.
 
 Output: one tidy Parquet row per (layer pair, language pair, method), columns
-:data:`COLUMNS`, written atomically; the settings, encoder, analysis and input folders are
-recorded in the schema metadata (``flip.settings`` etc.).
+:data:`~flip_pipeline.formats.similarity_scores.COLUMNS`, written atomically; the settings,
+encoder, analysis and input folders are recorded in the schema metadata (``flip.settings`` etc.).
 """
 
 from __future__ import annotations
@@ -43,28 +43,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.layout import MANIFEST
 from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.similarity_scores import ANALYSES, COLUMNS, write_scores
 from flip_pipeline.similarity.compare import ChanceCache, compare
 from flip_pipeline.similarity.settings import SimilaritySettings
 
 log = logging.getLogger("flip.similarity")
 
-ANALYSES = {  # analysis → (modality a, modality b)
-    "cross_modal": ("speech", "text"),
-    "cross_lingual_text": ("text", "text"),
-    "cross_lingual_speech": ("speech", "speech"),
-    "cross_lingual_speech_text": ("speech", "text"),
-}
-KEY_COLUMNS = ("encoder", "analysis", "layer_a", "layer_b", "language_a", "modality_a", "language_b", "modality_b",
-               "resource_a", "resource_b")
-COLUMNS = KEY_COLUMNS + ("n", "dim_a", "dim_b", "reduced_a", "reduced_b", "method", "score", "chance",
-                              "chance_sd", "null_mean", "null_p95", "p_value", "ci_low", "ci_high")
 ENCODER_LAYER = re.compile(r"layer_(\d+)")
 ADAPTOR = "adaptor"
 
@@ -233,21 +221,7 @@ def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, 
                                 "modality_b": b.modality, "resource_a": resource_levels[a.language],
                                 "resource_b": resource_levels[b.language], **record})
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
-    _write(frame, out_path, {"encoder": encoder, "analysis": analysis, "settings": config.as_dict(),
+    write_scores(frame, out_path, {"encoder": encoder, "analysis": analysis, "settings": config.as_dict(),
                              "views": {lang: dict(paths) for lang, paths in views.items()},
                              "resource_levels": dict(resource_levels)})
     return frame
-
-
-def _write(frame: pd.DataFrame, out_path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    extra = {f"flip.{key}".encode(): (value if isinstance(value, str) else json.dumps(value, sort_keys=True)).encode()
-             for key, value in metadata.items()}
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
-    with atomic_path(out_path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The settings a similarity Parquet was computed with (its ``flip.settings`` metadata)."""
-    return json.loads(pq.read_schema(path).metadata[b"flip.settings"])

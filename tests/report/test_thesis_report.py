@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.similarity_scores import write_scores
 from flip_pipeline.report.thesis_plan import ThesisPlan
 from flip_pipeline.stages.thesis_report import thesis_report_stage
 
@@ -39,7 +40,7 @@ def files(tmp_path):
     for analysis in ("cross_modal", "cross_lingual_text"):
         frame = similarity_rows("sonar", analysis)
         path = tmp_path / f"{analysis}.parquet"
-        frame.to_parquet(path)
+        write_scores(frame, path, {"settings": {"methods": ["svcca", "linear_cka"], "permutations": 7}})
         out[analysis] = (str(path), frame)
     return out
 
@@ -61,6 +62,7 @@ def test_cross_modal_summary_cells_are_final_layer_means(files, tmp_path):
     md = (tmp_path / "t51.md").read_text()
     assert f"{final.score.mean():.3f} ({final.chance.mean():.3f})" in md and "SONAR" in md
     assert (tmp_path / "t51.tex").exists()
+    assert '"permutations": 7' in md  # the settings that produced the scores
 
 
 def test_cross_lingual_summary_leaves_out_same_language_pairs(files, tmp_path):

@@ -14,8 +14,9 @@ from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.layout import MANIFEST, layer_dir, layers_dir
 from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard
-from flip_pipeline.similarity.summary import layer_means
-from flip_pipeline.stages.similarity import COLUMNS, layer_pairs, read_settings, similarity_analysis
+from flip_pipeline.formats.similarity_scores import COLUMNS, read_scores, read_settings
+from flip_pipeline.report.thesis_results import per_layer
+from flip_pipeline.stages.similarity import layer_pairs, similarity_analysis
 
 SETTINGS = {"chance_draws": 2, "permutations": 4, "bootstrap": 0, "min_ratio": 0, "methods": ["svcca", "linear_cka"]}
 RESOURCE = {"deu": "high", "nld": "high", "swh": "low"}
@@ -69,8 +70,11 @@ def test_cross_modal_pairs_layers_truncates_to_the_smallest_and_records_settings
     assert frame.ci_low.isna().all()  # bootstrap 0
     recorded = read_settings(out)
     assert recorded["permutations"] == 4 and recorded["variance_convention"] == "singular_values"
-    means = layer_means(frame, by=("resource_a",))
-    assert set(means.comparisons) == {1, 2} and len(means) == 4 * 2 * 2
+    frame.to_parquet(tmp_path / "again.parquet")
+    means = per_layer(read_scores([str(tmp_path / "again.parquet")]), by=("resource_a",))
+    assert set(means.cells) == {1, 2} and len(means) == 4 * 2 * 2
+    assert list(means[(means.method == "svcca") & (means.resource_a == "high")].layer) == [
+        "embeddings", "layer_01", "layer_02", "adaptor/layer_02"]
 
 
 def test_cross_lingual_selections(views, tmp_path):
@@ -82,8 +86,8 @@ def test_cross_lingual_selections(views, tmp_path):
     speech_text = similarity_analysis("toy", "cross_lingual_speech_text", views, RESOURCE, SETTINGS,
                                       tmp_path / "st.parquet")
     assert len(set(zip(speech_text.language_a, speech_text.language_b))) == 9
-    means = layer_means(speech_text)
-    assert set(means.comparisons) == {6}  # 9 cells less the 3 same-language ones
+    means = per_layer(read_scores([str(tmp_path / "st.parquet")]))
+    assert set(means.cells) == {6}  # 9 cells less the 3 same-language ones
 
 
 def test_cli_writes_the_same_table(views, tmp_path):

@@ -16,7 +16,8 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import layout
 from flip_pipeline.formats.corpus_table import view_regex
 from flip_pipeline.report.selection import ReportPlan
-from flip_pipeline.report.thesis_plan import ANALYSES as THESIS_ANALYSES, ThesisPlan
+from flip_pipeline.formats.similarity_scores import ANALYSES as THESIS_ANALYSES
+from flip_pipeline.report.thesis_plan import ThesisPlan
 from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 CONFIG_FILES = [str(f) for f in workflow.configfiles]
