@@ -121,3 +121,38 @@ def test_splits_are_checked_when_a_corpus_is_built_by_hand(tmp_path):
     assert not (tmp_path / "out").exists()
     corpus_stage("s", {**spec, "splits": {"train": 0.8, "dev": 0.1}}, tmp_path / "ok", tmp_path)  # test: the rest
     assert (tmp_path / "ok" / "test.parquet").exists()
+
+
+def test_thesis_grid_is_the_thesis_table(config):
+    """config.yaml's layer-wise grid: every language of seed 002's Table 4.2 with its FLEURS code
+    and resource level, and each model on the thesis's 30 languages for it."""
+    from flip_pipeline.corpora.fleurs_languages import THESIS_LANGUAGES, thesis_languages
+
+    thesis = config["thesis"]
+    for lang in THESIS_LANGUAGES.values():
+        entry = thesis["languages"][lang.view]
+        assert entry["resource"] == lang.resource
+        assert config["corpora"][entry["corpus"]]["language"] == lang.fleurs
+    for model, name in (("seamless_m4t", "seamlessm4t"), ("sonar", "sonar")):
+        expected = [lang.view for lang in thesis_languages(name).values()]
+        assert thesis["models"][model]["languages"] == expected and len(expected) == 30
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c["thesis"]["languages"]["de"].update(corpus="fleurs_xx"),
+         "thesis.languages.de.corpus: unknown corpus 'fleurs_xx'"),
+        (lambda c: c["thesis"]["models"].update(salmonn={}), "thesis.models.salmonn: unknown encoder 'salmonn'"),
+        (lambda c: c["thesis"]["models"]["sonar"].update(languages=["de", "xx"]),
+         "thesis.models.sonar.languages[1]: 'xx' is not one of thesis.languages"),
+        (lambda c: c["thesis"]["languages"]["de"].update(corpus="sample"),
+         "thesis.models.seamless_m4t: corpus 'sample' of language 'de' has no view speech_de"),
+        (lambda c: c["thesis"]["models"]["sonar"].update(layers=["embeddings"], tsne_layers=["pooled"]),
+         "thesis.models.sonar.tsne_layers: ['pooled'] are not among its layers ['embeddings']"),
+        (lambda c: c["thesis"]["similarity"].update(variance=1.5), "thesis.similarity.variance: 1.5 must be in (0, 1]"),
+        (lambda c: c["thesis"]["tsne"].update(perplexity=0), "thesis.tsne.perplexity"),
+    ],
+)
+def test_thesis_references_are_checked(config, mutate, expected):
+    assert expected in _error(config, mutate)
