@@ -79,6 +79,7 @@ def test_the_best_point_on_dev_is_selected_evaluated_and_reported(built):
     bow = layout.bow_file(built / "results", "tiny_en", "tiny", "test", "text_en")
     again = evaluate_stage(models(built) / best, "probe", emb, bow, built / "direct" / "text_en.json")
     assert summary["accuracy"] == again["accuracy"]  # the swept run's evaluation is the selected model's
+    assert Path(summary["selected_model"]).name == best
 
     rows = table(built)
     evaluation = [r for r in rows if r["record"] == "evaluation"]
