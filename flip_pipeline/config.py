@@ -135,7 +135,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for i, view in enumerate(exp["test_views"]):
             if view not in views:
                 raise FlipInputError(f"{source}: {key}.test_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
-        _check_sweep(exp, f"{source}: {key}")
+        _check_sweep(exp, source, key)
         ranks_key = "sweep.rank" if "rank" in exp.get("sweep", {}) else "ranks"
         for i, rank in enumerate(exp.get("sweep", {}).get("rank", exp.get("ranks", ["full"]))):
             for enc in exp["encoders"]:
@@ -171,19 +171,21 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                 raise FlipInputError(f"{source}: {key}[{i}]: {target!r} is neither a table nor a figure")
 
 
-def _check_sweep(exp: dict[str, Any], key: str) -> None:
-    """An experiment's ``sweep`` varies what nothing else of the experiment fixes, and trains something."""
+def _check_sweep(exp: dict[str, Any], source: str, key: str) -> None:
+    """An experiment's ``sweep`` (config key ``key``) varies what nothing else of the experiment
+    fixes (its ``ranks`` or ``training``; the top-level ``training`` holds defaults), and trains something."""
     sweep = exp.get("sweep", {})
     for setting in sweep:
         fixed = "ranks" if setting == "rank" and "ranks" in exp else (
             f"training.{setting}" if setting in exp.get("training", {}) else None)
         if fixed:
-            raise FlipInputError(f"{key}.sweep.{setting}: also fixed by {key.split(': ')[-1]}.{fixed}; "
+            raise FlipInputError(f"{source}: {key}.sweep.{setting}: also fixed by {key}.{fixed}; "
                                  "sweep a setting or fix it, not both")
     if sweep and set(exp["probes"]) == {"splice"}:
-        raise FlipInputError(f"{key}.sweep: SpLiCE has no training settings to sweep (probes: {exp['probes']})")
+        raise FlipInputError(f"{source}: {key}.sweep: SpLiCE has no training settings to sweep "
+                             f"(probes: {exp['probes']})")
     if "rank" in sweep and "flip" not in exp["probes"]:
-        raise FlipInputError(f"{key}.sweep.rank: only FLiP has a rank (probes: {exp['probes']})")
+        raise FlipInputError(f"{source}: {key}.sweep.rank: only FLiP has a rank (probes: {exp['probes']})")
 
 
 def _sets_key(data: Any, path: list) -> bool:
