@@ -60,6 +60,11 @@ def run_train(a):
                 a.sim, a.out_dir, a.device)
 
 
+def run_select(a):
+    from flip_pipeline.stages.select import select_stage
+    select_stage(a.spec, a.point_dirs, a.out)
+
+
 def run_splice(a):
     from flip_pipeline.stages.splice import splice_stage
     splice_stage(a.spec, a.encoder_spec, a.vocab_dir, a.train_embeddings, a.out_dir, a.device)
@@ -179,6 +184,11 @@ COMMANDS = {
         ("--dev-embeddings", dict(nargs="+", required=True, help="one folder per training view")),
         ("--sim", dict(help="per-id cosine of the two training views (for training.sim_threshold)")),
         ("--out-dir", dict(required=True, help="models/{experiment}/{run}")), DEVICE,
+    ]),
+    "select": (run_select, "Select a swept run's sweep point with the best dev recall (selected.json).", [
+        ("--spec", dict(required=True, type=_spec, help="the swept run (see flip_pipeline.config.Run.spec)")),
+        ("--point-dirs", dict(nargs="+", required=True, help="models/{experiment}/{point}, one per point, in order")),
+        ("--out", dict(required=True, help="models/{experiment}/{run}/selected.json")),
     ]),
     "splice": (run_splice, "Build a SpLiCE model: concept dictionary from the encoder, centring means.", [
         RUN_SPEC,

@@ -11,9 +11,11 @@ the minimum of 1``.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,12 +31,21 @@ from flip_pipeline.settings import fingerprint_of
 from flip_pipeline.similarity.settings import SimilaritySettings
 
 SCHEMA = "schemas/config.schema.yaml"
+#: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
+SWEPT_RANK = "sweep"
+#: What a sweep maximises: the training summary's best dev recall (``result.best_dev_recall``).
+SWEEP_CRITERION = "best_dev_recall"
 
 
 def load_schema() -> dict[str, Any]:
-    """The config's JSON Schema, with the one view pattern of the corpus-table contract."""
+    """The config's JSON Schema, with the one view pattern of the corpus-table contract and
+    an experiment's ``sweep`` keys: one non-empty list per ``training`` setting, each value
+    validated as that setting."""
     schema = yaml.safe_load(resources.files("flip_pipeline").joinpath(SCHEMA).read_text(encoding="utf-8"))
     schema["$defs"]["view"]["pattern"] = VIEW_PATTERN.pattern
+    sweep = schema["properties"]["experiments"]["additionalProperties"]["properties"]["sweep"]
+    for key, setting in schema["$defs"]["training"]["properties"].items():
+        sweep["properties"][key] = {"type": "array", "minItems": 1, "uniqueItems": True, "items": setting}
     return schema
 
 
@@ -129,12 +140,14 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for i, view in enumerate(exp["test_views"]):
             if view not in views:
                 raise FlipInputError(f"{source}: {key}.test_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
-        for i, rank in enumerate(exp.get("ranks", ["full"])):
+        _check_sweep(exp, source, key)
+        ranks_key = "sweep.rank" if "rank" in exp.get("sweep", {}) else "ranks"
+        for i, rank in enumerate(exp.get("sweep", {}).get("rank", exp.get("ranks", ["full"]))):
             for enc in exp["encoders"]:
                 dim = encoders[enc].get("dim")
                 if isinstance(rank, int) and dim is not None and rank > dim:
                     raise FlipInputError(
-                        f"{source}: {key}.ranks[{i}]: rank {rank} exceeds the dimension {dim} of encoder {enc!r}"
+                        f"{source}: {key}.{ranks_key}[{i}]: rank {rank} exceeds the dimension {dim} of encoder {enc!r}"
                     )
         if "splice" in exp["probes"] and vocabs[exp["vocab"]].get("kind", "words") != "concepts":
             raise FlipInputError(f"{source}: {key}.probes: splice needs a concept vocabulary "
@@ -195,6 +208,23 @@ def _check_thesis(config: dict[str, Any], source: str) -> None:
                 raise FlipInputError(f"{key}.{option}: {unknown} are not among its layers {layers}")
 
 
+def _check_sweep(exp: dict[str, Any], source: str, key: str) -> None:
+    """An experiment's ``sweep`` (config key ``key``) varies what nothing else of the experiment
+    fixes (its ``ranks`` or ``training``; the top-level ``training`` holds defaults), and trains something."""
+    sweep = exp.get("sweep", {})
+    for setting in sweep:
+        fixed = "ranks" if setting == "rank" and "ranks" in exp else (
+            f"training.{setting}" if setting in exp.get("training", {}) else None)
+        if fixed:
+            raise FlipInputError(f"{source}: {key}.sweep.{setting}: also fixed by {key}.{fixed}; "
+                                 "sweep a setting or fix it, not both")
+    if sweep and set(exp["probes"]) == {"splice"}:
+        raise FlipInputError(f"{source}: {key}.sweep: SpLiCE has no training settings to sweep "
+                             f"(probes: {exp['probes']})")
+    if "rank" in sweep and "flip" not in exp["probes"]:
+        raise FlipInputError(f"{source}: {key}.sweep.rank: only FLiP has a rank (probes: {exp['probes']})")
+
+
 def _sets_key(data: Any, path: list) -> bool:
     """Whether the nested ``data`` of one config file holds the key ``path`` (keys and list indices)."""
     for part in path:
@@ -228,9 +258,19 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return config
 
 
+def spell_setting(value: Any) -> str:
+    """A swept value as it appears in a run name: ``0.0001``, ``1e-05``, ``256``, ``true``, ``null``, ``bf16``."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 @dataclass(frozen=True)
 class Run:
-    """One training configuration of an experiment, with everything its jobs need."""
+    """One training configuration of an experiment, with everything its jobs need.
+
+    A run of an experiment with a ``sweep`` is either a *sweep point* (``sweep``: its swept
+    settings; trained, never evaluated) or the *swept run* (``points``: the points it is chosen
+    from by dev recall; evaluated, never trained: its model is the selected point's).
+    """
 
     experiment: str
     probe: str
@@ -245,15 +285,27 @@ class Run:
     training: dict[str, Any] = field(hash=False, compare=False)  # SpLiCE runs: the solver settings
     evaluation: dict[str, Any] = field(hash=False, compare=False)
     sources: dict[str, Any] = field(hash=False, compare=False)  # config entries of its encoder, corpus, vocab
+    sweep: tuple[tuple[str, Any], ...] = ()  # a sweep point: (setting, value) pairs, keys sorted
+    points: tuple[Run, ...] = field(default=(), hash=False, compare=False)  # a swept run: its points, grid order
 
     @property
     def name(self) -> str:
-        """Wildcard-safe id, e.g. ``flip-r256-a0.5-minilm-text_en+text_de``."""
+        """Wildcard-safe id, e.g. ``flip-r256-a0.5-minilm-text_en+text_de``; a sweep point adds its
+        settings to its swept run's name: ``flip-rsweep-a0.5-minilm-text_en@rank=256,weight_decay=0.1``."""
         views = "+".join(self.train_views)
         if self.probe == "splice":  # no training objective: no alpha
             return f"splice-{self.encoder}-{views}"
-        probe = f"flip-r{self.rank}" if self.probe == "flip" else "lip"
-        return f"{probe}-a{self.alpha:g}-{self.encoder}-{views}"
+        swept = dict(self.sweep)
+        rank = SWEPT_RANK if "rank" in swept else self.rank
+        probe = f"flip-r{rank}" if self.probe == "flip" else "lip"
+        base = f"{probe}-a{self.alpha:g}-{self.encoder}-{views}"
+        return f"{base}@" + ",".join(f"{key}={spell_setting(value)}" for key, value in self.sweep) if swept else base
+
+    @property
+    def model_kind(self) -> str:
+        """What marks its model complete (:func:`flip_pipeline.formats.layout.model_files`): ``sweep``
+        (the selection of a swept run), ``splice``, else the probe."""
+        return "sweep" if self.points else self.probe
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -266,7 +318,10 @@ class Run:
     @property
     def fingerprint(self) -> str:
         """Hash of everything the run's model depends on: its settings and the config entries
-        of its encoder, corpus and vocabulary (a change of any of them is another model)."""
+        of its encoder, corpus and vocabulary (a change of any of them is another model); for a
+        swept run, its points' fingerprints and the criterion (a changed grid is another choice)."""
+        if self.points:
+            return fingerprint_of({"points": [p.fingerprint for p in self.points], "criterion": SWEEP_CRITERION})
         return fingerprint_of({"run": self._settings(), **self.sources})
 
     def eval_fingerprint(self, view: str) -> str:
@@ -274,14 +329,38 @@ class Run:
         return fingerprint_of({"run": self.fingerprint, "evaluation": self.evaluation, "view": view})
 
     def spec(self) -> dict[str, Any]:
-        """JSON-ready description passed to ``flip train`` / ``flip splice`` (recorded in the model's config.json)."""
-        return {**self._settings(), "fingerprint": self.fingerprint}
+        """JSON-ready description passed to ``flip train`` / ``flip splice`` (recorded in the model's
+        config.json; a sweep point's adds ``sweep``, its settings), or for a swept run to ``flip select``
+        (its points' names, fingerprints and settings, in grid order)."""
+        if self.points:
+            return {"experiment": self.experiment, "run": self.name, "fingerprint": self.fingerprint,
+                    "criterion": SWEEP_CRITERION,
+                    "points": [{"run": p.name, "fingerprint": p.fingerprint, "settings": dict(p.sweep)}
+                               for p in self.points]}
+        return {**self._settings(), "fingerprint": self.fingerprint, **({"sweep": dict(self.sweep)} if self.sweep else {})}
+
+
+def _swept(run: Run, sweep: dict[str, list]) -> Run:
+    """``run`` as the swept run of the grid ``sweep`` (keys sorted, values as listed), or as it is
+    when nothing of the grid applies to it (LiP has no rank, SpLiCE no training)."""
+    keys = sorted(key for key in sweep if run.probe != "splice" and (key != "rank" or run.probe == "flip"))
+    if not keys:
+        return run
+    points = []
+    for values in itertools.product(*(sweep[key] for key in keys)):
+        settings = dict(zip(keys, values))
+        training = {**run.training, **{k: v for k, v in settings.items() if k != "rank"}}
+        points.append(replace(run, rank=settings.get("rank", run.rank), training=training,
+                              sweep=tuple(settings.items())))
+    return replace(run, rank=SWEPT_RANK if "rank" in keys else run.rank, points=tuple(points))
 
 
 def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
-    """All runs of one experiment: probes × ranks (FLiP only) × alphas × encoders × view pairs.
+    """All evaluated runs of one experiment: probes × ranks (FLiP only) × alphas × encoders × view pairs.
 
-    A single training view ignores ``alphas`` (it is alpha 1); LiP ignores ``ranks``.
+    A single training view ignores ``alphas`` (it is alpha 1); LiP ignores ``ranks``. With a
+    ``sweep``, each LiP or FLiP run is a swept run whose ``points`` are trained (one per
+    combination of the swept values) and the best on dev recall is evaluated.
     """
     exp = config["experiments"][experiment]
     vocab = config["vocabularies"][exp["vocab"]]
@@ -289,9 +368,11 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
     training = {**config.get("training", {}), **exp.get("training", {})}
     splice = {**config.get("splice", {}), **exp.get("splice", {})}
     evaluation = {**config.get("evaluation", {}), **exp.get("evaluation", {})}
+    sweep = exp.get("sweep", {})
+    ranks = [SWEPT_RANK] if "rank" in sweep else exp.get("ranks", ["full"])
     runs: dict[str, Run] = {}
     for probe in exp["probes"]:
-        for rank in (exp.get("ranks", ["full"]) if probe == "flip" else [None]):  # LiP, SpLiCE: no rank
+        for rank in (ranks if probe == "flip" else [None]):  # LiP, SpLiCE: no rank
             for views in exp["train_views"]:
                 for alpha in (exp.get("alphas", [0.5]) if len(views) == 2 else [1.0]):
                     for encoder in exp["encoders"]:
@@ -299,5 +380,5 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
                                   exp["vocab"], vocab["view"], tuple(exp["test_views"]),
                                   splice if probe == "splice" else training, evaluation,
                                   {"encoder": config["encoders"][encoder], "corpus": corpus, "vocab": vocab})
-                        runs.setdefault(run.name, run)
+                        runs.setdefault(run.name, _swept(run, sweep))
     return list(runs.values())

@@ -9,7 +9,8 @@ No pickle: tensors in safetensors, everything else in JSON.
 A published checkpoint is also named by its hub id, ``owner/name/subfolder``
 (``BUT-FIT/FLiP-en-sonar/mcv15/rank-512``): :func:`resolve_checkpoint` fetches the
 subfolder's files with ``huggingface_hub`` into its cache (or finds them there, as
-``HF_HUB_OFFLINE=1`` requires); an existing local path always wins.
+``HF_HUB_OFFLINE=1`` requires); an existing local path always wins. The folder of a swept
+run (``selected.json``, :mod:`flip_pipeline.formats.selection`) loads as the selected point's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from flip_pipeline.atomic import atomic_path, write_json
 from flip_pipeline.errors import FlipInputError, first_line
+from flip_pipeline.formats.selection import selected_model_dir
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import FLiP, LiP, Probe
 
@@ -101,9 +103,10 @@ def load_checkpoint(model_dir: str | os.PathLike[str], device: str | torch.devic
 
     ``model.safetensors`` must hold exactly ``E1`` ``(W, r)``, ``E2`` ``(r, d)``, ``b`` ``(W, 1)``
     (FLiP) or ``E`` ``(W, d)``, ``b`` (LiP), all finite; anything else is a :class:`FlipInputError` naming
-    the file and the tensors at fault.
+    the file and the tensors at fault. A swept run's folder loads the checkpoint of its selected
+    point (:func:`~flip_pipeline.formats.selection.selected_model_dir`).
     """
-    model_dir = Path(model_dir)
+    model_dir = selected_model_dir(model_dir)
     weights = model_dir / "model.safetensors"
     if not weights.exists():
         raise FlipInputError(f"{model_dir}: no model.safetensors")

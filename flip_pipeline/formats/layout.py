@@ -12,7 +12,8 @@ embedded view          ``embeddings/{encoder}/{corpus}/{split}/{view}/`` (shards
 pair scores            ``embeddings/{encoder}/{corpus}/{split}/sim_{viewA}__{viewB}.parquet``
 vocabulary             ``vocab/{vocab}/`` (``vocab.json``, ``counts.parquet``, ``settings.json``)
 bag of words           ``bow/{vocab}/{corpus}/{split}/{view}.npz``
-model                  ``models/{experiment}/{run}/`` (probe or SpLiCE files)
+model                  ``models/{experiment}/{run}/`` (probe or SpLiCE files; a swept run's
+                       ``selected.json`` names the selected point, ``models/{experiment}/{point}/``)
 evaluation             ``eval/{experiment}/{run}/{view}.json`` + ``{view}.details.parquet``
 entities               ``entities/{entities}.jsonl``
 entity recall          ``entity_recall/{experiment}/{run}/{view}.{entities}.json``
@@ -78,20 +79,24 @@ def model_dir(results: Root, experiment: str, run: str) -> str:
     return f"{results}/models/{experiment}/{run}"
 
 
+SELECTION = "selected.json"  # a swept run's model: the sweep point chosen on dev (formats.selection)
 MODEL_FILES = {  # the first file of each is written last: it marks the model complete
     "probe": ("model.safetensors", "config.json", "vocab.json", "train_log.jsonl"),
     "splice": ("splice.safetensors", "concepts.json", "config.json"),
+    "sweep": (SELECTION,),
 }
 
 
 def model_files(results: Root, experiment: str, run: str, probe: str) -> list[str]:
-    """Every file of a run's model, the completion marker first; ``probe`` ``lip``/``flip`` or ``splice``."""
-    names = MODEL_FILES["splice" if probe == "splice" else "probe"]
+    """Every file of a run's model, the completion marker first; ``probe`` ``lip``/``flip``, ``splice``,
+    or ``sweep`` (a swept run: :attr:`flip_pipeline.config.Run.model_kind`)."""
+    names = MODEL_FILES[probe if probe in ("splice", "sweep") else "probe"]
     return [f"{model_dir(results, experiment, run)}/{name}" for name in names]
 
 
 def model_file(results: Root, experiment: str, run: str, probe: str) -> str:
-    """The file that marks a run's model complete: SpLiCE writes a dictionary, LiP/FLiP a probe."""
+    """The file that marks a run's model complete: SpLiCE writes a dictionary, LiP/FLiP a probe, a
+    swept run its selection."""
     return model_files(results, experiment, run, probe)[0]
 
 

@@ -4,7 +4,9 @@ The rules hand ``flip report`` one entry per input with the fingerprint the curr
 gives it (:meth:`flip_pipeline.config.Run.eval_fingerprint`, or the entity-recall one), the
 run's model file and the run's fingerprint. :func:`check_provenance` refuses an input made
 by another configuration (a run killed or failed after a config change can leave one) and
-a run whose model is missing or was trained by another configuration, naming the run. A
+a run whose model is missing or was trained by another configuration, naming the run (a
+swept run's model is its selection, held against the swept run's fingerprint, and the
+selected point's checkpoint against the fingerprint the selection recorded for it). A
 table then carries the fingerprint of all its inputs.
 """
 
@@ -15,16 +17,31 @@ from pathlib import Path
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.evaluation import read_json
+from flip_pipeline.formats.layout import SELECTION
+from flip_pipeline.formats.selection import read_selection, selected_model_dir, selected_point
 from flip_pipeline.settings import fingerprint_of
 
 
-def _model_fingerprint(model: Path) -> str | None:
-    """The ``fingerprint`` in ``config.json`` beside a model's marker file (``None`` if it has none)."""
-    config = model.parent / "config.json"
+def _config_fingerprint(config: Path) -> str | None:
+    """The ``fingerprint`` in a model's ``config.json`` (``None`` if it has none)."""
     try:
         return json.loads(config.read_text(encoding="utf-8")).get("fingerprint")
     except (OSError, json.JSONDecodeError) as err:
         raise FlipInputError(f"{config}: cannot read the model's configuration: {err}") from None
+
+
+def _model_fingerprint(model: Path, where: str) -> str | None:
+    """The fingerprint of the model whose marker file is ``model``: its ``config.json``'s, or for a
+    swept run's selection the selection's, once the selected checkpoint is the point it recorded."""
+    if model.name != SELECTION:
+        return _config_fingerprint(model.parent / "config.json")
+    record = read_selection(model)
+    point, folder = selected_point(record, model), selected_model_dir(model.parent)
+    trained = _config_fingerprint(folder / "config.json")
+    if trained != point["fingerprint"]:
+        raise FlipInputError(f"{where}: its selected sweep point {folder} was trained by another configuration "
+                             f"(fingerprint {trained} instead of {point['fingerprint']}); rerun snakemake")
+    return record["fingerprint"]
 
 
 def check_provenance(entries: list[dict], name: str) -> str | None:
@@ -46,7 +63,7 @@ def check_provenance(entries: list[dict], name: str) -> str | None:
         if not model.exists():
             raise FlipInputError(f"{where}: its model {model} is missing (a killed or failed training?); "
                                  f"rebuild it with: snakemake --forcerun {model}")
-        trained = _model_fingerprint(model)
+        trained = _model_fingerprint(model, where)
         if trained != e["run_fingerprint"]:
             raise FlipInputError(f"{where}: its model {model} was trained by another configuration "
                                  f"(fingerprint {trained} instead of {e['run_fingerprint']}); rerun snakemake")

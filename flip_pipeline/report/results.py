@@ -19,7 +19,7 @@ METHOD_NAMES = {"lip": "LiP", "flip": "FLiP", "splice": "SpLiCE"}
 
 # Entry fields copied into the frame; the layouts that need one check it with require().
 ENTRY_FIELDS = ("details", "experiment", "run", "rank", "alpha", "encoder", "corpus", "vocab", "vocab_view",
-                "fingerprint")
+                "fingerprint", "selection")
 
 
 def probe_label(method: str, rank) -> str:
@@ -41,7 +41,8 @@ def collect_results(entries: list[dict], inputs: list[str], name: str = "") -> p
 
     Columns: ``path``, :data:`ENTRY_FIELDS` (``None`` where the entry lacks one),
     ``method`` (``lip``, ``flip``, ``splice``), ``probe`` (label), ``train_views`` (tuple), ``test_view``, ``accuracy``,
-    ``accuracy_se`` (percent), ``n``, ``skipped`` and ``summary`` (the whole JSON).
+    ``accuracy_se`` (percent), ``n``, ``skipped`` and ``summary`` (the whole JSON); ``selection`` is
+    a swept run's ``selected.json`` (:mod:`flip_pipeline.report.sweeps`).
     """
     rows = []
     for path, entry in zip(inputs, entries_for_inputs(name, entries, inputs)):

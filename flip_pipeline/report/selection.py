@@ -5,7 +5,9 @@ experiments and an optional ``select`` (encoders, probes, ranks, train_views,
 test_views); every (run, test view) of those experiments that ``select`` keeps is one
 *entry*: the evaluation summary (or entity-recall file) the report stage reads, described
 by its run. The rules ask a :class:`ReportPlan` for a table's inputs, outputs and the
-spec handed to ``flip report``; nothing of this lives in the workflow files.
+spec handed to ``flip report``; nothing of this lives in the workflow files. A swept run
+is reported by its selection (its points are trained, never evaluated): its entry's
+``model`` and ``selection`` are its ``selected.json``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class ReportPlan:
     def __init__(self, config: dict[str, Any], results: str):
         self.config = config
         self.results = results
-        self.runs = {exp: {run.name: run for run in expand_runs(config, exp)} for exp in config["experiments"]}
+        self.runs = {exp: {r.name: r for run in expand_runs(config, exp) for r in (run, *run.points)}
+                     for exp in config["experiments"]}
 
     def run(self, experiment: str, name: str) -> Run:
         """The run ``name`` of ``experiment``; an error naming both if there is none."""
@@ -71,13 +74,14 @@ class ReportPlan:
         entries = []
         for experiment in experiments:
             for name, run in self.runs[experiment].items():
-                for view in run.test_views:
+                for view in run.test_views if not run.sweep else ():  # sweep points: never evaluated
                     if not selected(run, view, select or {}):
                         continue
+                    model = layout.model_file(self.results, experiment, name, run.model_kind)
                     entries.append({
                         "path": layout.eval_summary(self.results, experiment, name, view),
                         "details": layout.eval_details(self.results, experiment, name, view),
-                        "model": layout.model_file(self.results, experiment, name, run.probe),
+                        "model": model, **({"selection": model} if run.points else {}),
                         "fingerprint": run.eval_fingerprint(view), "run_fingerprint": run.fingerprint,
                         "experiment": experiment, "run": name, "method": run.probe, "rank": run.rank,
                         "alpha": run.alpha, "encoder": run.encoder, "corpus": run.corpus, "vocab": run.vocab,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.checkpoint import load_checkpoint
 from flip_pipeline.formats.evaluation import write_evaluation
+from flip_pipeline.formats.selection import selected_model_dir
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, precision_recall_f1, reference_sets, summarize
@@ -123,7 +125,8 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
     """Evaluate the model in ``model_dir`` on one embedded test view; write ``out`` and its details.
 
     Args:
-        model_dir: ``models/{experiment}/{run}``.
+        model_dir: ``models/{experiment}/{run}`` (a swept run's loads its selected point, recorded in the
+            summary as ``selected_model``).
         method: ``probe`` (LiP/FLiP checkpoint) or ``splice`` (a SpLiCE model): the run's probe
             family, as the rules know it from the config.
         embeddings_dir: the embedded test view.
@@ -148,6 +151,9 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
         probe, vocab, _ = load_checkpoint(model_dir)
         ranker, words = probe_ranker(probe, use_bias), vocab.words
         chosen, words_source = {"method": "probe", "use_bias": use_bias}, f"{model_dir}/vocab.json"
+        selected = selected_model_dir(model_dir)  # a swept run: the checkpoint of its selected point
+        if selected != Path(model_dir):
+            chosen["selected_model"] = str(selected)
     else:
         raise FlipInputError(f"{model_dir}: unknown evaluation method {method!r}; known: probe, splice")
     bow = BagOfWords.load(bow_path)

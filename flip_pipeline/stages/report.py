@@ -15,6 +15,7 @@ from flip_pipeline.report.figures import FIGURE_LAYOUTS
 from flip_pipeline.report.layouts import TABLE_LAYOUTS
 from flip_pipeline.report.provenance import check_provenance
 from flip_pipeline.report.results import collect_results, entries_for_inputs
+from flip_pipeline.report.sweeps import add_sweeps, read_sweeps, with_chosen_rank
 from flip_pipeline.report.tables import write_table
 
 
@@ -37,7 +38,9 @@ def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix
         raise FlipInputError(f"report {name}: unknown {kind} layout {layout!r}; known: {', '.join(layouts)}")
     fingerprint = check_provenance(entries_for_inputs(name, spec["entries"], inputs), name)
     if kind == "table":
-        table = layouts[layout](collect_results(spec["entries"], inputs, name), spec, name)
+        results = collect_results(spec["entries"], inputs, name)
+        sweeps = read_sweeps(results)  # swept runs: the settings chosen on dev, every point's dev score
+        table = add_sweeps(layouts[layout](with_chosen_rank(results, sweeps), spec, name), results, sweeps, name)
         if fingerprint:
             note = f"{table.footnote} Configuration fingerprint {fingerprint} (of each row: column fingerprint of the CSV)."
             table = dataclasses.replace(table, footnote=note)

@@ -130,8 +130,22 @@ def similarity_file(wildcards):
 
 
 def model_file(wildcards):
+    """The file marking a run's model complete (a swept run's: its selection)."""
     run = run_of(wildcards)
-    return layout.model_file(R, run.experiment, run.name, run.probe)
+    return layout.model_file(R, run.experiment, run.name, run.model_kind)
+
+
+def sweep_points(wildcards):
+    """The sweep points of a swept run (an error naming the run if it has none)."""
+    run = run_of(wildcards)
+    if not run.points:
+        raise WorkflowError(f"run {run.name!r} of experiment {run.experiment!r} has no sweep to select from")
+    return run.points
+
+
+def point_models(wildcards):
+    """The model file of every sweep point of a swept run: all trained before one is selected."""
+    return [layout.model_file(R, p.experiment, p.name, p.probe) for p in sweep_points(wildcards)]
 
 
 def encoder_gpus(wildcards):

@@ -32,6 +32,28 @@ rule train:
         " --dev-embeddings {params.dev_dirs:q} {params.sim} --out-dir {params.out_dir:q} --device {params.device} 2> {log:q}"
 
 
+# A swept run (an experiment's `sweep`, paper §3.5): every sweep point is trained by `train` (its own
+# run and fingerprint), then `select` writes selected.json naming the point with the best dev recall
+# (training's own criterion; no test data). A plain rule, not a checkpoint: the DAG stays static, so
+# `snakemake -n` shows every job, and evaluate reads the swept run's folder, which loads as the
+# selected point's checkpoint (formats/selection.py).
+rule select:
+    input:
+        point_models,
+    output:
+        layout.model_files(R, "{experiment}", "{run}", "sweep"),
+    params:
+        spec=lambda w: as_json(run_of(w).spec()),
+        point_dirs=lambda w: [layout.model_dir(R, p.experiment, p.name) for p in sweep_points(w)],
+    localrule: True
+    conda:
+        "../../envs/core.yaml"
+    log:
+        "logs/select/{experiment}/{run}.log",
+    shell:
+        "flip select --spec {params.spec:q} --point-dirs {params.point_dirs:q} --out {output:q} 2> {log:q}"
+
+
 # SpLiCE (paper §3.4): no training objective; the "model" is the concept dictionary embedded by
 # the run's encoder plus the centring mean of each training view.
 rule splice:
