@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers_fleurs import write_split, write_tar
 from helpers_sonar import espeak_available, synthesize
 
 from flip_pipeline.cli import main
@@ -73,31 +74,13 @@ def clips(tmp_path_factory) -> dict[tuple[str, str, int], bytes]:
     return out
 
 
-def write_tar(path: Path, members: dict[str, bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-
-
 def write_release(root: Path, clips: dict) -> Path:
     """The google/fleurs repository layout for the three languages; returns ``root``."""
     for lang, splits in LAYOUT.items():
-        folder = root / "data" / lang
         for split, rows in splits.items():
-            lines, members = [], {}
-            for k, (sid, _) in enumerate(rows):
-                raw = SENTENCES[lang][sid]
-                name = file_name(lang, split, k)
-                words = "|".join(normalise(raw).split())
-                lines.append("\t".join([str(sid), name, raw, normalise(raw), words, str(len(clips[lang, split, k]) // 2),
-                                        "FEMALE" if k % 2 else "MALE"]))
-                members[f"{split}/{name}"] = clips[lang, split, k]
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-            write_tar(folder / "audio" / f"{split}.tar.gz", members)
+            write_split(root / "data" / lang, split, [
+                (sid, file_name(lang, split, k), SENTENCES[lang][sid], normalise(SENTENCES[lang][sid]), clips[lang, split, k])
+                for k, (sid, _) in enumerate(rows)])
     return root
 
 
