@@ -99,6 +99,9 @@ def test_min_iterations_carries_the_loop_past_the_dip_and_keeps_the_best(tiny, t
     assert summary["iterations"] == 10 and summary["best_iteration"] == 7 and summary["best_dev_recall"] == 0.52
     assert log[7]["best_iteration"] == 7 and log[-1]["best_iteration"] == 7
     assert summary["settings"]["min_iterations"] == 8
+    seven, _, _ = _train_on_scripted_dev(tiny, tmp_path, monkeypatch, DIP[:7])  # ends at its best, iteration 7
+    for name, tensor in probe.state_dict().items():  # the kept model is iteration 7's, not the last one run
+        torch.testing.assert_close(tensor, seven.state_dict()[name], rtol=0, atol=0)
 
 
 def test_unknown_stopping_setting_is_refused_with_its_key():
