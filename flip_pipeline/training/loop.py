@@ -2,7 +2,8 @@
 
 AdamW (lr 5e-3), learning rate halved when dev recall plateaus, early stopping on dev
 recall, at most 100 iterations (an iteration is one pass over the training data),
-batch 6000, the bias initialised to the log unigram distribution, L1 on the word matrix
+batch 6000, the bias initialised to the log unigram distribution (or Xavier-normal, as the
+published code runs: ``training.bias_init``), L1 on the word matrix
 by proximal soft-thresholding after each step, eq. 4's alpha mixing of the two views.
 The best model by dev recall is kept.
 """
