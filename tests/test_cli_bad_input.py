@@ -89,6 +89,7 @@ def test_a_small_run_trains(small_run):
 @pytest.mark.parametrize("setting, message", [
     ({"resident_dtype": "int8"}, "training.resident_dtype: 'int8' is not one of float32, float16, bfloat16"),
     ({"resident_memory_gb": -2}, "training.resident_memory_gb: -2 is negative"),
+    ({"bias_init": "zero"}, "training.bias_init: 'zero'; expected one of log_unigram, xavier"),
 ])
 def test_bad_resident_settings_exit_2_naming_the_key(small_run, capsys, setting, message):
     assert _train(small_run, 8, **setting) == 2

@@ -43,6 +43,14 @@ def test_resident_settings_are_checked(config):
     assert "training.resident_memory_gb" in _error(config, lambda c: c["training"].update(resident_memory_gb=-1))
 
 
+
+def test_stopping_and_bias_settings_are_checked(config):
+    ok = copy.deepcopy(config)
+    ok["training"].update(bias_init="xavier", min_iterations=12, patience=0)
+    validate_config(ok)
+    assert "training.bias_init" in _error(config, lambda c: c["training"].update(bias_init="zero"))
+    assert "training.min_iterations" in _error(config, lambda c: c["training"].update(min_iterations=-1))
+
 def test_wrong_type_is_named(config):
     msg = _error(config, lambda c: c["experiments"]["quickstart"].update(ranks=["big"]))
     assert "experiments.quickstart.ranks[0]" in msg

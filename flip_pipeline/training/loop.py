@@ -2,7 +2,8 @@
 
 AdamW (lr 5e-3), learning rate halved when dev recall plateaus, early stopping on dev
 recall, at most 100 iterations (an iteration is one pass over the training data),
-batch 6000, the bias initialised to the log unigram distribution, L1 on the word matrix
+batch 6000, the bias initialised to the log unigram distribution (or Xavier-normal, as the
+published code runs: ``training.bias_init``), L1 on the word matrix
 by proximal soft-thresholding after each step, eq. 4's alpha mixing of the two views.
 The best model by dev recall is kept.
 """
@@ -29,8 +30,12 @@ from flip_pipeline.probes.objective import weighted_count_nll
 from flip_pipeline.settings import settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData
 from flip_pipeline.training.resident import ResidentData, resident_or_streamed, storage_dtype
+from flip_pipeline.training.stopping import DevCriterion
 
 log = logging.getLogger(__name__)
+
+#: ``training.bias_init`` values (see :class:`TrainSettings`).
+BIAS_INITS = ("log_unigram", "xavier")
 
 
 @dataclass
@@ -44,10 +49,19 @@ class TrainSettings:
         batch_size: sentences per step (each contributes one row per weighted view).
         max_iterations: passes over the training data.
         eval_every: iterations between dev evaluations.
-        patience: dev evaluations without improvement before stopping.
-        lr_factor, lr_patience: learning rate × ``lr_factor`` after ``lr_patience``
-            evaluations without improvement (``ReduceLROnPlateau``).
+        patience: dev evaluations without improvement tolerated; the next one stops
+            training (the published rule: patience 5 stops at the 6th).
+        min_iterations: no early stop before this many iterations, whatever dev recall
+            does (:mod:`flip_pipeline.training.stopping`).
+        lr_factor, lr_patience: learning rate × ``lr_factor`` after more than
+            ``lr_patience`` evaluations without improvement (``ReduceLROnPlateau``).
         early_stopping: stop when patience runs out (else run all iterations).
+        bias_init: ``log_unigram`` (the documented formula, :meth:`Probe.init_bias_log_unigram`)
+            or ``xavier`` (Xavier-normal, std ``sqrt(2 / (W + 1))``: what the published
+            training code does, its log-unigram assignment being lost). With ``log_unigram``
+            the word frequencies sit in ``b`` from the start and the bias-free scores ``E x``
+            that dev recall and evaluation rank by are PMI-like; with ``xavier`` ``E x``
+            learns them (README, training section).
         dev_depth_factor, dev_max_depth: dev recall looks at the top
             ``min(dev_max_depth, ceil(factor · k_i))`` words (published: 2 and 100).
         precision: ``fp32`` or ``bf16`` (bf16 products, fp32 accumulation and log-sum-exp).
@@ -76,9 +90,11 @@ class TrainSettings:
     max_iterations: int = 100
     eval_every: int = 3
     patience: int = 5
+    min_iterations: int = 0
     lr_factor: float = 0.5
     lr_patience: int = 2
     early_stopping: bool = True
+    bias_init: str = "log_unigram"
     dev_depth_factor: float = 2.0
     dev_max_depth: int = 100
     precision: str = "fp32"
@@ -91,6 +107,8 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         storage_dtype(self.resident_dtype)  # refused here, before any data is read
+        if self.bias_init not in BIAS_INITS:
+            raise FlipInputError(f"training.bias_init: {self.bias_init!r}; expected one of {', '.join(BIAS_INITS)}")
         if self.resident_memory_gb is not None and self.resident_memory_gb < 0:
             raise FlipInputError(f"training.resident_memory_gb: {self.resident_memory_gb} is negative; "
                                  "null (default budget), 0 (always stream) or GiB")
@@ -198,19 +216,20 @@ def train_probe(
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     probe = make_probe(kind, data.bow.counts.shape[1], data.dim, rank)
-    probe.init_bias_log_unigram(data.word_counts())
+    if settings.bias_init == "log_unigram":  # else the Xavier-normal bias of make_probe, as published
+        probe.init_bias_log_unigram(data.word_counts())
     probe.to(device)
     resident, data_path = resident_or_streamed(data, settings.resident_memory_gb, settings.resident_dtype, device)
     opt = make_optimizer(probe, settings)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="max", factor=settings.lr_factor, patience=settings.lr_patience
     )
-    best = dev_recall(probe, dev, settings)
-    best_state, best_iteration, stale = copy.deepcopy(probe.state_dict()), 0, 0
+    criterion = DevCriterion(settings.patience, settings.min_iterations, dev_recall(probe, dev, settings))
+    best_state, best_iteration = copy.deepcopy(probe.state_dict()), 0
     started = time.perf_counter()
     iteration = 0
     with open(log_path, "w", encoding="utf-8") as log_file:
-        log_file.write(strict_json({"iteration": 0, "dev_recall": best, "data_path": data_path}) + "\n")
+        log_file.write(strict_json({"iteration": 0, "dev_recall": criterion.best, "data_path": data_path}) + "\n")
         for iteration in range(1, settings.max_iterations + 1):
             nll, tokens, steps = 0.0, 0, 0
             for batch in epoch_batches(data, resident, settings, rng, device):
@@ -227,20 +246,18 @@ def train_probe(
             }
             if iteration % settings.eval_every == 0:
                 score = dev_recall(probe, dev, settings)
-                record["dev_recall"] = score
                 plateau.step(score)
-                if score > best:
-                    best, best_state, best_iteration, stale = score, copy.deepcopy(probe.state_dict()), iteration, 0
-                else:
-                    stale += 1
+                if criterion.update(score):
+                    best_state, best_iteration = copy.deepcopy(probe.state_dict()), iteration
+                record.update(dev_recall=score, stale_evaluations=criterion.stale, best_iteration=best_iteration)
             log_file.write(strict_json(record) + "\n")
             log_file.flush()
             log.info("iteration %s", record)
-            if settings.early_stopping and stale >= settings.patience:
+            if settings.early_stopping and criterion.should_stop(iteration):
                 break
     probe.load_state_dict(best_state)
     summary = {
-        "best_dev_recall": best,
+        "best_dev_recall": criterion.best,
         "best_iteration": best_iteration,
         "iterations": iteration,
         "train_rows": len(data),
