@@ -1,0 +1,162 @@
+"""Clips per second of our speech front end against sonar-space's, on the same clips and CPUs.
+
+The clips are espeak-ng speech of distinct Tatoeba English sentences (1–6 s), written as
+16 kHz WAV and 16 kHz MP3 (sonar-space's filterbank converter accepts 16 kHz only), and as
+espeak-ng's own 22.05 kHz WAV, which only our front end reads (it resamples).
+
+* ours: :meth:`SonarEncoder.encode` with ``audio_workers`` 0 (in this process, one
+  background thread: the serial front end), 1 and N worker processes (default N: the
+  job's CPUs). A call (in the pipeline: one shard, 50k rows) starts its pool, reads every
+  header, sorts by length and decodes, resamples and computes filterbanks in the workers
+  while the model runs. The pool's start is inside every timing and also printed alone:
+  forked from the fork server (started once per process, outside the timings), each
+  worker imports the main script, as every spawned or fork-server worker does.
+* sonar-space: ``SpeechToEmbeddingModelPipeline.predict`` (a fairseq2 data pipeline: read,
+  decode, filterbanks with ``n_parallel`` parallel calls, bucket, collate, prefetch 2
+  batches) at its default parallelism (``n_parallel=1``) and at ``n_parallel=N``.
+
+Both run the same model object, SONAR's speech encoder class at toy size (1 conformer
+layer, 64-d, random weights), so that the front end is what is timed; the model's own time
+on the same batches is printed. Same batch size (``--batch-size``) on both sides; each rate
+is the best of ``--repeats`` runs, interleaved in alternating order. The vectors of both
+sides are compared (cosine; sonar-space batches in input order, ours by length, and
+decodes MP3 with another libsndfile build, so they agree up to rounding).
+
+Run: ``python benchmarks/audio_frontend.py`` (a few minutes on 2 CPU cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from flip_pipeline.device import job_cpus
+from flip_pipeline.encoders.audio_features import audio_duration, load_audio, sonar_fbank
+from flip_pipeline.encoders.audio_frontend import AudioFrontEnd
+
+REPO = Path(__file__).resolve().parent.parent
+CARD = "sonar_speech_encoder_eng"
+
+
+def write_clips(folder: Path, n: int) -> dict[str, list[str]]:
+    """``{"wav16": paths, "mp3-16": paths, "wav22": paths}`` of ``n`` spoken sentences."""
+    from embed import english_sentences
+    from helpers_sonar import synthesize
+
+    sets: dict[str, list[str]] = {"wav16": [], "mp3-16": [], "wav22": []}
+    for i, text in enumerate(english_sentences(n, seed=2)):
+        native = synthesize(text, folder / f"c{i:04d}-22k.wav")
+        wave = load_audio(str(native))
+        soundfile.write(folder / f"c{i:04d}.wav", wave, 16000)
+        soundfile.write(folder / f"c{i:04d}.mp3", wave, 16000, format="MP3")
+        sets["wav22"].append(str(native))
+        sets["wav16"].append(str(folder / f"c{i:04d}.wav"))
+        sets["mp3-16"].append(str(folder / f"c{i:04d}.mp3"))
+    return sets
+
+
+def model_seconds(model, paths: list[str], batch_size: int) -> float:
+    """Seconds of ``model`` alone on the filterbanks of ``paths`` in batches of ``batch_size``."""
+    import torch
+    from fairseq2.nn.utils.padding import pad_seqs
+
+    feats = [torch.from_numpy(sonar_fbank(p)) for p in paths]
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for lo in range(0, len(feats), batch_size):
+            model(*pad_seqs(feats[lo : lo + batch_size], pad_value=0, pad_to_multiple=2))
+    return time.perf_counter() - start
+
+
+def pool_start_seconds(workers: int, path: str) -> float:
+    """Seconds from opening a front end of ``workers`` processes to its first result and back."""
+    start = time.perf_counter()
+    with AudioFrontEnd(workers) as front:
+        list(front.map(audio_duration, [path] * workers))
+    return time.perf_counter() - start
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=240)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=job_cpus(), help="N (default: the job's CPUs)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    sys.path.insert(0, str(REPO / "tests"))  # the offline SONAR stand-ins live with the tests
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import torch
+    from embed import best_rates
+    from helpers_sonar import espeak_available, small_sonar_speech_encoder
+    from sonar.inference_pipelines.speech import SpeechToEmbeddingModelPipeline
+
+    from flip_pipeline.encoders.sonar import SonarEncoder
+
+    if not espeak_available():
+        sys.exit("espeak-ng is missing: apt-get install espeak-ng")
+
+    n_workers = args.workers
+    model = small_sonar_speech_encoder()
+    sonar = SpeechToEmbeddingModelPipeline(encoder=model)
+    ours = {w: SonarEncoder("sonar", speech_batch_size=args.batch_size, progress=False, audio_workers=w,
+                            speech_models={CARD: model}) for w in sorted({0, 1, n_workers})}
+    load = os.getloadavg()[0]
+    print(f"{len(os.sched_getaffinity(0))} CPUs (load average {load:.1f} at start: the machine is shared), "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads), {args.clips} clips, "
+          f"batch {args.batch_size}, best of {args.repeats}; model: SONAR speech class, 1 layer, 64-d")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = write_clips(Path(tmp), args.clips)
+        ids = [f"c{i}" for i in range(args.clips)]
+        seconds = sum(soundfile.info(p).duration for p in sets["wav16"])
+        print(f"{seconds:.0f} s of audio ({seconds / args.clips:.1f} s per clip)")
+        ours[n_workers].encode(ids[:2], sets["wav16"][:2], "speech_en")  # starts the fork server (once)
+        starts = {w: min(pool_start_seconds(w, sets["wav16"][0]) for _ in range(args.repeats)) for w in ours if w}
+        print("pool start (in every timing of ours): " + ", ".join(f"{w} workers {s:.2f} s" for w, s in starts.items()))
+        for fmt, paths in sets.items():
+            fns = {f"ours, {w} workers" if w else "ours, serial (0 workers)":
+                   (lambda enc=enc, paths=paths: enc.encode(ids, paths, "speech_en")) for w, enc in ours.items()}
+            if fmt != "wav22":
+                for n_parallel in sorted({1, n_workers}):
+                    label = f"sonar-space n_parallel={n_parallel}" + (" (default)" if n_parallel == 1 else "")
+                    fns[label] = (lambda n=n_parallel, paths=paths: sonar.predict(
+                        paths, batch_size=args.batch_size, n_parallel=n))
+            rates = best_rates(args.clips, fns, args.repeats)
+            with torch.inference_mode():
+                mine = ours[n_workers].encode(ids, paths, "speech_en")
+                theirs = sonar.predict(paths, batch_size=args.batch_size).numpy() if fmt != "wav22" else None
+            agree = "—" if theirs is None else f"{cosines(mine, theirs).min():.5f}"
+            model_rate = args.clips / model_seconds(model, paths, args.batch_size)
+            rows.append((fmt, rates, agree, model_rate))
+    print_table(rows, n_workers)
+
+
+def print_table(rows, n_workers: int) -> None:
+    header = ("clips", "front end", "clips/s", "vs sonar-space default", f"vs sonar-space n_parallel={n_workers}",
+              "min cosine ours/sonar-space", "model alone clips/s")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for fmt, rates, agree, model_rate in rows:
+        default = rates.get("sonar-space n_parallel=1 (default)")
+        same = rates.get(f"sonar-space n_parallel={n_workers}" + (" (default)" if n_workers == 1 else ""))
+        for name, rate in rates.items():
+            vs_default = "—" if default is None else f"{rate / default:.2f}x"
+            vs_same = "—" if same is None else f"{rate / same:.2f}x"
+            print(f"| {fmt} | {name} | {rate:.1f} | {vs_default} | {vs_same} | {agree} | {model_rate:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
