@@ -13,7 +13,9 @@ espeak-ng's own 22.05 kHz WAV, which only our front end reads (it resamples).
   worker imports the main script, as every spawned or fork-server worker does.
 * sonar-space: ``SpeechToEmbeddingModelPipeline.predict`` (a fairseq2 data pipeline: read,
   decode, filterbanks with ``n_parallel`` parallel calls, bucket, collate, prefetch 2
-  batches) at its default parallelism (``n_parallel=1``) and at ``n_parallel=N``.
+  batches) at its default parallelism (``n_parallel=1``; each clip's filterbanks also use
+  torch's intra-op threads, all CPUs by default), at ``n_parallel=N``, and at
+  ``n_parallel=1`` with one torch thread (to show where its speed comes from).
 
 Both feed the same "model", :class:`MeanPool` (each clip's mean filterbank frame, no
 parameters), so that the front end alone is timed: header reads, decoding, resampling,
@@ -88,6 +90,18 @@ def pool_start_seconds(workers: int, path: str) -> float:
     return time.perf_counter() - start
 
 
+def one_thread(fn):
+    """``fn()`` with torch's intra-op threads set to 1 (sonar-space's filterbanks use them)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(threads)
+
+
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
@@ -142,6 +156,8 @@ def main() -> None:
                     label = f"sonar-space n_parallel={n_parallel}" + (" (default)" if n_parallel == 1 else "")
                     fns[label] = (lambda n=n_parallel, paths=paths: sonar.predict(
                         paths, batch_size=args.batch_size, n_parallel=n))
+                fns["sonar-space n_parallel=1, torch 1 thread"] = lambda paths=paths: one_thread(
+                    lambda: sonar.predict(paths, batch_size=args.batch_size))
             rates = best_rates(args.clips, fns, args.repeats)
             agree = "—"
             if fmt != "wav22":

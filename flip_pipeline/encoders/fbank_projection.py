@@ -26,7 +26,7 @@ import importlib.metadata
 import numpy as np
 
 from flip_pipeline.encoders.audio_features import MEL_BINS, AudioError, fbank_statistics
-from flip_pipeline.encoders.audio_frontend import AudioFrontEnd
+from flip_pipeline.encoders.audio_frontend import CLIPS_PER_TASK, AudioFrontEnd
 from flip_pipeline.encoders.audio_frontend import audio_workers as audio_workers_of
 from flip_pipeline.encoders.bad_audio import bad_audio_error, encode_or_raise
 from flip_pipeline.errors import FlipInputError
@@ -87,7 +87,7 @@ class FbankProjection:
             raise ValueError(f"{len(ids)} ids but {len(inputs)} inputs")
         rows, skipped = [], {}
         with AudioFrontEnd(self.audio_workers) as front:
-            for row_id, path, result in zip(ids, inputs, front.map(fbank_statistics, inputs)):
+            for row_id, path, result in zip(ids, inputs, front.map(fbank_statistics, inputs, CLIPS_PER_TASK)):
                 if isinstance(result, AudioError):
                     skipped[row_id] = f"{path}: {result}"
                 else:

@@ -34,7 +34,7 @@ from flip_pipeline.encoders.audio_features import FBANK_FRAMES_PER_SECOND, Audio
 from flip_pipeline.encoders.audio_features import MIN_AUDIO_SECONDS as MIN_AUDIO_SECONDS  # re-exported, as are
 from flip_pipeline.encoders.audio_features import SAMPLE_RATE as SAMPLE_RATE  # these: other modules load audio
 from flip_pipeline.encoders.audio_features import load_audio as load_audio  # through flip_pipeline.encoders.sonar
-from flip_pipeline.encoders.audio_frontend import AudioFrontEnd
+from flip_pipeline.encoders.audio_frontend import CLIPS_PER_TASK, AudioFrontEnd
 from flip_pipeline.encoders.audio_frontend import audio_workers as audio_workers_of
 from flip_pipeline.encoders.bad_audio import bad_audio_error, describe, encode_or_raise
 from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches
@@ -271,7 +271,8 @@ class SonarEncoder:
 
     def _encode_speech(self, ids: list[str], paths: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
         model = self._speech(self.speech_card(view))
-        queue = max(2 * self.speech_batch_size, 4 * self.audio_workers)  # the next batch is ready when one ends
+        # the next batch is being prepared while the model runs one
+        queue = max(2 * self.speech_batch_size, 2 * CLIPS_PER_TASK * max(self.audio_workers, 1))
         with AudioFrontEnd(self.audio_workers, queue) as front:
             bad: dict[int, str] = {}
             durations = np.zeros(len(paths))
@@ -288,7 +289,7 @@ class SonarEncoder:
             frames = np.ceil(durations[good] * FBANK_FRAMES_PER_SECOND).astype(np.int64)
             budget = None if self.max_audio_seconds is None else int(self.max_audio_seconds * FBANK_FRAMES_PER_SECOND)
             batches = [good[b] for b in length_sorted_batches(frames, self.speech_batch_size, budget)]
-            features = front.map(sonar_fbank, [paths[row] for rows in batches for row in rows])
+            features = front.map(sonar_fbank, [paths[row] for rows in batches for row in rows], CLIPS_PER_TASK)
             out = np.zeros((len(paths), self.dim), dtype=np.float32)
             with self._bar(len(good), "clip") as bar:
                 for rows in batches:
