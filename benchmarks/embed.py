@@ -14,6 +14,9 @@ Encoders:
   Parquet shards + manifest out; shard writing overlaps the next shard's encoding).
   ``encode`` sorts each call by character count; we sort each shard by token count and, on
   CPU, size batches by padded tokens (at most 64 texts and ``CPU_MAX_TOKENS`` tokens).
+  A second row per set times our encode with the next batch tokenised on a thread while
+  the model runs (``prefetch``, the default) against tokenising each batch in line, and
+  prints what tokenising every batch alone costs (the most the prefetch can hide).
 * SONAR text (sonar-space's real "basic" architecture, random weights; stand-in
   SentencePiece tokenizer in fairseq2's NLLB tokenizer): ``TextToEmbeddingModelPipeline.predict``
   at ``--sonar-batch-size`` (the compared row), at its default batch size and with its own
@@ -49,6 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the offline SONAR stand-ins live with the tests
 
 from flip_pipeline.encoders import build_encoder  # noqa: E402
+from flip_pipeline.encoders.batching import length_sorted_batches  # noqa: E402
 from flip_pipeline.encoders.sonar import CPU_TEXT_MAX_TOKENS, SonarEncoder  # noqa: E402
 from flip_pipeline.formats.corpus_table import write_corpus_table  # noqa: E402
 from flip_pipeline.formats.shards import ViewEmbeddings  # noqa: E402
@@ -140,7 +144,26 @@ def bench_sentence_transformers(folder: Path, sets: dict[str, list[str]], shard_
         rows.append({"encoder": "MiniLM-L6 (sentence-transformers)", "set": name, "n": len(texts),
                      "call": "encode(batch_size=64)", "baseline": rates["library"], "ours": rates["ours"],
                      "target": 1.0, "agree": max_diff(out / "run0", model.encode(texts, batch_size=64))})
+        rows.append(bench_prefetch(encoder, name, texts, repeats))
     return rows
+
+
+def bench_prefetch(encoder, name: str, texts: list[str], repeats: int) -> dict:
+    """Our MiniLM encode with the next batch tokenised on a thread (prefetch) vs in line,
+    and the tokenisation of every batch alone (what the prefetch can hide)."""
+    def encode(prefetch: bool) -> np.ndarray:
+        encoder.prefetch = prefetch
+        return encoder.encode([], texts, "text_en")
+
+    batches = [[texts[i] for i in b] for b in length_sorted_batches(encoder.token_counts(texts), encoder.batch_size,
+                                                                      encoder.max_tokens)]
+    rates = best_rates(len(texts), {"on": lambda: encode(True), "off": lambda: encode(False),
+                                    "tokenise": lambda: [encoder.tokenize(b) for b in batches]}, repeats)
+    agree = float(np.abs(encode(True) - encode(False)).max())
+    encoder.prefetch = True
+    return {"encoder": "MiniLM-L6, ours: prefetch on vs off", "set": name, "n": len(texts),
+            "call": f"ours, tokenised in line (tokenising alone: {rates['tokenise']:.0f} sent/s)",
+            "baseline": rates["off"], "ours": rates["on"], "target": None, "agree": agree}
 
 
 def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repeats: int, bf16: bool) -> list[dict]:

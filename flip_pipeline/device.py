@@ -1,4 +1,4 @@
-"""Choose the compute device once per process and log the choice; the memory a job can still use."""
+"""Choose the compute device once per process and log the choice; the memory and CPUs a job has."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ def pick_device(requested: str = "auto") -> torch.device:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     log.info("device: %s (%s), torch %s, %d CPU threads", device, name, torch.__version__, torch.get_num_threads())
     return device
+
+
+def job_cpus(env: Mapping[str, str] = os.environ) -> int:
+    """CPUs this job may use: SLURM's ``SLURM_CPUS_PER_TASK`` (``--cpus-per-task``) when set,
+    else the CPUs this process may run on (``os.sched_getaffinity``)."""
+    slurm = env.get("SLURM_CPUS_PER_TASK", "").strip()
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
+    return len(os.sched_getaffinity(0))
 
 
 def available_memory(device: torch.device) -> tuple[int, str]:

@@ -72,3 +72,22 @@ def synthesize(text: str, path: Path, voice: str = "en", speed: int = 175) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True, capture_output=True)
     return path
+
+
+def small_sonar_speech_encoder(seed: int = 0) -> torch.nn.Module:
+    """SONAR's speech encoder class at toy size (1 conformer layer, 64-d, random weights,
+    eval mode): the real front-end contract (80-bin filterbanks, padding layout) for tests
+    and benchmarks where the 24-layer model's time would hide the front end's."""
+    import dataclasses
+
+    from sonar.models.sonar_speech import get_sonar_speech_encoder_hub
+
+    hub = get_sonar_speech_encoder_hub()
+    config = hub.get_arch_config("english")
+    small = dict(model_dim=64, num_encoder_attn_heads=2, ffn_inner_dim=128)
+    config = dataclasses.replace(
+        config, model_dim=64, num_decoder_layers=1, num_decoder_attn_heads=2, ffn_inner_dim=128,
+        w2v2_encoder_config=dataclasses.replace(config.w2v2_encoder_config, num_encoder_layers=1, **small),
+    )
+    torch.manual_seed(seed)
+    return hub.create_new_model(config).eval()

@@ -54,7 +54,8 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
     if family == "fbank_projection":
         from flip_pipeline.encoders.fbank_projection import FbankProjection
 
-        return FbankProjection(name, spec["dim"], spec.get("seed", 0), spec.get("skip_bad_audio", False))
+        return FbankProjection(name, spec["dim"], spec.get("seed", 0), spec.get("skip_bad_audio", False),
+                               spec.get("audio_workers"))
     if family == "composite":
         from flip_pipeline.encoders.composite import build_composite
 
@@ -63,7 +64,7 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
         from flip_pipeline.encoders.sonar import SonarEncoder
 
         keys = ("text_encoder", "tokenizer", "speech_encoder", "languages", "precision", "batch_size", "max_tokens",
-                "speech_batch_size", "max_audio_seconds", "max_seq_len", "max_audio_s", "skip_bad_audio", "progress")
+                "speech_batch_size", "max_audio_seconds", "max_seq_len", "max_audio_s", "skip_bad_audio", "progress", "audio_workers")
         return SonarEncoder(name, device=device, **{k: spec[k] for k in keys if k in spec})
     if family == "gemini":
         from flip_pipeline.encoders.gemini import GeminiEncoder

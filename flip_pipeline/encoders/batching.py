@@ -3,14 +3,22 @@
 Padding costs compute in proportion to the spread of lengths in a batch; sorting the
 whole shard by length first makes that spread small. Batches are cut longest first so
 that an out-of-memory batch shows up at once, not at the end of a shard.
+:func:`prefetched` prepares the next batch (tokenise, pad, copy to the device) on a
+thread while the model runs the current one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import torch
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 def cpu_token_budget(max_tokens: int | None, device: str | torch.device, cpu_default: int) -> int | None:
@@ -46,3 +54,16 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_units: in
         batches.append(order[start : start + rows])
         start += rows
     return batches
+
+
+def prefetched(prepare: Callable[[T], U], items: Iterable[T]) -> Iterator[U]:
+    """``prepare(item)`` for each item in order, the next one computed on a background
+    thread while the caller uses the current one (a queue of one: at most two prepared
+    items exist). An exception of ``prepare`` is raised where its result is taken."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as thread:
+        items = iter(items)
+        pending = [thread.submit(prepare, item) for item in itertools.islice(items, 1)]
+        while pending:
+            ready = pending.pop().result()
+            pending = [thread.submit(prepare, item) for item in itertools.islice(items, 1)]
+            yield ready

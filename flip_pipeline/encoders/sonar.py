@@ -10,7 +10,9 @@ Each :meth:`SonarEncoder.encode` call sorts its rows by length (tokens, or audio
 duration), runs batches of similar length, and returns the vectors in input order.
 Audio is decoded with libsndfile (WAV, FLAC, OGG, MP3), mixed down to mono, resampled to
 16 kHz, and turned into the 80-bin standardised filterbanks the speech encoders were
-trained on; the next batch is decoded while the current one runs.
+trained on (:mod:`~flip_pipeline.encoders.audio_features`), by ``audio_workers`` worker
+processes (default: the job's CPUs) that work ahead of the batch the model runs
+(:mod:`~flip_pipeline.encoders.audio_frontend`).
 
 Audio that is missing, unreadable, empty or too long raises
 :class:`~flip_pipeline.errors.FlipInputError` naming every such row's id and path, unless
@@ -22,15 +24,18 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import math
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from flip_pipeline.encoders.audio_features import FBANK_FRAMES_PER_SECOND, AudioError, audio_duration, sonar_fbank
+from flip_pipeline.encoders.audio_features import MIN_AUDIO_SECONDS as MIN_AUDIO_SECONDS  # re-exported, as are
+from flip_pipeline.encoders.audio_features import SAMPLE_RATE as SAMPLE_RATE  # these: other modules load audio
+from flip_pipeline.encoders.audio_features import load_audio as load_audio  # through flip_pipeline.encoders.sonar
+from flip_pipeline.encoders.audio_frontend import CLIPS_PER_TASK, AudioFrontEnd
+from flip_pipeline.encoders.audio_frontend import audio_workers as audio_workers_of
 from flip_pipeline.encoders.bad_audio import bad_audio_error, describe, encode_or_raise
 from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches
 from flip_pipeline.errors import FlipInputError
@@ -41,9 +46,6 @@ log = logging.getLogger(__name__)
 DIM = 1024
 DEFAULT_TEXT_ENCODER = "text_sonar_basic_encoder"
 DEFAULT_SPEECH_ENCODER = "sonar_speech_encoder_{iso3}"
-SAMPLE_RATE = 16_000
-FBANK_FRAMES_PER_SECOND = 100  # 10 ms hop
-MIN_AUDIO_SECONDS = 0.05
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 #: Padded tokens (rows × longest) per text batch on CPU unless ``max_tokens`` is given:
 #: on 2 AVX-512 cores 256 beat 128, 512 and fixed batches of 4–32 sentences.
@@ -70,49 +72,6 @@ LANGUAGE_CODES = {
 SPEECH_CARD_LANGUAGE = {"zho": "cmn"}
 
 
-class AudioError(Exception):
-    """One audio file cannot be encoded; the message is the reason."""
-
-
-def audio_duration(path: str) -> float:
-    """Duration in seconds from the file header (no decoding)."""
-    import soundfile
-
-    p = Path(path)
-    if not p.is_file():
-        raise AudioError("file not found")
-    if p.stat().st_size == 0:
-        raise AudioError("empty file")
-    try:
-        info = soundfile.info(str(p))
-    except (RuntimeError, TypeError, ValueError) as err:  # soundfile.LibsndfileError is a RuntimeError
-        raise AudioError(f"unreadable audio ({err})") from None
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise AudioError("empty audio")
-    seconds = info.frames / info.samplerate
-    if seconds < MIN_AUDIO_SECONDS:
-        raise AudioError(f"audio too short ({seconds:.3f} s)")
-    return seconds
-
-
-def load_audio(path: str) -> np.ndarray:
-    """Decode ``path`` to mono float32 in [-1, 1] at 16 kHz."""
-    import soundfile
-    from scipy.signal import resample_poly
-
-    try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, TypeError, ValueError) as err:
-        raise AudioError(f"unreadable audio ({err})") from None
-    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if rate != SAMPLE_RATE and len(wave):
-        g = math.gcd(int(rate), SAMPLE_RATE)
-        wave = resample_poly(wave, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
-    if len(wave) < MIN_AUDIO_SECONDS * SAMPLE_RATE:
-        raise AudioError("empty audio" if len(wave) == 0 else f"audio too short ({len(wave) / SAMPLE_RATE:.3f} s)")
-    return np.ascontiguousarray(wave, dtype=np.float32)
-
-
 class SonarEncoder:
     """SONAR text (``text_xx``) and speech (``speech_xx``) views in one 1024-d space.
 
@@ -135,6 +94,8 @@ class SonarEncoder:
         max_audio_s: longer clips are bad input (the speech encoders' positions end near 80 s).
         skip_bad_audio: leave out rows whose audio is missing, unreadable, empty or too long
             (see :meth:`encode_skipping`) instead of raising.
+        audio_workers: processes that decode clips and compute their filterbanks (default:
+            the job's CPUs; 0: in this process, on one background thread).
         progress: show a tqdm bar per call.
         text_model, text_tokenizer, speech_models: already built models to use instead of
             loading the cards (``speech_models`` maps card name → model); for callers that
@@ -160,6 +121,7 @@ class SonarEncoder:
         max_audio_s: float = 80.0,
         skip_bad_audio: bool = False,
         progress: bool = True,
+        audio_workers: int | None = None,
         *,
         text_model: torch.nn.Module | None = None,
         text_tokenizer: Any = None,
@@ -178,14 +140,15 @@ class SonarEncoder:
         self.speech_batch_size, self.max_audio_seconds = speech_batch_size, max_audio_seconds
         self.max_seq_len, self.max_audio_s = max_seq_len, max_audio_s
         self.skip_bad_audio, self.progress = skip_bad_audio, progress
+        self.audio_workers = audio_workers_of(name, audio_workers)
         self._text_model = self._prepare(text_model) if text_model is not None else None
         self._tokenizer = text_tokenizer
         self._speech_models = {card: self._prepare(m) for card, m in (speech_models or {}).items()}
         self._injected = text_model is not None or bool(speech_models)
         log.info(
-            "encoder %s: SONAR on %s, %s, text batch %d%s, speech batch %d, skip bad audio: %s",
+            "encoder %s: SONAR on %s, %s, text batch %d%s, speech batch %d, %d audio workers, skip bad audio: %s",
             name, self.device, precision, batch_size, f" / {max_tokens} tokens" if max_tokens else "",
-            speech_batch_size, skip_bad_audio,
+            speech_batch_size, self.audio_workers, skip_bad_audio,
         )
 
     # ----------------------------------------------------------------- languages and cards
@@ -313,52 +276,39 @@ class SonarEncoder:
         return embeddings.float().cpu().numpy()
 
     def _encode_speech(self, ids: list[str], paths: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
-        from fairseq2.data.audio import WaveformToFbankConverter
-
         model = self._speech(self.speech_card(view))
-        bad: dict[int, str] = {}
-        durations = np.zeros(len(paths))
-        for row, path in enumerate(paths):
-            try:
-                durations[row] = audio_duration(path)
-                if durations[row] > self.max_audio_s:
-                    raise AudioError(f"audio is {durations[row]:.1f} s, longer than max_audio_s={self.max_audio_s}")
-            except AudioError as err:
-                bad[row] = str(err)
-        self._check_bad(bad, ids, paths, view)
+        # the next batch is being prepared while the model runs one
+        queue = max(2 * self.speech_batch_size, 2 * CLIPS_PER_TASK * max(self.audio_workers, 1))
+        with AudioFrontEnd(self.audio_workers, queue) as front:
+            bad: dict[int, str] = {}
+            durations = np.zeros(len(paths))
+            for row, seconds in enumerate(front.map(audio_duration, paths, chunk=16)):
+                if isinstance(seconds, AudioError):
+                    bad[row] = str(seconds)
+                elif seconds > self.max_audio_s:
+                    bad[row] = f"audio is {seconds:.1f} s, longer than max_audio_s={self.max_audio_s}"
+                else:
+                    durations[row] = seconds
+            self._check_bad(bad, ids, paths, view)
 
-        to_fbank = WaveformToFbankConverter(
-            num_mel_bins=80, waveform_scale=2**15, channel_last=True, standardize=True, dtype=torch.float32
-        )
-
-        def features(rows: np.ndarray) -> dict[int, torch.Tensor | str]:
-            result: dict[int, torch.Tensor | str] = {}
-            for row in rows:
-                try:
-                    wave = torch.from_numpy(load_audio(paths[row])).unsqueeze(1)
-                    result[int(row)] = to_fbank({"waveform": wave, "sample_rate": float(SAMPLE_RATE)})["fbank"]
-                except AudioError as err:
-                    result[int(row)] = str(err)
-            return result
-
-        good = np.array([row for row in range(len(paths)) if row not in bad], dtype=np.int64)
-        frames = np.ceil(durations[good] * FBANK_FRAMES_PER_SECOND).astype(np.int64)
-        budget = None if self.max_audio_seconds is None else int(self.max_audio_seconds * FBANK_FRAMES_PER_SECOND)
-        batches = [good[b] for b in length_sorted_batches(frames, self.speech_batch_size, budget)]
-        out = np.zeros((len(paths), self.dim), dtype=np.float32)
-        with ThreadPoolExecutor(max_workers=1) as decoder, self._bar(len(good), "clip") as bar:
-            upcoming = decoder.submit(features, batches[0]) if batches else None
-            for index, rows in enumerate(batches):
-                ready = upcoming.result()
-                upcoming = decoder.submit(features, batches[index + 1]) if index + 1 < len(batches) else None
-                failed = {row: r for row, r in ready.items() if isinstance(r, str)}
-                if failed:
-                    bad.update(failed)
-                    self._check_bad(failed, ids, paths, view)
-                kept = [row for row in rows if row not in failed]
-                if kept:
-                    out = self._store(out, kept, self._forward(model, [ready[row] for row in kept], 0, 2))
-                bar.update(len(rows))
+            good = np.array([row for row in range(len(paths)) if row not in bad], dtype=np.int64)
+            frames = np.ceil(durations[good] * FBANK_FRAMES_PER_SECOND).astype(np.int64)
+            budget = None if self.max_audio_seconds is None else int(self.max_audio_seconds * FBANK_FRAMES_PER_SECOND)
+            batches = [good[b] for b in length_sorted_batches(frames, self.speech_batch_size, budget)]
+            features = front.map(sonar_fbank, [paths[row] for rows in batches for row in rows], CLIPS_PER_TASK)
+            out = np.zeros((len(paths), self.dim), dtype=np.float32)
+            with self._bar(len(good), "clip") as bar:
+                for rows in batches:
+                    ready = {int(row): next(features) for row in rows}
+                    failed = {row: str(r) for row, r in ready.items() if isinstance(r, AudioError)}
+                    if failed:
+                        bad.update(failed)
+                        self._check_bad(failed, ids, paths, view)
+                    kept = [row for row in ready if row not in failed]
+                    if kept:
+                        seqs = [torch.from_numpy(ready[row]) for row in kept]
+                        out = self._store(out, kept, self._forward(model, seqs, 0, 2))
+                    bar.update(len(rows))
         keep = np.array([row not in bad for row in range(len(paths))], dtype=bool)
         skipped = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
         if skipped:
