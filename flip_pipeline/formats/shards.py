@@ -48,9 +48,15 @@ VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq
                        "flip-pipeline")
 
 
+#: Encoder keys that change how fast, never what, an encoder computes (tests hold the vectors
+#: equal across their values): left out of the fingerprint, so changing them re-embeds nothing.
+SPEED_ONLY_KEYS = ("audio_workers",)
+
+
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
-    """A short hash of an encoder's config entry: shards from another config are stale."""
-    return fingerprint_of({"name": name, **spec})
+    """A short hash of an encoder's config entry (without :data:`SPEED_ONLY_KEYS`): shards
+    from another config are stale."""
+    return fingerprint_of({"name": name, **{k: v for k, v in spec.items() if k not in SPEED_ONLY_KEYS}})
 
 
 def library_versions() -> str:

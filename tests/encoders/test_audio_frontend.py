@@ -165,3 +165,13 @@ def test_a_bad_clip_is_a_result_not_a_crash(clips, bad_clips):
         results = list(front.map(sonar_fbank, [clips[0], bad_clips["junk"], clips[1]]))
     assert isinstance(results[1], AudioError) and "unreadable audio" in str(results[1])
     np.testing.assert_array_equal(results[2], sonar_fbank(clips[1]))
+
+
+def test_worker_count_is_not_part_of_the_encoder_fingerprint():
+    """Vectors are equal for every worker count (above), so changing it re-embeds nothing;
+    a setting that changes the vectors still does."""
+    from flip_pipeline.formats.shards import encoder_fingerprint
+
+    spec = {"family": "sonar", "speech_batch_size": 8}
+    assert encoder_fingerprint("s", {**spec, "audio_workers": 4}) == encoder_fingerprint("s", spec)
+    assert encoder_fingerprint("s", {**spec, "precision": "bf16"}) != encoder_fingerprint("s", spec)
