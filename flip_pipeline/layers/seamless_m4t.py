@@ -176,7 +176,7 @@ class SeamlessM4TLayers:
                                  f"language {code!r}; set encoders.{self.name}.languages.{view_language(view)}")
         tokenizer.src_lang = code
         limit = self.config().max_position_embeddings
-        seqs = tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"] if texts else []
+        seqs = tokenizer(list(texts), truncation=True, max_length=limit, padding=False)["input_ids"] if texts else []
         return pool_text_batches(encoder, seqs, tokenizer.pad_token_id or 0, wanted, self.batch_size, self.max_tokens,
                                  self.device)
 

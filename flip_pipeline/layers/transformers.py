@@ -199,7 +199,8 @@ class TransformersLayers:
         model, tokenizer = self._load()
         index = {name: i for i, name in enumerate(self.layer_names(view))}
         limit = self._max_length(tokenizer)
-        seqs = tokenizer(list(inputs), truncation=limit is not None, max_length=limit)["input_ids"] if inputs else []
+        seqs = tokenizer(list(inputs), truncation=limit is not None, max_length=limit,
+                         padding=False)["input_ids"] if inputs else []
 
         on_batch, handle = self._final_norm_probe(model, len(index) - 1)
         try:
