@@ -115,13 +115,13 @@ def extract_layers(
         ``layers`` (model order), ``rows``, ``fingerprint``, ``pooling``, ``dims`` and
         ``layer_norm`` per layer, and ``skipped_rows``/``skipped`` (id, reason) if rows were left out.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MANIFEST).unlink(missing_ok=True)  # incomplete until every layer is
     ids, inputs = read_view(corpus_path, view)
     if encoder is None:
         encoder = build_layer_encoder(encoder_name, encoder_spec, str(pick_device(device)))
-    names = select_layers(layers, encoder.layer_names(view), encoder_name, view)
+    names = select_layers(layers, encoder.layer_names(view), encoder_name, view)  # bad input: nothing written yet
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # incomplete until every layer is
     _remove_other_layers(out_dir, names)
     plan = shard_plan(len(ids), shard_rows)
     fingerprints = {name: layer_fingerprint(encoder_name, encoder_spec, name) for name in names}

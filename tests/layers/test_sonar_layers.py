@@ -135,3 +135,28 @@ def test_speech_layers_from_espeak_audio(speech_model, wavs):
         assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.999, name
     with pytest.raises(FlipInputError, match="has no layer 'layer_03'"):
         select_layers(["layer_03"], layers.layer_names("speech_en"), "sonar", "speech_en")
+
+
+def test_stage_on_speech_with_skipped_audio(speech_model, wavs, tmp_path):
+    missing = str(tmp_path / "missing.wav")
+    (tmp_path / "junk.wav").write_bytes(b"not audio" * 20)
+    rows = [("a", wavs[0]), ("c", wavs[1]), ("b", missing), ("d", str(tmp_path / "junk.wav")), ("e", wavs[2])]
+    table = tmp_path / "corpus.parquet"
+    write_corpus_table(pa.table({"id": [r[0] for r in rows], "speech_en": [r[1] for r in rows]}), table)
+    spec = {"family": "sonar", "skip_bad_audio": True, "speech_batch_size": 2}
+    layers = SonarLayers("sonar", skip_bad_audio=True, speech_batch_size=2, progress=False,
+                         speech_models={CARD: speech_model})
+    out = tmp_path / "lay"
+    info = extract_layers(table, "speech_en", "sonar", spec, "all", out, shard_rows=2, encoder=layers)
+    assert info["layers"] == SPEECH and info["rows"] == 3 and info["skipped_rows"] == 2
+    assert [s["id"] for s in info["skipped"]] == ["b", "d"] and missing in info["skipped"][0]["reason"]
+    assert info["layer_norm"] == {"embeddings": "before", "layer_01": "before", "layer_02": "before", "pooled": "after"}
+    for name in SPEECH:
+        view = ViewEmbeddings(out / name)
+        assert list(view.ids) == ["a", "c", "e"] and [s["rows"] for s in view.manifest["shards"]] == [2, 0, 1]
+    direct = layers.encode_layers(["e"], [wavs[2]], "speech_en", ["pooled"])["pooled"]
+    np.testing.assert_allclose(ViewEmbeddings(out / "pooled").read_rows(2, 3), direct, atol=1e-5, rtol=0)
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/part-*.parquet")}
+    again = extract_layers(table, "speech_en", "sonar", spec, "all", out, shard_rows=2, encoder=layers)
+    assert again == info | {"skipped": info["skipped"]}
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/part-*.parquet")} == stamps  # every shard kept
