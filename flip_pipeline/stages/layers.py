@@ -152,7 +152,7 @@ def extract_layers(
             arrays, skipped = encode_layers_with_skips(encoder, ids[lo:hi], inputs[lo:hi], view, todo)
             kept = [i for i in ids[lo:hi] if i not in skipped]
             for name in todo:
-                width = _check_block(arrays[name], len(kept), dims.get(name), encoder_name, name)
+                width = _check_block(arrays[name], len(kept), dims.get(name), encoder_name, out_dir / name)
                 if width is not None:
                     dims.setdefault(name, width)
                 found[name][index] = KeptShard(dims.get(name, 0), len(kept), skipped)
@@ -161,8 +161,8 @@ def extract_layers(
             log.info("%s: %d rows, %d layers computed", shard_name(index), hi - lo, len(todo))
         missing = [name for name in names if name not in dims]
         if missing:
-            raise FlipInputError(f"encoder {encoder_name!r}, view {view!r}: every row was skipped, so layer "
-                                 f"{missing[0]!r} has no width")
+            raise FlipInputError(f"encoder {encoder_name!r}, view {view!r} of {corpus_path}: no row was encoded "
+                                 f"(the view is empty or every row was skipped), so layer {missing[0]!r} has no width")
         writer.finish(dims)
 
     skipped_all: dict[str, str] = {}
@@ -182,12 +182,15 @@ def extract_layers(
     return info
 
 
-def _check_block(block: np.ndarray, rows: int, width: int | None, encoder: str, layer: str) -> int | None:
+def _check_block(block: np.ndarray, rows: int, width: int | None, encoder: str, folder: Path) -> int | None:
     """The width of one layer's ``(rows, d)`` block (``None`` when it has no row), checked
-    against the ``width`` of its other shards."""
-    if block.ndim != 2 or block.shape[0] != rows or (rows and width is not None and block.shape[1] != width):
-        raise FlipInputError(f"encoder {encoder!r}, layer {layer!r}: returned shape {block.shape} for {rows} rows"
-                             + (f" of width {width}" if width is not None else ""))
+    against the ``width`` of the layer's other shards (kept ones, or computed before)."""
+    if block.ndim != 2 or block.shape[0] != rows:
+        raise FlipInputError(f"encoder {encoder!r}, layer {folder.name!r}: shape {block.shape} for {rows} rows")
+    if rows and width is not None and block.shape[1] != width:
+        raise FlipInputError(f"encoder {encoder!r}, layer {folder.name!r}: width {block.shape[1]}, but the layer's "
+                             f"other shards in {folder} have width {width} (the model changed under the same config?); "
+                             f"delete {folder} to compute it again")
     return block.shape[1] if rows else None
 
 
