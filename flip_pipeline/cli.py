@@ -44,6 +44,12 @@ def run_embed(a):
     embed_view(a.corpus_table, a.view, a.name, a.spec, a.out_dir, a.shard_rows, a.device)
 
 
+def run_layers(a):
+    from flip_pipeline.stages.layers import extract_layers
+    extract_layers(a.corpus_table, a.view, a.name, a.spec, "all" if a.layers == ["all"] else a.layers, a.out_dir,
+                   a.shard_rows, a.device)
+
+
 def run_vocab(a):
     from flip_pipeline.stages.vocab import vocab_stage
     vocab_stage(a.name, a.spec, a.corpus_table, a.out_dir)
@@ -169,6 +175,11 @@ COMMANDS = {
         ("--name", dict(required=True, help="encoder name (encoders.<name>)")), SPEC, CORPUS_TABLE, VIEW,
         ("--out-dir", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{view}")), SHARD_ROWS_ARG,
         DEVICE,
+    ]),
+    "layers": (run_layers, "Pool every requested layer of one view into one shard folder per layer (resumable).", [
+        ("--name", dict(required=True, help="encoder name (encoders.<name>)")), SPEC, CORPUS_TABLE, VIEW,
+        ("--layers", dict(nargs="+", default=["all"], help="all, or names: embeddings layer_01 ... pooled adaptor")),
+        ("--out-dir", dict(required=True, help="layers/{encoder}/{corpus}/{split}/{view}")), SHARD_ROWS_ARG, DEVICE,
     ]),
     "vocab": (run_vocab, "Build a vocabulary (vocab.json, counts.parquet, settings.json) from a text view.", [
         ("--name", dict(required=True, help="vocabulary name (vocabularies.<name>)")), SPEC,

@@ -19,7 +19,11 @@ from flip_pipeline.errors import FlipInputError
 USES_GPU = {
     "sentence_transformers": True, "sonar": True, "composite": None, "bow_projection": False, "gaussian": False,
     "fbank_projection": False, "gemini": False, "published": False, "use_multilingual": False,
+    "seamless_m4t": True, "transformers": True,
 }
+#: Families of the layers stage only (:mod:`flip_pipeline.layers`): they have hidden states
+#: per layer but no one sentence embedding the embed stage could write.
+LAYER_ONLY = ("seamless_m4t", "transformers")
 FAMILIES = tuple(USES_GPU)
 
 
@@ -76,6 +80,10 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
         from flip_pipeline.encoders.use_multilingual import UseMultilingualEncoder
 
         return UseMultilingualEncoder(name, **{k: spec[k] for k in ("batch_size", "threads", "progress") if k in spec})
+    if family in LAYER_ONLY:
+        raise FlipInputError(f"encoders.{name}: family {family} gives per-layer representations for the layers stage "
+                             "(`flip layers`), not sentence embeddings for the embed stage; embed with "
+                             "a sentence_transformers or sonar encoder")
     if family == "published":
         raise FlipInputError(f"encoders.{name}: family published embeddings are imported from a flip_data corpus "
                              "(rule import_flip_view, `flip import-flip-view`), not computed by an encoder")

@@ -1,0 +1,241 @@
+"""The layers stage: one view of one corpus split → per-layer representation shards.
+
+Layout (:func:`~flip_pipeline.formats.layout.layers_dir`)::
+
+    layers/{encoder}/{corpus}/{split}/{view}/
+        embeddings/  part-*.parquet + _SUCCESS   one embedded view per layer (formats.shards)
+        layer_01/    …
+        pooled/      …
+        _SUCCESS     JSON: layers in order, encoder, view, rows, fingerprint, dims (written last)
+
+Each layer folder is an embedded view under the shard contract (``ViewEmbeddings`` reads
+it); its shards' metadata adds ``layer``, ``pooling`` (``masked_mean``) and ``layer_norm``
+(``before``/``after``/``none`` the model's final layer norm) to the embed stage's keys.
+
+Resumable like the embed stage: a shard of a layer is kept when
+:func:`~flip_pipeline.formats.shards.check_shard` finds it sound and written for the same
+encoder config and layer (its fingerprint); for every shard of the plan, the layers whose
+shard is missing or stale are computed together, in one forward pass per batch. Layer
+folders of layers no longer requested are removed, and the view's ``_SUCCESS`` is removed
+at the start and written after every layer is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from flip_pipeline.atomic import write_json
+from flip_pipeline.device import pick_device
+from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats.corpus_table import read_view
+from flip_pipeline.formats.layout import MANIFEST
+from flip_pipeline.formats.shards import (
+    KeptShard,
+    check_shard,
+    close_view,
+    encoder_fingerprint,
+    last_manifest,
+    open_view,
+    shard_metadata,
+    shard_name,
+    shard_plan,
+    skipped_file_signatures,
+    write_shard,
+)
+from flip_pipeline.layers import build_layer_encoder
+from flip_pipeline.layers.base import POOLING, LayerEncoder, encode_layers_with_skips, select_layers
+from flip_pipeline.settings import SHARD_ROWS, fingerprint_of
+
+log = logging.getLogger(__name__)
+
+FORMAT = "flip-layers/1"
+
+
+def layer_fingerprint(encoder_name: str, encoder_spec: dict[str, Any], layer: str) -> str:
+    """The fingerprint of one layer's shards: the encoder config, the layer and the pooling."""
+    return fingerprint_of({"encoder": encoder_fingerprint(encoder_name, encoder_spec), "layer": layer,
+                           "pooling": POOLING})
+
+
+def _remove_other_layers(out_dir: Path, layers: list[str]) -> None:
+    """Delete the layer folders of ``out_dir`` (those holding shards or a manifest) not in ``layers``."""
+    for folder in out_dir.iterdir():
+        if folder.is_dir() and folder.name not in layers and (
+                (folder / MANIFEST).exists() or any(folder.glob("part-*.parquet"))):
+            log.info("%s: layer no longer requested, removed", folder)
+            shutil.rmtree(folder)
+
+
+def _kept_dims(found: dict[int, KeptShard | str], last_dim: int | None) -> set[int]:
+    """The widths that the kept shards of one layer and its last manifest claim."""
+    return {s.dim for s in found.values() if isinstance(s, KeptShard)} | ({last_dim} if last_dim else set())
+
+
+def _recorded(folder: Path, key: str) -> str:
+    """The ``flip.<key>`` metadata of the first shard of a complete layer folder."""
+    meta = pq.read_schema(folder / shard_name(0)).metadata or {}
+    return meta.get(f"flip.{key}".encode(), b"").decode()
+
+
+def extract_layers(
+    corpus_path: str | Path,
+    view: str,
+    encoder_name: str,
+    encoder_spec: dict[str, Any],
+    layers: str | Sequence[str],
+    out_dir: str | Path,
+    shard_rows: int = SHARD_ROWS,
+    device: str = "cpu",
+    encoder: LayerEncoder | None = None,
+) -> dict:
+    """Pool every requested layer of ``view`` of the corpus split at ``corpus_path`` into ``out_dir``.
+
+    Args:
+        corpus_path: ``corpora/{corpus}/{split}.parquet``.
+        view: column to encode, e.g. ``speech_en``.
+        encoder_name, encoder_spec: the ``encoders.<name>`` config entry (families ``sonar``,
+            ``seamless_m4t``, ``transformers``, ``sentence_transformers``).
+        layers: ``"all"`` or layer names (``embeddings``, ``layer_01``, …, ``pooled``, ``adaptor``).
+        out_dir: ``layers/{encoder}/{corpus}/{split}/{view}``.
+        shard_rows: rows per shard (the unit of work lost to a crash).
+        device: torch device (``auto``: CUDA when present).
+        encoder: an already built layer encoder for ``encoder_spec`` (tests, benchmarks); by
+            default built from the spec (models load only if some shard must be computed).
+
+    Returns:
+        The view manifest written to ``out_dir/_SUCCESS``: ``format``, ``encoder``, ``view``,
+        ``layers`` (model order), ``rows``, ``fingerprint``, ``pooling``, ``dims`` and
+        ``layer_norm`` per layer, and ``skipped_rows``/``skipped`` (id, reason) if rows were left out.
+    """
+    ids, inputs = read_view(corpus_path, view)
+    if encoder is None:
+        encoder = build_layer_encoder(encoder_name, encoder_spec, str(pick_device(device)))
+    names = select_layers(layers, encoder.layer_names(view), encoder_name, view)  # bad input: nothing written yet
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # incomplete until every layer is
+    _remove_other_layers(out_dir, names)
+    plan = shard_plan(len(ids), shard_rows)
+    fingerprints = {name: layer_fingerprint(encoder_name, encoder_spec, name) for name in names}
+    found: dict[str, dict[int, KeptShard | str]] = {}
+    dims: dict[str, int] = {}
+    for name in names:
+        last = last_manifest(out_dir / name)  # before open_view removes it
+        folder = open_view(out_dir / name)
+        found[name] = {index: check_shard(folder / shard_name(index), ids[lo:hi], inputs[lo:hi], fingerprints[name],
+                                          last.signatures.get(shard_name(index))) for index, lo, hi in plan}
+        claimed = _kept_dims(found[name], last.dim)
+        if len(claimed) > 1:  # kept shards disagree: only the model can tell, so every shard is redone
+            log.warning("%s: shards of widths %s; computing every shard again", folder, sorted(claimed))
+            found[name] = dict.fromkeys(found[name], "shards of different widths")
+        elif claimed:
+            dims[name] = claimed.pop()
+
+    writer = _ShardWriter(out_dir, encoder, encoder_name, view, fingerprints)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for index, lo, hi in plan:
+            todo = [name for name in names if isinstance(found[name][index], str)]
+            if not todo:
+                log.info("%s: every layer complete, kept", shard_name(index))
+                continue
+            for name in todo:
+                if found[name][index] != "missing":
+                    log.warning("%s: %s; computing it again", out_dir / name / shard_name(index), found[name][index])
+            arrays, skipped = encode_layers_with_skips(encoder, ids[lo:hi], inputs[lo:hi], view, todo)
+            kept = [i for i in ids[lo:hi] if i not in skipped]
+            for name in todo:
+                width = _check_block(arrays[name], len(kept), dims.get(name), encoder_name, out_dir / name)
+                if width is not None:
+                    dims.setdefault(name, width)
+                found[name][index] = KeptShard(dims.get(name, 0), len(kept), skipped)
+            files = skipped_file_signatures(skipped, ids[lo:hi], inputs[lo:hi])
+            writer.add(pool, index, todo, kept, arrays, skipped, files, dims)
+            log.info("%s: %d rows, %d layers computed", shard_name(index), hi - lo, len(todo))
+        missing = [name for name in names if name not in dims]
+        if missing:
+            raise FlipInputError(f"encoder {encoder_name!r}, view {view!r} of {corpus_path}: no row was encoded "
+                                 f"(the view is empty or every row was skipped), so layer {missing[0]!r} has no width")
+        writer.finish(dims)
+
+    skipped_all: dict[str, str] = {}
+    for name in names:
+        skipped = {i: why for shard in found[name].values() for i, why in shard.skipped.items()}
+        skipped_all.update(skipped)
+        close_view(out_dir / name, plan, {index: shard.rows for index, shard in found[name].items()}, encoder_name,
+                   view, dims[name], fingerprints[name], ids, skipped)
+    info = {"format": FORMAT, "encoder": encoder_name, "view": view, "layers": names,
+            "rows": len(ids) - len(skipped_all), "fingerprint": fingerprint_of(fingerprints), "pooling": POOLING,
+            "dims": {name: dims[name] for name in names},
+            "layer_norm": {name: _recorded(out_dir / name, "layer_norm") for name in names}}
+    if skipped_all:
+        info["skipped_rows"] = len(skipped_all)
+        info["skipped"] = [{"id": i, "reason": skipped_all[i]} for i in ids if i in skipped_all]
+    write_json(out_dir / MANIFEST, info)
+    return info
+
+
+def _check_block(block: np.ndarray, rows: int, width: int | None, encoder: str, folder: Path) -> int | None:
+    """The width of one layer's ``(rows, d)`` block (``None`` when it has no row), checked
+    against the ``width`` of the layer's other shards (kept ones, or computed before)."""
+    if block.ndim != 2 or block.shape[0] != rows:
+        raise FlipInputError(f"encoder {encoder!r}, layer {folder.name!r}: shape {block.shape} for {rows} rows")
+    if rows and width is not None and block.shape[1] != width:
+        raise FlipInputError(f"encoder {encoder!r}, layer {folder.name!r}: width {block.shape[1]}, but the layer's "
+                             f"other shards in {folder} have width {width} (the model changed under the same config?); "
+                             f"delete {folder} to compute it again")
+    return block.shape[1] if rows else None
+
+
+class _ShardWriter:
+    """Writes the layer shards of one view on a background thread, one shard at a time
+    behind the encoder; shards without a kept row wait until their layer's width is known."""
+
+    def __init__(self, out_dir: Path, encoder: LayerEncoder, encoder_name: str, view: str,
+                 fingerprints: dict[str, str]):
+        self.out_dir, self.encoder, self.encoder_name, self.view = out_dir, encoder, encoder_name, view
+        self.fingerprints = fingerprints
+        self.metadata: dict[str, dict[str, Any]] = {}
+        self.pending: Future | None = None
+        self.empty: list[tuple[int, list[str], dict[str, str], dict[str, str]]] = []
+
+    def _metadata(self, name: str, dim: int) -> dict[str, Any]:
+        if name not in self.metadata:
+            provenance = {**self.encoder.provenance(), "layer": name, "pooling": POOLING,
+                          "layer_norm": self.encoder.layer_norm(self.view, name)}
+            self.metadata[name] = shard_metadata(self.encoder_name, self.view, dim, self.fingerprints[name], provenance)
+        return self.metadata[name]
+
+    def add(self, pool: ThreadPoolExecutor, index: int, names: list[str], kept: list[str],
+            arrays: dict[str, np.ndarray], skipped: dict[str, str], files: dict[str, str], dims: dict[str, int]) -> None:
+        """Queue shard ``index`` of every layer in ``names`` (rows ``kept``, ``arrays[name]`` ``(len(kept), d)``)."""
+        if not kept:
+            self.empty.append((index, names, skipped, files))
+            return
+        jobs = [(self.out_dir / name / shard_name(index), arrays[name], self._metadata(name, dims[name]))
+                for name in names]
+        if self.pending is not None:
+            self.pending.result()
+        self.pending = pool.submit(_write_all, jobs, kept, skipped, files)
+
+    def finish(self, dims: dict[str, int]) -> None:
+        """Wait for the last shard; write the shards without kept rows."""
+        if self.pending is not None:
+            self.pending.result()
+        for index, names, skipped, files in self.empty:
+            jobs = [(self.out_dir / name / shard_name(index), np.zeros((0, dims[name]), np.float32),
+                     self._metadata(name, dims[name])) for name in names]
+            _write_all(jobs, [], skipped, files)
+
+
+def _write_all(jobs: list[tuple[Path, np.ndarray, dict[str, Any]]], ids: list[str], skipped: dict[str, str],
+               files: dict[str, str]) -> None:
+    for path, block, metadata in jobs:
+        write_shard(path, ids, block, metadata, skipped, files)
