@@ -48,13 +48,14 @@ def small_sonar_speech_encoder(seed: int = 0, layers: int = 2, dim: int = 64) ->
     return hub.create_new_model(config).eval()
 
 
-def tiny_seamless_folder(folder: Path, spm_model: Path, seed: int = 0) -> Path:
-    """Write a random-weight SeamlessM4T v2 checkpoint (2 text, 3 speech encoder layers, width
-    32, one adaptor layer), its tokenizer (on ``spm_model``, languages eng and deu) and the
+def tiny_seamless_folder(folder: Path, spm_model: Path, seed: int = 0, languages: tuple[str, ...] = ("eng", "deu"),
+                         speech_layers: int = 3) -> Path:
+    """Write a random-weight SeamlessM4T v2 checkpoint (2 text, ``speech_layers`` speech encoder
+    layers, width 32, one adaptor layer), its tokenizer (on ``spm_model``, ``languages``) and the
     default feature extractor into ``folder``, as ``from_pretrained`` reads a hub checkpoint."""
     from transformers import SeamlessM4TFeatureExtractor, SeamlessM4TTokenizer, SeamlessM4Tv2Config, SeamlessM4Tv2Model
 
-    tokenizer = SeamlessM4TTokenizer(vocab_file=str(spm_model), additional_special_tokens=["__eng__", "__deu__"],
+    tokenizer = SeamlessM4TTokenizer(vocab_file=str(spm_model), additional_special_tokens=[f"__{lang}__" for lang in languages],
                                      src_lang="eng")
     small = dict(encoder_ffn_dim=64, encoder_attention_heads=2, decoder_layers=1, decoder_ffn_dim=64,
                  decoder_attention_heads=2, t2u_encoder_layers=1, t2u_encoder_ffn_dim=32,
@@ -64,7 +65,7 @@ def tiny_seamless_folder(folder: Path, spm_model: Path, seed: int = 0) -> Path:
                  upsample_initial_channel=16, unit_hifi_gan_vocab_size=50, unit_embed_dim=16, lang_embed_dim=8,
                  spkr_embed_dim=8, vocoder_num_langs=2, vocoder_num_spkrs=2, t2u_vocab_size=50, char_vocab_size=50)
     config = SeamlessM4Tv2Config(vocab_size=len(tokenizer) + 8, hidden_size=32, max_position_embeddings=128,
-                                 encoder_layers=2, speech_encoder_layers=3, speech_encoder_attention_heads=2,
+                                 encoder_layers=2, speech_encoder_layers=speech_layers, speech_encoder_attention_heads=2,
                                  speech_encoder_intermediate_size=64, **small)
     torch.manual_seed(seed)
     SeamlessM4Tv2Model(config).save_pretrained(folder)

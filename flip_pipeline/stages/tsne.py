@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.evaluation import read_json
-from flip_pipeline.formats.layout import MANIFEST
-from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.layer_views import open_layer_view
 from flip_pipeline.formats.tsne_map import write_map
 
 log = logging.getLogger(__name__)
@@ -30,14 +27,13 @@ TSNE_DEFAULTS = {"perplexity": 30.0, "early_exaggeration": 12.0, "learning_rate"
                  "init": "pca", "seed": 0}
 
 
-def layer_rows(layers_dir: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+def layer_rows(language: str, modality: str, layers_dir: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
     """``(ids (n,), vectors (n, d) float32)`` of one layer of one extracted view; an error naming
     the folder and the layers it has when it lacks ``layer``."""
-    layers = read_json(Path(layers_dir) / MANIFEST).get("layers", [])
-    if layer not in layers:
-        raise FlipInputError(f"{layers_dir}: no layer {layer!r} (it has: {', '.join(layers)})")
-    view = ViewEmbeddings(Path(layers_dir) / layer)
-    return view.ids, view.read_rows(0, len(view))
+    view = open_layer_view(language, modality, layers_dir)
+    if layer not in view.layers:
+        raise FlipInputError(f"{layers_dir}: no layer {layer!r} (it has: {', '.join(view.layers)})")
+    return view.ids, view.read(layer)
 
 
 def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resource: dict[str, str],
@@ -64,7 +60,7 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     blocks, labels = [], []
     for language, by_modality in views.items():
         for modality, folder in by_modality.items():
-            ids, vectors = layer_rows(folder, layer)
+            ids, vectors = layer_rows(language, modality, folder, layer)
             ids, vectors = ids[:cap], vectors[:cap]
             blocks.append(vectors)
             labels.append(pd.DataFrame({"id": ids.astype(str), "language": language, "modality": modality,
