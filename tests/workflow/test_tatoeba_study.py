@@ -1,0 +1,86 @@
+"""The Tatoeba study (workflow/checks/tatoeba_study.yaml), reduced, on the real encoders.
+
+Runs the study's English-pool experiments through Snakemake at a smaller size (a fifth of the
+pool's training share, a 1,000-word vocabulary, fewer iterations, no pair-corpus tables) and
+asserts the directions that must hold on real models (README "What it finds on real encoders
+here"; the margins measured on the full study are given beside each assertion).
+"""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = "../shared/data/tatoeba"
+
+
+def _relocated(value, data: Path):
+    """``value`` with every string's ``../shared/data/tatoeba`` prefix pointing at ``data``."""
+    if isinstance(value, dict):
+        return {k: _relocated(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relocated(v, data) for v in value]
+    return value.replace(DATA, str(data)) if isinstance(value, str) else value
+
+
+def reduced_config(data: Path) -> dict:
+    """The study config at the CI size: English pool experiments only."""
+    config = yaml.safe_load((REPO / "workflow" / "checks" / "tatoeba_study.yaml").read_text())
+    config["corpora"] = _relocated(config["corpora"], data)
+    config["corpora"]["tatoeba_en_de"]["splits"] = {"train": 0.15, "dev": 0.02, "test": 0.83}  # ~4.9k train, 650 dev
+    config["vocabularies"]["tatoeba_en"]["max_words"] = 1000
+    config["vocabularies"]["tatoeba_en_concepts"].update(unigrams=700, bigrams=300)
+    config["training"]["max_iterations"] = 15
+    config["training"]["batch_size"] = 500
+    config["experiments"]["s1_rank"]["ranks"] = ["full"]
+    config["targets"] = ["tatoeba_encoders", "tatoeba_table6", "tatoeba_fig1_entity_recall"]
+    return config
+
+
+def _accuracy(path: Path) -> dict:
+    """``{(encoder, probe, test view): accuracy in percent}`` of an accuracy-layout table's CSV."""
+    with open(path) as fh:
+        return {(r["encoder"], r["probe"], r["test_view"]): float(r["accuracy"]) for r in csv.DictReader(fh)}
+
+
+@pytest.mark.slow
+def test_tatoeba_study_directions(tmp_path, tatoeba_dir, spacy_en):
+    config = reduced_config(tatoeba_dir)
+    assert config["entities"]["tatoeba_de_test_en"]["pipeline"] == spacy_en
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", "config.yaml",
+         "--directory", str(tmp_path), "--cores", "2"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = tmp_path / config["results"]
+    for name in ("tatoeba_encoders", "tatoeba_table6"):
+        print((results / "tables" / f"{name}.md").read_text())
+    acc = _accuracy(results / "tables" / "tatoeba_encoders.csv")
+    flip, lip = "FLiP r=full", "LiP"
+    # FLiP beats LiP
+    assert acc[("minilm", flip, "text_en")] > acc[("minilm", lip, "text_en")]
+    # an English-trained probe reads English words off the German translations' USE embeddings, not MiniLM's
+    assert acc[("use", flip, "text_de")] - acc[("minilm", flip, "text_de")] > 10
+    # the controls bracket every encoder (on English: the bag-of-words projection hashes German tokens apart)
+    for encoder in ("use", "minilm"):
+        best = max(acc[(encoder, p, "text_en")] for p in (flip, lip))
+        assert acc[("gaussian", flip, "text_en")] < best < acc[("bow_projection", flip, "text_en")], encoder
+    # FLiP beats SpLiCE on span-aware accuracy
+    with open(results / "tables" / "tatoeba_table6.csv") as fh:
+        span = {r["method"]: float(r["accuracy"]) for r in csv.DictReader(fh)}
+    assert span["flip"] > span["splice"], span
+    # removing the bias raises entity recall at small k
+    record = json.loads(next((results / "entity_recall" / "s1_rank").glob("flip-*/text_en.tatoeba_de_test_en.json"))
+                        .read_text())
+    small = [i for i, k in enumerate(record["ks"]) if k <= 3]
+    for kind in ("strict", "partial"):
+        without = [record["without_bias"][kind][i]["mean"] for i in small]
+        with_bias = [record["with_bias"][kind][i]["mean"] for i in small]
+        assert all(a > b for a, b in zip(without, with_bias)), (kind, without, with_bias)
