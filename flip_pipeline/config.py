@@ -90,7 +90,13 @@ def corpus_views(spec: dict[str, Any]) -> list[str]:
     if spec["source"] == "fleurs":
         lang = spec.get("view_language") or fleurs_view_language(spec["language"])
         return [f"text_{lang}", f"speech_{lang}"]
-    return list(spec["views"])
+    return list(dict.fromkeys([*spec["views"], *spec.get("test", {})]))
+
+
+def corpus_train_views(spec: dict[str, Any]) -> list[str]:
+    """The views a corpus's train and dev splits hold: all of them, except a text_files
+    corpus's views given only by its ``test`` files (tested, never trained on)."""
+    return list(spec["views"]) if spec["source"] == "text_files" else corpus_views(spec)
 
 
 def _check_published(encoder: dict[str, Any], corpus: dict[str, Any], exp: dict[str, Any], key: str, name: str) -> None:
@@ -114,10 +120,10 @@ def _check_references(config: dict[str, Any], source: str) -> None:
     for name, v in vocabs.items():
         if v["corpus"] not in corpora:
             raise FlipInputError(f"{source}: vocabularies.{name}.corpus: unknown corpus {v['corpus']!r}")
-        if v["view"] not in corpus_views(corpora[v["corpus"]]) or not v["view"].startswith("text_"):
+        if v["view"] not in corpus_train_views(corpora[v["corpus"]]) or not v["view"].startswith("text_"):
             raise FlipInputError(
-                f"{source}: vocabularies.{name}.view: {v['view']!r} is not a text view of corpus {v['corpus']!r} "
-                f"(views: {corpus_views(corpora[v['corpus']])})"
+                f"{source}: vocabularies.{name}.view: {v['view']!r} is not a text view of corpus {v['corpus']!r}'s "
+                f"training split (views: {corpus_train_views(corpora[v['corpus']])})"
             )
     for name, exp in config["experiments"].items():
         key = f"experiments.{name}"
@@ -133,10 +139,13 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         target = vocabs[exp["vocab"]]["view"]
         if target not in views:
             raise FlipInputError(f"{source}: {key}.vocab: corpus {exp['corpus']!r} has no view {target!r}")
+        trainable = corpus_train_views(corpora[exp["corpus"]])
         for i, pair in enumerate(exp["train_views"]):
             for view in pair:
-                if view not in views:
-                    raise FlipInputError(f"{source}: {key}.train_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
+                if view not in trainable:
+                    where = "only in its test split" if view in views else "no view"
+                    raise FlipInputError(f"{source}: {key}.train_views[{i}]: corpus {exp['corpus']!r} has {where} "
+                                         f"{view!r} (training views: {trainable})")
         for i, view in enumerate(exp["test_views"]):
             if view not in views:
                 raise FlipInputError(f"{source}: {key}.test_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")

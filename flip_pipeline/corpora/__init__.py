@@ -45,7 +45,8 @@ def load_corpus_splits(name: str, spec: dict[str, Any], base: Path) -> tuple[dic
         tables = generate_sample_corpus(spec["n_sentences"], fractions, langs, seed)
         return tables, {"synthetic": True}
     if source == "text_files":
-        return read_text_files(spec["views"], fractions, seed, name, base, spec.get("deduplicate", True))
+        return read_text_files(spec["views"], fractions, seed, name, base, spec.get("deduplicate", True),
+                               spec.get("exclude"), spec.get("test"))
     if source in READERS:
         module, function = READERS[source]
         return getattr(importlib.import_module(module), function)(name, spec, base)
