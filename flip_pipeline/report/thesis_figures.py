@@ -24,10 +24,15 @@ def _panels(n: int, width: float = 5.0, height: float = 3.4):
     return fig, list(axes[0])
 
 
-def _curve(ax, curve: pd.DataFrame, label: str, color, band: bool) -> None:
+def _axis_layers(block: pd.DataFrame) -> list[str]:
+    """The layers of every curve of one panel, in layer order (a speech-only ``adaptor`` included)."""
+    return list(block.sort_values("order", kind="stable").layer.drop_duplicates())
+
+
+def _curve(ax, curve: pd.DataFrame, axis: list[str], label: str, color, band: bool) -> None:
     """One score line with its chance (dashed), permutation-null 95th percentile (dotted) and
-    the mean bootstrap interval (shaded)."""
-    x = np.arange(len(curve))
+    the mean bootstrap interval (shaded), at the positions of its layers on ``axis``."""
+    x = np.array([axis.index(layer) for layer in curve.layer])
     ax.plot(x, curve.score, marker="o", ms=3, color=color, label=label)
     ax.plot(x, curve.chance, ls="--", lw=1, color=color, label=f"{label} chance")
     ax.plot(x, curve.null_p95, ls=":", lw=1, color=color)
@@ -52,9 +57,10 @@ def cross_modal_figure(spec: dict, inputs: list[str], name: str, out_prefix: str
     models = _by_model(curves, spec)
     fig, axes = _panels(len(models))
     for ax, (label, block) in zip(axes, models):
+        axis = _axis_layers(block)
         for i, (method, curve) in enumerate(block.groupby("method", sort=False)):
-            _curve(ax, curve, method, f"C{i}", band=True)
-        _layer_axis(ax, list(block[block.method == block.method.iloc[0]].layer))
+            _curve(ax, curve, axis, method, f"C{i}", band=True)
+        _layer_axis(ax, axis)
         ax.set_title(label, fontsize=9)
         ax.set_ylabel("similarity")
     axes[0].legend(fontsize=6, ncols=2)
@@ -74,7 +80,7 @@ def cross_modal_by_resource_figure(spec: dict, inputs: list[str], name: str, out
     fig, axes = _panels(len(levels) + 1, width=4.2)
     for ax, level in zip(axes, ["all", *levels]):
         curve = per_layer(frame) if level == "all" else curves[curves.resource_a == level]
-        _curve(ax, curve, method, "C0", band=True)
+        _curve(ax, curve, list(curve.layer), method, "C0", band=True)
         _layer_axis(ax, list(curve.layer))
         languages = frame.language_a.nunique() if level == "all" else frame[frame.resource_a == level].language_a.nunique()
         ax.set_title(f"{level} ({languages} languages)", fontsize=9)
@@ -93,9 +99,10 @@ def cross_lingual_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
     models = _by_model(curves, spec)
     fig, axes = _panels(len(models))
     for ax, (label, block) in zip(axes, models):
+        axis = _axis_layers(block)
         for i, (analysis, curve) in enumerate(block.groupby("analysis", sort=False)):
-            _curve(ax, curve, analysis.replace("cross_lingual_", "intra-"), f"C{i}", band=True)
-            _layer_axis(ax, list(curve.layer))
+            _curve(ax, curve, axis, analysis.replace("cross_lingual_", "intra-"), f"C{i}", band=True)
+        _layer_axis(ax, axis)
         ax.set_title(label, fontsize=9)
         ax.set_ylabel(f"{method} similarity")
     axes[0].legend(fontsize=6)

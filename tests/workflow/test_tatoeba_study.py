@@ -4,10 +4,15 @@ Runs the study's English-pool experiments through Snakemake (its tables 5, 6 and
 Table 1's lower ranks, the PR curves or the pair-corpus Tables 3 and 4) and
 asserts the directions that must hold on real models (README "What it finds on real encoders
 here"; the margins measured on the full study are given beside each assertion).
+
+It takes about 40 minutes on 2 cores (measured once, on a shared machine), more than CI's budget
+allows beside the rest of the suite, so it runs only when asked: ``FLIP_STUDY=1 pytest
+tests/workflow/test_tatoeba_study.py``. A CI-sized reduction is an open item of issue 13.
 """
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +49,7 @@ def _accuracy(path: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("FLIP_STUDY") != "1", reason="the study takes ~40 min on 2 cores: FLIP_STUDY=1 runs it")
 def test_tatoeba_study_directions(tmp_path, tatoeba_dir, spacy_en):
     config = reduced_config(tatoeba_dir)
     assert config["entities"]["tatoeba_de_test_en"]["pipeline"] == spacy_en

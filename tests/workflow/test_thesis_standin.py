@@ -82,7 +82,7 @@ def workdir(tmp_path_factory, tatoeba_dir):
                        "minilm": {"modalities": ["text"], "heatmap_layers": ["embeddings", "layer_06"],
                                   "tsne_layers": ["layer_06"]}},
             "similarity": {"methods": ["svcca", "pwcca", "linear_cka", "debiased_cka"], "chance_draws": 3,
-                           "permutations": 8, "bootstrap": 8, "min_ratio": 0},
+                           "permutations": 8, "bootstrap": 8},
             "tsne": {"perplexity": 10, "max_iter": 250},
         },
     }

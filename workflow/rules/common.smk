@@ -181,6 +181,12 @@ def thesis_model(wildcards):
     return wildcards.encoder
 
 
+def thesis_layer_args(wildcards):
+    """`--layers` of a layers job: `all`, or the model's layer names, each shell-quoted."""
+    layers = THESIS.layer_list(thesis_model(wildcards))
+    return "all" if layers == "all" else " ".join(shlex.quote(layer) for layer in layers)
+
+
 def thesis_inputs(wildcards):
     return workflow_error(THESIS.output, wildcards.name)["inputs"]
 

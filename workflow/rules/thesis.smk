@@ -13,7 +13,7 @@ rule layers:
         layout.layers_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     params:
         spec=lambda w: as_json(config["encoders"][thesis_model(w)]),
-        layers=lambda w: as_json(THESIS.layer_list(thesis_model(w))),
+        layers=thesis_layer_args,
         out_dir=lambda w: layout.layers_dir(R, w.encoder, w.corpus, w.split, w.view),
         shard_rows=SHARDS,
         device=DEVICE,
@@ -28,7 +28,7 @@ rule layers:
         "logs/layers/{encoder}/{corpus}/{split}/{view}.log",
     shell:
         "flip layers --name {wildcards.encoder} --spec {params.spec:q} --corpus-table {input.table:q}"
-        " --view {wildcards.view} --layers {params.layers:q} --out-dir {params.out_dir:q}"
+        " --view {wildcards.view} --layers {params.layers} --out-dir {params.out_dir:q}"
         " --shard-rows {params.shard_rows} --device {params.device} 2> {log:q}"
 
 
