@@ -33,6 +33,9 @@ def config_with(corpora: dict, vocab_corpus: str | None = None, view: str = "tex
 def test_paper_corpora_validate_and_views():
     corpora = yaml.safe_load(PAPER.read_text(encoding="utf-8"))["corpora"]
     corpora.pop("sample")
+    fleurs = {name: corpora.pop(name) for name in list(corpora) if corpora[name]["source"] == "fleurs"}
+    assert len(fleurs) == 36  # the layer-wise family's (seed 002, Table 4.2; tests/test_config.py)
+    assert corpus_views(fleurs["fleurs_cmn"]) == ["text_cmn", "speech_cmn"]
     assert set(corpora) == {"mcv15_en", "mcv15_de", "mcv15_fr", "europarl_en_de", "europarl_en_fr",
                             "samanantar_en_bn", "samanantar_en_hi", "samanantar_en_ta", "samanantar_en_te",
                             "flipdata_mcv15_en"}  # the published FLiP data (table1_rank_published)
