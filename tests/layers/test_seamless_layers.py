@@ -4,8 +4,8 @@ from a tiny config with random weights, saved and loaded as a checkpoint folder;
 import numpy as np
 import pytest
 import torch
-from helpers_layers import SENTENCES, tiny_seamless_folder
-from helpers_sonar import espeak_available, synthesize, train_standin_tokenizer
+from helpers_layers import tiny_seamless_folder
+from helpers_sonar import SENTENCES, spoken_clips, train_standin_tokenizer
 
 from flip_pipeline.encoders.sonar import load_audio
 from flip_pipeline.errors import FlipInputError
@@ -33,10 +33,7 @@ def seamless(folder):
 
 @pytest.fixture(scope="module")
 def wavs(tmp_path_factory) -> list[str]:
-    if not espeak_available():
-        pytest.fail("espeak-ng is missing: apt-get install espeak-ng (setup.sh does)")
-    out = tmp_path_factory.mktemp("wav")
-    return [str(synthesize(text, out / f"s{i}.wav")) for i, text in enumerate(SENTENCES[:4])]
+    return spoken_clips(tmp_path_factory.mktemp("wav"), SENTENCES[:4])
 
 
 def test_text_layers_equal_the_models_hidden_states(seamless, folder):

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
-from helpers_layers import SENTENCES, small_sonar_speech_encoder, small_sonar_text_encoder
-from helpers_sonar import espeak_available, synthesize, train_standin_tokenizer
+from helpers_layers import small_sonar_text_encoder
+from helpers_sonar import SENTENCES, small_sonar_speech_encoder, spoken_clips, train_standin_tokenizer
 
 from flip_pipeline.encoders.batching import length_sorted_batches
 from flip_pipeline.encoders.sonar import SonarEncoder
@@ -44,10 +44,7 @@ def speech_model():
 
 @pytest.fixture(scope="module")
 def wavs(tmp_path_factory) -> list[str]:
-    if not espeak_available():
-        pytest.fail("espeak-ng is missing: apt-get install espeak-ng (setup.sh does)")
-    folder = tmp_path_factory.mktemp("wav")
-    return [str(synthesize(text, folder / f"s{i}.wav")) for i, text in enumerate(SENTENCES[:4])]
+    return spoken_clips(tmp_path_factory.mktemp("wav"), SENTENCES[:4])
 
 
 @pytest.fixture(scope="module")
