@@ -63,3 +63,15 @@ def write_clip(target: Path, data: bytes) -> None:
         return
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
+
+
+def place_hub_clip(audio_bytes: bytes | None, audio_path: str | None, target: Path, relative: str) -> str | None:
+    """Where a hub row's clip is for the corpus table: its bytes written to ``target`` (returns
+    ``relative``, the path under the corpus root), else its existing local file (absolute path);
+    ``None`` when the row has neither."""
+    if audio_bytes:
+        write_clip(target, audio_bytes)
+        return relative
+    if audio_path and os.path.isfile(audio_path):
+        return str(Path(audio_path).resolve())
+    return None

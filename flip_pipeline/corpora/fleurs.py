@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from flip_pipeline.corpora.audio import MissingAudio, list_files, write_clip
+from flip_pipeline.corpora.audio import MissingAudio, list_files, place_hub_clip
 from flip_pipeline.corpora.fleurs_languages import view_language
 from flip_pipeline.corpora.hub import arrow_batches, check_columns, load_hub_split
 from flip_pipeline.corpora.tar_audio import extract_flat
@@ -263,13 +263,7 @@ def _dataset_rows(dataset, key: str, clip_dir: Path, prefix: str, label: str) ->
             if file_name in seen:
                 raise FlipInputError(f"{key}: {where}: file {file_name!r} already in row {seen[file_name]}")
             seen[file_name] = position - 1
-            if audio_bytes:
-                write_clip(clip_dir / file_name, audio_bytes)
-                speech = f"{prefix}/{file_name}"
-            elif audio_path and os.path.isfile(audio_path):
-                speech = str(Path(audio_path).resolve())
-            else:
-                speech = None
+            speech = place_hub_clip(audio_bytes, audio_path, clip_dir / file_name, f"{prefix}/{file_name}")
             samples = batch["num_samples"][i] if "num_samples" in batch else None
             g = batch["gender"][i] if "gender" in batch else None
             rows.append({

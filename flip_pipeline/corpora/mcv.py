@@ -32,7 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from flip_pipeline.corpora.audio import MissingAudio, list_files, write_clip
+from flip_pipeline.corpora.audio import MissingAudio, list_files, place_hub_clip
 from flip_pipeline.corpora.hub import arrow_batches, check_columns, load_hub_split
 from flip_pipeline.corpora.tsv import read_tsv
 from flip_pipeline.errors import FlipInputError
@@ -161,12 +161,8 @@ def _read_hub(name: str, spec: dict[str, Any], base: Path) -> tuple[dict[str, pa
                 if not sentence:
                     empty[split] += 1
                     continue
-                if audio_bytes:
-                    write_clip(clip_dir / clip, audio_bytes)
-                    speech = f"{lang}/clips/{clip}"
-                elif audio_path and os.path.isfile(audio_path):
-                    speech = str(Path(audio_path).resolve())
-                else:
+                speech = place_hub_clip(audio_bytes, audio_path, clip_dir / clip, f"{lang}/clips/{clip}")
+                if speech is None:
                     missing.add(split, row_id, str(audio_path or label), where)
                     continue
                 out["id"].append(row_id)
