@@ -25,6 +25,7 @@ Named targets (figure and table numbers are the thesis's):
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flip_pipeline.errors import FlipInputError
@@ -109,8 +110,10 @@ class ThesisPlan:
     def with_modalities(self, *needed: str) -> list[str]:
         return [m for m in self.models if set(needed) <= set(self.modalities(m))]
 
+    @functools.cache  # noqa: B019 (one plan per workflow run; the rules ask for it per target)
     def outputs(self) -> dict[str, dict[str, Any]]:
-        """Every named thesis table and figure: ``{name: {"kind", "layout", "inputs", ...options}}``."""
+        """Every named thesis table and figure: ``{name: {"kind", "layout", "inputs", ...options}}``
+        (built once; callers must not modify it)."""
         if not self.models:
             return {}
         cross_modal = self.with_modalities("text", "speech")
