@@ -187,7 +187,9 @@ COMMANDS = {
         ("--corpus-table", dict(required=True, help="the training split of the vocabulary's corpus")), OUT_DIR,
     ]),
     "bow": (run_bow, "Count a text view against a vocabulary: CSR .npz aligned with the corpus ids.", [
-        VOCAB_DIR, CORPUS_TABLE, VIEW, ("--out", dict(required=True)),
+        ("--vocab-dir", dict(required=True, help="vocab/{vocab}, or a checkpoint folder or hub id: count against "
+                                                 "the checkpoint's own vocab.json")),
+        CORPUS_TABLE, VIEW, ("--out", dict(required=True)),
     ]),
     "train": (run_train, "Train LiP or FLiP on embedded views and a bag of words.", [
         RUN_SPEC,

@@ -10,9 +10,9 @@ import json
 import shutil
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import scipy.sparse as sp
 import torch
 from helpers_hub import HUB_ID, offline_hub_cache
 from helpers_shards import write_view
@@ -20,6 +20,7 @@ from helpers_shards import write_view
 from flip_pipeline.cli import main
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.checkpoint import save_checkpoint
+from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.selection import write_selection
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import make_probe
@@ -29,7 +30,7 @@ WORDS = ["brooklyn", "new", "york", "island", "born", "the"]
 IDS = ["s1", "s2", "s3"]
 # Scores are E x = x (E = I): s1 ranks brooklyn new york island born the, s3 born first; the bias ranks "the" first.
 X = np.array([[6, 5, 4, 3, 2, 0], [0, 0, 0, 0, 0, 1], [0.1, 0.2, 0.3, 0.4, 6, 0]], np.float32)
-REFERENCE = [["brooklyn", "york", "the"], ["the"], ["island", "born"]]  # the test text's words, per sentence
+TEXTS = ["The Brooklyn Bridge, York.", "the zebra", "Born on an island"]  # test text: bridge, zebra, on, an are OOV
 ENTITIES = [
     {"id": "s1", "text": "...", "entities": [{"text": "Brooklyn", "label": "GPE"}, {"text": "New York", "label": "GPE"}]},
     {"id": "s2", "text": "...", "entities": []},
@@ -56,10 +57,9 @@ def inputs(tmp_path, monkeypatch):
     local = _save_lip(tmp_path / "local")
     offline_hub_cache(tmp_path, monkeypatch, lambda folder: shutil.copytree(local, folder))
     write_view(tmp_path / "emb", IDS, X, "text_en")
-    rows = [[WORDS.index(w) for w in words] for words in REFERENCE]
-    counts = sp.csr_matrix((np.ones(sum(map(len, rows)), np.int32), np.concatenate(rows),
-                            np.cumsum([0, *map(len, rows)])), shape=(len(IDS), len(WORDS)))
-    BagOfWords(np.array(IDS), counts, np.zeros(len(IDS), np.int32)).save(tmp_path / "test.npz")
+    write_corpus_table(pa.table({"id": IDS, "text_en": TEXTS}), tmp_path / "test.parquet")
+    assert main(["bow", "--vocab-dir", str(local), "--corpus-table", str(tmp_path / "test.parquet"), "--view",
+                 "text_en", "--out", str(tmp_path / "test.npz")]) == 0  # against the checkpoint's vocab.json
     (tmp_path / "entities.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ENTITIES))
     return local, tmp_path
 
@@ -87,6 +87,17 @@ def test_evaluate_by_hub_id_gives_what_the_local_folder_gives(inputs, bias):
     assert by_id == by_folder and "selected_model" not in by_id
     assert id_details.equals(folder_details)
     assert by_id["precision@1"]["mean"] == pytest.approx(2 / 3 if bias else 1.0)  # the bias puts "the" first
+
+
+def test_flip_bow_by_hub_id_counts_against_the_checkpoints_vocabulary(inputs):
+    local, root = inputs
+    assert main(["bow", "--vocab-dir", HUB_ID, "--corpus-table", str(root / "test.parquet"), "--view", "text_en",
+                 "--out", str(root / "hub.npz")]) == 0
+    by_id, by_folder = BagOfWords.load(root / "hub.npz"), BagOfWords.load(root / "test.npz")
+    assert list(by_id.ids) == IDS and (by_id.counts != by_folder.counts).nnz == 0
+    assert list(by_id.oov_types) == list(by_folder.oov_types) == [1, 1, 2]
+    assert [sorted(WORDS[i] for i in row.indices) for row in by_id.counts] == [
+        ["brooklyn", "the", "york"], ["the"], ["born", "island"]]
 
 
 def test_entity_recall_by_hub_id_gives_what_the_local_folder_gives(inputs):
