@@ -71,6 +71,11 @@ def run_select(a):
     select_stage(a.spec, a.point_dirs, a.out)
 
 
+def run_fetch_checkpoint(a):
+    from flip_pipeline.stages.fetch_checkpoint import fetch_checkpoint_stage
+    fetch_checkpoint_stage(a.spec, a.out_dir)
+
+
 def run_splice(a):
     from flip_pipeline.stages.splice import splice_stage
     splice_stage(a.spec, a.encoder_spec, a.vocab_dir, a.train_embeddings, a.out_dir, a.device)
@@ -203,6 +208,12 @@ COMMANDS = {
         ("--spec", dict(required=True, type=_spec, help="the swept run (see flip_pipeline.config.Run.spec)")),
         ("--point-dirs", dict(nargs="+", required=True, help="models/{experiment}/{point}, one per point, in order")),
         ("--out", dict(required=True, help="models/{experiment}/{run}/selected.json")),
+    ]),
+    "fetch-checkpoint": (run_fetch_checkpoint, "Copy a published checkpoint (hub id or folder) into a run's "
+                                               "model folder, checked against the probe and rank declared.", [
+        ("--spec", dict(required=True, type=_spec, help="the run of an experiment with a checkpoint "
+                                                         "(see flip_pipeline.config.Run.spec)")),
+        ("--out-dir", dict(required=True, help="models/{experiment}/{run}")),
     ]),
     "splice": (run_splice, "Build a SpLiCE model: concept dictionary from the encoder, centring means.", [
         RUN_SPEC,
