@@ -129,3 +129,13 @@ def test_another_checkpoint_is_fetched_again_and_nothing_of_the_old_one_stays(bu
     config["experiments"]["published"]["checkpoint"] = str(snapshot / "mcv15" / "rank-512")  # a local folder
     rules = sorted(rule for rule, _ in jobs(snakemake(built["workdir"], config, "-n")))
     assert rules == ["checkpoint_bow", "evaluate", "fetch_checkpoint", "report_table"]
+
+
+@pytest.mark.slow
+def test_entity_recall_reads_the_fetched_checkpoint_as_a_trained_run(built):
+    config = json.loads(json.dumps(CONFIG))
+    config["entities"] = {"tiny_en": {"corpus": "tiny", "view": "text_en", "pipeline": "en_core_web_sm"}}
+    config["figures"] = {"recall": {"layout": "entity_recall", "experiments": ["published"], "entities": "tiny_en"}}
+    planned = jobs(snakemake(built["workdir"], config, "-n", "recall"))
+    assert sorted(rule for rule, _ in planned) == ["entities", "entity_recall", "report_figure"]  # the model stands
+    assert ("entity_recall", f"results/entity_recall/published/{RUN}/text_en.tiny_en.json") in planned
