@@ -71,6 +71,11 @@ def run_select(a):
     select_stage(a.spec, a.point_dirs, a.out)
 
 
+def run_fetch_checkpoint(a):
+    from flip_pipeline.stages.fetch_checkpoint import fetch_checkpoint_stage
+    fetch_checkpoint_stage(a.spec, a.out_dir)
+
+
 def run_splice(a):
     from flip_pipeline.stages.splice import splice_stage
     splice_stage(a.spec, a.encoder_spec, a.vocab_dir, a.train_embeddings, a.out_dir, a.device)
@@ -155,7 +160,8 @@ VIEW = ("--view", dict(required=True, help="view column, e.g. text_en"))
 OUT_DIR = ("--out-dir", dict(required=True))
 SHARD_ROWS_ARG = ("--shard-rows", dict(type=int, default=SHARD_ROWS))
 VOCAB_DIR = ("--vocab-dir", dict(required=True))
-MODEL_DIR = ("--model-dir", dict(required=True))
+MODEL_DIR = ("--model-dir", dict(required=True, help="models/{experiment}/{run}, any checkpoint folder, or a "
+                                                    "published checkpoint's hub id owner/name[/subfolder]"))
 TEST_EMBEDDINGS = ("--embeddings", dict(required=True, help="embedding folder of the test view"))
 FINGERPRINT = ("--fingerprint", dict(default=None, help="of the configuration the result belongs to (recorded)"))
 TRAIN_EMBEDDINGS = ("--train-embeddings", dict(nargs="+", required=True, help="one folder per training view"))
@@ -186,7 +192,9 @@ COMMANDS = {
         ("--corpus-table", dict(required=True, help="the training split of the vocabulary's corpus")), OUT_DIR,
     ]),
     "bow": (run_bow, "Count a text view against a vocabulary: CSR .npz aligned with the corpus ids.", [
-        VOCAB_DIR, CORPUS_TABLE, VIEW, ("--out", dict(required=True)),
+        ("--vocab-dir", dict(required=True, help="vocab/{vocab}, or a checkpoint folder or hub id: count against "
+                                                 "the checkpoint's own vocab.json")),
+        CORPUS_TABLE, VIEW, ("--out", dict(required=True)),
     ]),
     "train": (run_train, "Train LiP or FLiP on embedded views and a bag of words.", [
         RUN_SPEC,
@@ -200,6 +208,12 @@ COMMANDS = {
         ("--spec", dict(required=True, type=_spec, help="the swept run (see flip_pipeline.config.Run.spec)")),
         ("--point-dirs", dict(nargs="+", required=True, help="models/{experiment}/{point}, one per point, in order")),
         ("--out", dict(required=True, help="models/{experiment}/{run}/selected.json")),
+    ]),
+    "fetch-checkpoint": (run_fetch_checkpoint, "Copy a published checkpoint (hub id or folder) into a run's "
+                                               "model folder, checked against the probe and rank declared.", [
+        ("--spec", dict(required=True, type=_spec, help="the run of an experiment with a checkpoint "
+                                                         "(see flip_pipeline.config.Run.spec)")),
+        ("--out-dir", dict(required=True, help="models/{experiment}/{run}")),
     ]),
     "splice": (run_splice, "Build a SpLiCE model: concept dictionary from the encoder, centring means.", [
         RUN_SPEC,

@@ -35,6 +35,18 @@ SCHEMA = "schemas/config.schema.yaml"
 SWEPT_RANK = "sweep"
 #: What a sweep maximises: the training summary's best dev recall (``result.best_dev_recall``).
 SWEEP_CRITERION = "best_dev_recall"
+#: What the run name of an experiment with a ``checkpoint`` ends in: ``flip-r512-sonar-published``.
+PUBLISHED = "published"
+#: Keys an experiment with a ``checkpoint`` has no use for (it trains nothing), each with why.
+CHECKPOINT_UNUSED = {
+    "vocab": "its vocabulary is the checkpoint's vocab.json",
+    "probes": "its probe is the checkpoint's: give `probe` (lip or flip)",
+    "ranks": "its rank is the checkpoint's: give `rank` (an integer or full)",
+    "alphas": "nothing is trained", "train_views": "nothing is trained", "training": "nothing is trained",
+    "sweep": "nothing is trained", "splice": "nothing is trained",
+}
+#: Keys only an experiment with a ``checkpoint`` has.
+CHECKPOINT_ONLY = ("probe", "rank", "vocab_view")
 
 
 def load_schema() -> dict[str, Any]:
@@ -65,6 +77,7 @@ def validate_config(config: dict[str, Any], source: str = "config.yaml", files: 
         files: the config files merged into it, in order; a schema error names the last one
             that sets the offending key (a typo in ``--configfile other.yaml`` is blamed on it).
     """
+    _check_checkpoint_keys(config, source, files)
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -72,9 +85,47 @@ def validate_config(config: dict[str, Any], source: str = "config.yaml", files: 
         path = list(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             path += sorted(set(err.instance) - set(err.schema.get("properties", {})))[:1]
-        blamed = [f for f in files if _sets_key(read_config_file(f), path)]
-        raise FlipInputError(f"{blamed[-1] if blamed else source}: {_key_path(err.absolute_path)}: {err.message}")
+        raise FlipInputError(f"{_blamed(path, source, files)}: {_key_path(err.absolute_path)}: {err.message}")
     _check_references(config, source)
+
+
+def _blamed(path: list, source: str, files: Sequence[str]) -> str:
+    """The last of ``files`` that sets the key ``path``, else ``source``."""
+    blamed = [f for f in files if _sets_key(read_config_file(f), path)]
+    return blamed[-1] if blamed else source
+
+
+def _check_checkpoint_keys(config: dict[str, Any], source: str, files: Sequence[str]) -> None:
+    """An experiment with a ``checkpoint`` evaluates it as published: a training key there (or a
+    ``probe``/``rank`` without one) is an error naming the key and why (the schema says only that
+    the key is not allowed)."""
+    experiments = config.get("experiments")
+    for name, exp in (experiments.items() if isinstance(experiments, dict) else ()):
+        if not isinstance(exp, dict):
+            continue
+        key = f"experiments.{name}"
+        if "checkpoint" in exp:
+            unused = [k for k in CHECKPOINT_UNUSED if k in exp]
+            if unused:
+                raise FlipInputError(f"{_blamed(['experiments', name, unused[0]], source, files)}: {key}.{unused[0]}: "
+                                     f"an experiment with a checkpoint trains nothing ({CHECKPOINT_UNUSED[unused[0]]})")
+            if exp.get("probe") == "lip" and "rank" in exp:
+                raise FlipInputError(f"{_blamed(['experiments', name, 'rank'], source, files)}: {key}.rank: "
+                                     "a LiP checkpoint has no rank (only probe: flip has one)")
+            if exp.get("probe") == "flip" and "rank" not in exp:
+                raise FlipInputError(f"{_blamed(['experiments', name], source, files)}: {key}.rank: a FLiP "
+                                     "checkpoint needs its rank (the columns of E1, or full), for the tables")
+            encoders = exp.get("encoders")
+            if isinstance(encoders, list) and len(encoders) != 1:
+                raise FlipInputError(f"{_blamed(['experiments', name, 'encoders'], source, files)}: {key}.encoders: "
+                                     f"a checkpoint is evaluated in one embedding space, the encoder it was trained "
+                                     f"on; got {len(encoders)} encoders")
+        else:
+            only = [k for k in CHECKPOINT_ONLY if k in exp]
+            if only:
+                raise FlipInputError(f"{_blamed(['experiments', name, only[0]], source, files)}: {key}.{only[0]}: "
+                                     "only an experiment with a checkpoint has it (a trained one has probes, ranks "
+                                     "and vocab)")
 
 
 def corpus_views(spec: dict[str, Any]) -> list[str]:
@@ -105,7 +156,7 @@ def _check_published(encoder: dict[str, Any], corpus: dict[str, Any], exp: dict[
     if published and corpus["source"] != "flip_data":
         raise FlipInputError(f"{key}: encoder {name!r} (family published) imports the embeddings of a flip_data "
                              f"corpus, but corpus {exp['corpus']!r} has source {corpus['source']!r}")
-    views = {v for pair in exp["train_views"] for v in pair} | set(exp["test_views"])
+    views = {v for pair in exp.get("train_views", []) for v in pair} | set(exp["test_views"])
     speech = sorted(v for v in views if v.startswith("speech_"))
     if corpus["source"] == "flip_data" and speech and not published:
         raise FlipInputError(f"{key}: corpus {exp['corpus']!r} (flip_data) has no audio, so encoder {name!r} "
@@ -129,6 +180,9 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         key = f"experiments.{name}"
         if exp["corpus"] not in corpora:
             raise FlipInputError(f"{source}: {key}.corpus: unknown corpus {exp['corpus']!r}")
+        if "checkpoint" in exp:
+            _check_checkpoint_experiment(exp, config, source, key)
+            continue
         if exp["vocab"] not in vocabs:
             raise FlipInputError(f"{source}: {key}.vocab: unknown vocabulary {exp['vocab']!r}")
         for i, enc in enumerate(exp["encoders"]):
@@ -184,6 +238,38 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for i, target in enumerate(config.get(key, [])):
             if target not in outputs:
                 raise FlipInputError(f"{source}: {key}[{i}]: {target!r} is neither a table nor a figure")
+
+
+def checkpoint_vocab_view(exp: dict[str, Any], corpus: dict[str, Any], where: str = "") -> str:
+    """The text view whose words an experiment with a ``checkpoint`` predicts: its ``vocab_view``,
+    else the one text view of its corpus (an error naming ``{where}.vocab_view`` when there are more)."""
+    if "vocab_view" in exp:
+        return exp["vocab_view"]
+    texts = [v for v in corpus_views(corpus) if v.startswith("text_")]
+    if len(texts) != 1:
+        raise FlipInputError(f"{where}.vocab_view: corpus {exp['corpus']!r} has the text views {texts}; "
+                             "name the one the checkpoint's words are counted on")
+    return texts[0]
+
+
+def _check_checkpoint_experiment(exp: dict[str, Any], config: dict[str, Any], source: str, key: str) -> None:
+    """The references of an experiment with a ``checkpoint``: its one encoder, its views, its rank."""
+    corpus, encoders = config["corpora"][exp["corpus"]], config["encoders"]
+    enc = exp["encoders"][0]
+    if enc not in encoders:
+        raise FlipInputError(f"{source}: {key}.encoders[0]: unknown encoder {enc!r}")
+    _check_published(encoders[enc], corpus, exp, f"{source}: {key}.encoders[0]", enc)
+    views = corpus_views(corpus)
+    for i, view in enumerate(exp["test_views"]):
+        if view not in views:
+            raise FlipInputError(f"{source}: {key}.test_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
+    target = checkpoint_vocab_view(exp, corpus, f"{source}: {key}")
+    if target not in views or not target.startswith("text_"):
+        raise FlipInputError(f"{source}: {key}.vocab_view: {target!r} is not a text view of corpus "
+                             f"{exp['corpus']!r} (views: {views})")
+    dim, rank = encoders[enc].get("dim"), exp.get("rank")
+    if isinstance(rank, int) and dim is not None and rank > dim:
+        raise FlipInputError(f"{source}: {key}.rank: rank {rank} exceeds the dimension {dim} of encoder {enc!r}")
 
 
 def _check_thesis(config: dict[str, Any], source: str) -> None:
@@ -284,11 +370,11 @@ class Run:
     experiment: str
     probe: str
     rank: int | str | None
-    alpha: float
+    alpha: float | None  # None: a published checkpoint (its training is not ours)
     encoder: str
     train_views: tuple[str, ...]
     corpus: str
-    vocab: str
+    vocab: str | None  # None: a published checkpoint (its own vocab.json)
     target_view: str
     test_views: tuple[str, ...]
     training: dict[str, Any] = field(hash=False, compare=False)  # SpLiCE runs: the solver settings
@@ -296,11 +382,15 @@ class Run:
     sources: dict[str, Any] = field(hash=False, compare=False)  # config entries of its encoder, corpus, vocab
     sweep: tuple[tuple[str, Any], ...] = ()  # a sweep point: (setting, value) pairs, keys sorted
     points: tuple[Run, ...] = field(default=(), hash=False, compare=False)  # a swept run: its points, grid order
+    checkpoint: str | None = None  # an experiment's `checkpoint`: evaluated as published, never trained
 
     @property
     def name(self) -> str:
         """Wildcard-safe id, e.g. ``flip-r256-a0.5-minilm-text_en+text_de``; a sweep point adds its
-        settings to its swept run's name: ``flip-rsweep-a0.5-minilm-text_en@rank=256,weight_decay=0.1``."""
+        settings to its swept run's name: ``flip-rsweep-a0.5-minilm-text_en@rank=256,weight_decay=0.1``;
+        a published checkpoint has no alpha nor training views: ``flip-r512-sonar-published``."""
+        if self.checkpoint is not None:
+            return f"{f'flip-r{self.rank}' if self.probe == 'flip' else 'lip'}-{self.encoder}-{PUBLISHED}"
         views = "+".join(self.train_views)
         if self.probe == "splice":  # no training objective: no alpha
             return f"splice-{self.encoder}-{views}"
@@ -313,10 +403,14 @@ class Run:
     @property
     def model_kind(self) -> str:
         """What marks its model complete (:func:`flip_pipeline.formats.layout.model_files`): ``sweep``
-        (the selection of a swept run), ``splice``, else the probe."""
-        return "sweep" if self.points else self.probe
+        (the selection of a swept run), ``published`` (a fetched checkpoint), ``splice``, else the probe."""
+        return "sweep" if self.points else PUBLISHED if self.checkpoint is not None else self.probe
 
     def _settings(self) -> dict[str, Any]:
+        if self.checkpoint is not None:  # its fingerprint covers the id: another checkpoint is another model
+            return {"experiment": self.experiment, "run": self.name, "checkpoint": self.checkpoint,
+                    "probe": self.probe, "rank": self.rank, "encoder": self.encoder, "corpus": self.corpus,
+                    "target_view": self.target_view}
         return {
             "experiment": self.experiment, "run": self.name, "probe": self.probe, "rank": self.rank,
             "alpha": self.alpha, "encoder": self.encoder,
@@ -339,7 +433,8 @@ class Run:
 
     def spec(self) -> dict[str, Any]:
         """JSON-ready description passed to ``flip train`` / ``flip splice`` (recorded in the model's
-        config.json; a sweep point's adds ``sweep``, its settings), or for a swept run to ``flip select``
+        config.json; a sweep point's adds ``sweep``, its settings; a published checkpoint's goes to
+        ``flip fetch-checkpoint``, with its ``checkpoint``), or for a swept run to ``flip select``
         (its points' names, fingerprints and settings, in grid order)."""
         if self.points:
             return {"experiment": self.experiment, "run": self.name, "fingerprint": self.fingerprint,
@@ -369,14 +464,21 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
 
     A single training view ignores ``alphas`` (it is alpha 1); LiP ignores ``ranks``. With a
     ``sweep``, each LiP or FLiP run is a swept run whose ``points`` are trained (one per
-    combination of the swept values) and the best on dev recall is evaluated.
+    combination of the swept values) and the best on dev recall is evaluated. An experiment with a
+    ``checkpoint`` is one run, never trained (:attr:`Run.checkpoint`).
     """
     exp = config["experiments"][experiment]
-    vocab = config["vocabularies"][exp["vocab"]]
     corpus = config["corpora"][exp["corpus"]]
+    evaluation = {**config.get("evaluation", {}), **exp.get("evaluation", {})}
+    if "checkpoint" in exp:  # one run: the checkpoint, in the space of its one encoder
+        encoder, probe = exp["encoders"][0], exp["probe"]
+        return [Run(experiment, probe, exp["rank"] if probe == "flip" else None, None, encoder, (), exp["corpus"],
+                    None, checkpoint_vocab_view(exp, corpus, f"experiments.{experiment}"), tuple(exp["test_views"]),
+                    {}, evaluation, {"encoder": config["encoders"][encoder], "corpus": corpus},
+                    checkpoint=exp["checkpoint"])]
+    vocab = config["vocabularies"][exp["vocab"]]
     training = {**config.get("training", {}), **exp.get("training", {})}
     splice = {**config.get("splice", {}), **exp.get("splice", {})}
-    evaluation = {**config.get("evaluation", {}), **exp.get("evaluation", {})}
     sweep = exp.get("sweep", {})
     ranks = [SWEPT_RANK] if "rank" in sweep else exp.get("ranks", ["full"])
     runs: dict[str, Run] = {}

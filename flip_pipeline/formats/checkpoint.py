@@ -113,13 +113,30 @@ def load_checkpoint(model_dir: str | os.PathLike[str], device: str | torch.devic
     tensors = _layout_tensors(weights, _read_tensors(weights))
     _check_shapes(weights, tensors)
     _check_finite(weights, tensors)
-    config_path = model_dir / "config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
-    vocab = Vocabulary.from_json(model_dir / "vocab.json", config.get("pattern", "latin"))
+    config = _config(model_dir)
+    vocab = _vocabulary(model_dir, config)
     probe = _probe(tensors)
     if probe.vocab_size != len(vocab):
         raise FlipInputError(f"{model_dir}: model has {probe.vocab_size} words but vocab.json has {len(vocab)}")
     return probe.to(device).eval(), vocab, config
+
+
+def checkpoint_vocabulary(model: str | os.PathLike[str]) -> Vocabulary:
+    """The vocabulary of the checkpoint ``model`` names (a folder, a swept run's folder or a hub id,
+    :func:`resolve_checkpoint`): its ``vocab.json``, tokenised as its ``config.json`` records, so a
+    bag of words counted with it has the checkpoint's columns (``flip bow --vocab-dir``)."""
+    model_dir = selected_model_dir(resolve_checkpoint(model))
+    return _vocabulary(model_dir, _config(model_dir))
+
+
+def _config(model_dir: Path) -> dict:
+    """A checkpoint's ``config.json`` (``{}`` when it has none, as some published folders)."""
+    config_path = model_dir / "config.json"
+    return json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+
+
+def _vocabulary(model_dir: Path, config: dict) -> Vocabulary:
+    return Vocabulary.from_json(model_dir / "vocab.json", config.get("pattern", "latin"))
 
 
 def _read_tensors(weights: Path) -> dict[str, torch.Tensor]:

@@ -11,9 +11,11 @@ corpus table           ``corpora/{corpus}/{split}.parquet`` (+ ``info.json``)
 embedded view          ``embeddings/{encoder}/{corpus}/{split}/{view}/`` (shards + ``_SUCCESS``)
 pair scores            ``embeddings/{encoder}/{corpus}/{split}/sim_{viewA}__{viewB}.parquet``
 vocabulary             ``vocab/{vocab}/`` (``vocab.json``, ``counts.parquet``, ``settings.json``)
-bag of words           ``bow/{vocab}/{corpus}/{split}/{view}.npz``
+bag of words           ``bow/{vocab}/{corpus}/{split}/{view}.npz``; against a fetched checkpoint's own
+                       vocabulary: ``bow/models/{experiment}/{run}/{split}/{view}.npz``
 model                  ``models/{experiment}/{run}/`` (probe or SpLiCE files; a swept run's
-                       ``selected.json`` names the selected point, ``models/{experiment}/{point}/``)
+                       ``selected.json`` names the selected point, ``models/{experiment}/{point}/``;
+                       a published checkpoint is copied there, ``model.safetensors`` last)
 evaluation             ``eval/{experiment}/{run}/{view}.json`` + ``{view}.details.parquet``
 entities               ``entities/{entities}.jsonl``
 entity recall          ``entity_recall/{experiment}/{run}/{view}.{entities}.json``
@@ -75,6 +77,12 @@ def bow_file(results: Root, vocab: str, corpus: str, split: str, view: str) -> s
     return f"{results}/bow/{vocab}/{corpus}/{split}/{view}.npz"
 
 
+def checkpoint_bow_file(results: Root, experiment: str, run: str, split: str, view: str) -> str:
+    """The bag of words of ``view`` counted against the vocabulary of the fetched checkpoint of
+    ``models/{experiment}/{run}`` (an experiment's ``checkpoint``: no vocabulary of ours has its columns)."""
+    return f"{results}/bow/models/{experiment}/{run}/{split}/{view}.npz"
+
+
 def model_dir(results: Root, experiment: str, run: str) -> str:
     return f"{results}/models/{experiment}/{run}"
 
@@ -84,13 +92,14 @@ MODEL_FILES = {  # the first file of each is written last: it marks the model co
     "probe": ("model.safetensors", "config.json", "vocab.json", "train_log.jsonl"),
     "splice": ("splice.safetensors", "concepts.json", "config.json"),
     "sweep": (SELECTION,),
+    "published": ("model.safetensors", "config.json", "vocab.json"),  # fetched: no training log
 }
 
 
 def model_files(results: Root, experiment: str, run: str, probe: str) -> list[str]:
     """Every file of a run's model, the completion marker first; ``probe`` ``lip``/``flip``, ``splice``,
-    or ``sweep`` (a swept run: :attr:`flip_pipeline.config.Run.model_kind`)."""
-    names = MODEL_FILES[probe if probe in ("splice", "sweep") else "probe"]
+    ``sweep`` (a swept run) or ``published`` (a fetched checkpoint; :attr:`flip_pipeline.config.Run.model_kind`)."""
+    names = MODEL_FILES[probe if probe in ("splice", "sweep", "published") else "probe"]
     return [f"{model_dir(results, experiment, run)}/{name}" for name in names]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -14,8 +15,13 @@ from flip_pipeline.formats.vocabulary import load_vocabulary
 def bow_stage(vocab_dir: str | os.PathLike[str], corpus_table: str | os.PathLike[str], view: str,
               out: str | os.PathLike[str]) -> None:
     """Write ``out`` (``bow/{vocab}/{corpus}/{split}/{view}.npz``): CSR counts ``(n, W)``, rows
-    in corpus order; a concept vocabulary counts greedy spans."""
-    vocab = load_vocabulary(vocab_dir)
+    in corpus order; a concept vocabulary counts greedy spans. ``vocab_dir`` is a vocabulary folder
+    (``settings.json`` beside ``vocab.json``) or a checkpoint's (a hub id too): its own vocabulary."""
+    if (Path(vocab_dir) / "settings.json").exists():
+        vocab = load_vocabulary(vocab_dir)
+    else:  # imported here: a checkpoint's module loads torch, which counting against a vocabulary needs not
+        from flip_pipeline.formats.checkpoint import checkpoint_vocabulary
+        vocab = checkpoint_vocabulary(vocab_dir)
     ids, texts = read_view(corpus_table, view)
     counts, oov = vocab.bag_of_words(texts)
     BagOfWords(np.asarray(ids, dtype=str), counts, oov).save(out)

@@ -22,7 +22,7 @@ import numpy as np
 
 from flip_pipeline.atomic import write_json
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.checkpoint import load_checkpoint
+from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.entities import read_entities
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.keywords import top_words
@@ -70,7 +70,9 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
     """Score entity recall of a trained probe on one embedded test view and write ``out_json``.
 
     Args:
-        model_dir: a checkpoint folder (:func:`~flip_pipeline.formats.checkpoint.load_checkpoint`).
+        model_dir: a checkpoint folder (:func:`~flip_pipeline.formats.checkpoint.load_checkpoint`) or
+            the hub id of a published one (:func:`~flip_pipeline.formats.checkpoint.resolve_checkpoint`;
+            a local path wins).
         embeddings_dir: the embedded test view (``n`` rows); its ids include the entity file's.
         entities_path: ``entities/{corpus}/{split}/{view}.jsonl`` of the aligned text view.
         ks: the top-``k`` depths, each at most the vocabulary size.
@@ -83,7 +85,7 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
     Returns:
         the JSON written.
     """
-    probe, vocab, _ = load_checkpoint(model_dir)
+    probe, vocab, _ = load_checkpoint(resolve_checkpoint(model_dir))
     ks = _check_ks(ks, len(vocab), model_dir)
     embeddings = ViewEmbeddings(embeddings_dir)
     ids, entities = read_entities(entities_path, labels)

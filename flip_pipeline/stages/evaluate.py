@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
-from flip_pipeline.formats.checkpoint import load_checkpoint
+from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.evaluation import write_evaluation
 from flip_pipeline.formats.selection import selected_model_dir
 from flip_pipeline.formats.shards import ViewEmbeddings
@@ -126,7 +125,9 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
 
     Args:
         model_dir: ``models/{experiment}/{run}`` (a swept run's loads its selected point, recorded in the
-            summary as ``selected_model``).
+            summary as ``selected_model``), or for a probe any checkpoint folder or the hub id of a
+            published one (:func:`~flip_pipeline.formats.checkpoint.resolve_checkpoint`; a local path
+            wins), recorded as given in the summary's ``model``.
         method: ``probe`` (LiP/FLiP checkpoint) or ``splice`` (a SpLiCE model): the run's probe
             family, as the rules know it from the config.
         embeddings_dir: the embedded test view.
@@ -148,11 +149,12 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
         ranker, words = model.ranker(embeddings.manifest["view"], settings), model.concepts
         chosen, words_source = {"method": "splice"}, f"{model_dir}/concepts.json"
     elif method == "probe":
-        probe, vocab, _ = load_checkpoint(model_dir)
+        folder = resolve_checkpoint(model_dir)  # a hub id: its folder in the hub's cache
+        selected = selected_model_dir(folder)  # a swept run: the checkpoint of its selected point
+        probe, vocab, _ = load_checkpoint(selected)
         ranker, words = probe_ranker(probe, use_bias), vocab.words
-        chosen, words_source = {"method": "probe", "use_bias": use_bias}, f"{model_dir}/vocab.json"
-        selected = selected_model_dir(model_dir)  # a swept run: the checkpoint of its selected point
-        if selected != Path(model_dir):
+        chosen, words_source = {"method": "probe", "use_bias": use_bias}, f"{selected}/vocab.json"
+        if selected != folder:
             chosen["selected_model"] = str(selected)
     else:
         raise FlipInputError(f"{model_dir}: unknown evaluation method {method!r}; known: probe, splice")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers_hub import COMMIT, HUB_ID, offline_hub_cache
 from safetensors.torch import save_file
 
 from flip_pipeline.cli import main
@@ -192,10 +193,6 @@ def test_keywords_into_a_closed_pipe_exit_quietly_with_141(tmp_path):
     assert result.stderr.decode() == "" and result.returncode == 141
 
 
-HUB_ID = "BUT-FIT/FLiP-en-sonar/mcv15/rank-512"  # repository BUT-FIT/FLiP-en-sonar, subfolder mcv15/rank-512
-COMMIT = "4f1c0ffee0ddba11deadbeef0123456789abcdef"  # the snapshot refs/main points at
-
-
 def _save_flip(folder, first="apple", second="berlin"):
     """A FLiP checkpoint written by save_checkpoint (keys E1, E2, b, as published) into ``folder``."""
     probe = FLiP(len(WORDS), 3, 2)
@@ -206,25 +203,8 @@ def _save_flip(folder, first="apple", second="berlin"):
 
 @pytest.fixture
 def hub_cache(tmp_path, monkeypatch):
-    """An offline huggingface_hub cache (HF_HUB_CACHE) holding BUT-FIT/FLiP-en-sonar's mcv15/rank-512.
-
-    The hub's layout (huggingface_hub.file_download): ``models--{owner}--{name}/refs/main`` holds
-    the commit hash and ``snapshots/{hash}/`` the repository's files. The hub reads HF_HUB_CACHE
-    when it is imported, so its constant is set too; the CWD is a folder without a BUT-FIT folder.
-    """
-    import huggingface_hub.constants
-
-    cache = tmp_path / "hub"
-    repo = cache / "models--BUT-FIT--FLiP-en-sonar"
-    _save_flip(repo / "snapshots" / COMMIT / "mcv15" / "rank-512")
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(COMMIT)
-    for name, value in (("HF_HUB_CACHE", str(cache)), ("HF_HUB_OFFLINE", True)):
-        monkeypatch.setenv(name, str(int(value)) if value is True else value)
-        monkeypatch.setattr(huggingface_hub.constants, name, value)
-    (tmp_path / "cwd").mkdir()
-    monkeypatch.chdir(tmp_path / "cwd")
-    return cache
+    """An offline hub cache (HF_HUB_CACHE) holding BUT-FIT/FLiP-en-sonar's mcv15/rank-512 (tests/helpers_hub.py)."""
+    return offline_hub_cache(tmp_path, monkeypatch, _save_flip)
 
 
 def test_flip_keywords_by_hub_id_read_the_offline_hub_cache(hub_cache, tmp_path, capsys):

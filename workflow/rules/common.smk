@@ -72,6 +72,12 @@ def encoders_of(published):
     return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
+def experiments_of(checkpoint):
+    """Regex of the experiment names with a `checkpoint` (fetched, never trained), or of every other."""
+    names = [name for name, exp in config["experiments"].items() if ("checkpoint" in exp) == checkpoint]
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
 def published_file(corpus, split, kind):
     """A file of the published FLiP data behind a flip_data corpus; kind: a view, or `sim`."""
     spec = config["corpora"][corpus]
@@ -117,7 +123,10 @@ def test_view(wildcards):
 
 
 def target_bow(wildcards, split):
+    """The bag of words of a run's target view; a published checkpoint's is counted against its own vocab.json."""
     run = run_of(wildcards)
+    if run.checkpoint is not None:
+        return layout.checkpoint_bow_file(R, run.experiment, run.name, split, run.target_view)
     return layout.bow_file(R, run.vocab, run.corpus, split, run.target_view)
 
 

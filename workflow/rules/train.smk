@@ -1,4 +1,6 @@
 rule train:
+    wildcard_constraints:
+        experiment=experiments_of(checkpoint=False),  # an experiment's checkpoint is fetched instead
     input:
         vocab=lambda w: layout.vocab_file(R, run_of(w).vocab),
         train_bow=lambda w: target_bow(w, "train"),
@@ -81,3 +83,22 @@ rule splice:
     shell:
         "flip splice --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir:q}"
         " --train-embeddings {params.train_dirs:q} --out-dir {params.out_dir:q} --device {params.device} 2> {log:q}"
+
+
+# An experiment's `checkpoint` (a published checkpoint by hub id, or a folder): nothing is trained;
+# its files are copied into the run's model folder (checked against the experiment's probe and rank,
+# model.safetensors last), and evaluate, entity_recall and the reports read it as any trained run's.
+rule fetch_checkpoint:
+    wildcard_constraints:
+        experiment=experiments_of(checkpoint=True),
+    output:
+        layout.model_files(R, "{experiment}", "{run}", "published"),
+    params:
+        spec=lambda w: as_json(run_of(w).spec()),
+        out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+    conda:
+        "../../envs/train.yaml"
+    log:
+        "logs/fetch_checkpoint/{experiment}/{run}.log",
+    shell:
+        "flip fetch-checkpoint --spec {params.spec:q} --out-dir {params.out_dir:q} 2> {log:q}"

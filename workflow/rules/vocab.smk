@@ -32,3 +32,22 @@ rule bow:
     shell:
         "flip bow --vocab-dir {params.vocab_dir:q} --corpus-table {input.table:q} --view {wildcards.view}"
         " --out {output:q} 2> {log:q}"
+
+
+# A fetched checkpoint's bag of words: counted against its own vocab.json (no vocabulary of ours has
+# its columns); the train env, as reading a checkpoint folder loads torch.
+rule checkpoint_bow:
+    input:
+        model=lambda w: layout.model_file(R, w.experiment, w.run, "published"),
+        table=lambda w: layout.corpus_table(R, run_of(w).corpus, w.split),
+    output:
+        layout.checkpoint_bow_file(R, "{experiment}", "{run}", "{split}", "{view}"),
+    params:
+        model_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+    conda:
+        "../../envs/train.yaml"
+    log:
+        "logs/bow/models/{experiment}/{run}/{split}/{view}.log",
+    shell:
+        "flip bow --vocab-dir {params.model_dir:q} --corpus-table {input.table:q} --view {wildcards.view}"
+        " --out {output:q} 2> {log:q}"
