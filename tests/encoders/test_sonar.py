@@ -210,8 +210,9 @@ def test_skipped_audio_rows_are_listed_in_the_manifest(speech_model, wavs, bad_a
     assert manifest["rows"] == 3 and [s["rows"] for s in manifest["shards"]] == [2, 0, 1]  # d, e, f: all skipped
     view = ViewEmbeddings(out)
     assert list(view.ids) == ["a", "c", "g"]
-    alone = encoder.encode(["c"], [wavs[1]], "speech_en")
-    np.testing.assert_allclose(view.read_rows(1, 2), alone, atol=TOL, rtol=0)
+    alone = encoder.encode(["c"], [wavs[1]], "speech_en")[0]
+    stored = view.read_rows(1, 2)[0]  # "c", batched with "a": the same vector up to noise (SPEECH_MIN_COSINE)
+    assert float(alone @ stored / np.linalg.norm(alone) / np.linalg.norm(stored)) > SPEECH_MIN_COSINE
 
     # A rerun keeps every shard (their skipped rows are recorded in them) and embeds nothing.
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
