@@ -25,7 +25,13 @@ Encoders:
   :data:`CPU_TEXT_MAX_TOKENS` padded tokens per batch). ``predict`` also sorts the whole
   call, by character count, tokenises in a prefetch thread and pads to each batch's
   longest; we tokenise once, sort by token count and size batches by padded tokens, so
-  short sentences go in large batches and long ones in small batches.
+  short sentences go in large batches and long ones in small batches. Two rows per set time
+  our encode with ``prefetch`` on vs off (the next block of texts tokenised, and the next
+  batch padded and copied, on threads while the model runs) and print what tokenising the
+  whole call alone costs: one call per set cut into 4 blocks (``--sonar-block``), with the
+  basic architecture on the SONAR sets and with a 3-layer, 64-wide one
+  (``helpers_layers.small_sonar_text_encoder``, where tokenisation is a larger share, as on
+  a GPU) on the MiniLM sets.
 
 Model loading is outside every timing. Each measurement is the best of ``--repeats`` runs
 (the slow default-batch ``predict`` runs once), interleaved in alternating order so that
@@ -144,31 +150,58 @@ def bench_sentence_transformers(folder: Path, sets: dict[str, list[str]], shard_
         rows.append({"encoder": "MiniLM-L6 (sentence-transformers)", "set": name, "n": len(texts),
                      "call": "encode(batch_size=64)", "baseline": rates["library"], "ours": rates["ours"],
                      "target": 1.0, "agree": max_diff(out / "run0", model.encode(texts, batch_size=64))})
-        rows.append(bench_prefetch(encoder, name, texts, repeats))
+        rows.append(bench_minilm_prefetch(encoder, name, texts, repeats))
     return rows
 
 
-def bench_prefetch(encoder, name: str, texts: list[str], repeats: int) -> dict:
-    """Our MiniLM encode with the next batch tokenised on a thread (prefetch) vs in line,
-    and the tokenisation of every batch alone (what the prefetch can hide)."""
+def bench_prefetch(encoder, label: str, name: str, texts: list[str], tokenise, repeats: int) -> dict:
+    """Our encode with the next batch prepared on a thread (``prefetch``; SONAR: the next block
+    tokenised and the next batch padded) vs in line, and ``tokenise()``: the call's tokenisation
+    alone (what the prefetch can hide)."""
+    ids = [f"s{i:06d}" for i in range(len(texts))]
+
     def encode(prefetch: bool) -> np.ndarray:
         encoder.prefetch = prefetch
-        return encoder.encode([], texts, "text_en")
+        return encoder.encode(ids, texts, "text_en")
 
-    batches = [[texts[i] for i in b] for b in length_sorted_batches(encoder.token_counts(texts), encoder.batch_size,
-                                                                      encoder.max_tokens)]
-    rates = best_rates(len(texts), {"on": lambda: encode(True), "off": lambda: encode(False),
-                                    "tokenise": lambda: [encoder.tokenize(b) for b in batches]}, repeats)
+    rates = best_rates(len(texts), {"on": lambda: encode(True), "off": lambda: encode(False), "tokenise": tokenise},
+                       repeats)
     agree = float(np.abs(encode(True) - encode(False)).max())
     encoder.prefetch = True
-    return {"encoder": "MiniLM-L6, ours: prefetch on vs off", "set": name, "n": len(texts),
+    return {"encoder": f"{label}, ours: prefetch on vs off", "set": name, "n": len(texts),
             "call": f"ours, tokenised in line (tokenising alone: {rates['tokenise']:.0f} sent/s)",
             "baseline": rates["off"], "ours": rates["on"], "target": None, "agree": agree}
 
 
-def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repeats: int, bf16: bool) -> list[dict]:
+def bench_minilm_prefetch(encoder, name: str, texts: list[str], repeats: int) -> dict:
+    """MiniLM: tokenising alone is tokenising every batch of the call."""
+    batches = [[texts[i] for i in b] for b in length_sorted_batches(encoder.token_counts(texts), encoder.batch_size,
+                                                                      encoder.max_tokens)]
+    return bench_prefetch(encoder, "MiniLM-L6", name, texts, lambda: [encoder.tokenize(b) for b in batches], repeats)
+
+
+def bench_sonar_prefetch(model, tokenizer, label: str, sets: dict[str, list[str]], batch_size: int,
+                         block: int | None, repeats: int) -> list[dict]:
+    """SONAR text: each set in one call cut into 4 blocks (``block``: texts per block, default a
+    quarter of the set), so 3 of the 4 blocks' tokenisation can overlap the model."""
+    token_encoder = tokenizer.create_encoder(lang="eng_Latn", mode="source")
+    rows = []
+    for name, texts in sets.items():
+        size = block or -(-len(texts) // 4)
+        encoder = SonarEncoder("sonar", batch_size=batch_size, progress=False, text_block_size=size,
+                               text_model=model, text_tokenizer=tokenizer)
+        rows.append(bench_prefetch(encoder, f"SONAR text ({label}), blocks of {size}", name, texts,
+                                   lambda: [token_encoder(t) for t in texts], repeats))
+    return rows
+
+
+def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repeats: int, bf16: bool,
+                small_sets: dict[str, list[str]], block: int | None) -> list[dict]:
     """SONAR text: ``TextToEmbeddingModelPipeline.predict`` (at ours and at its default batch
-    size) vs ``embed_view`` with :class:`SonarEncoder`, one shard, on each sentence set."""
+    size) vs ``embed_view`` with :class:`SonarEncoder`, one shard, on each sentence set; then
+    prefetch on vs off, with the basic architecture on ``sets`` and a 3-layer, 64-wide one
+    (tokenisation a larger share of the time, as on a GPU) on ``small_sets``."""
+    from helpers_layers import small_sonar_text_encoder
     from helpers_sonar import random_sonar_text_encoder, train_standin_tokenizer
     from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
 
@@ -199,6 +232,9 @@ def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repea
         rows.append({**row, "call": f"predict(batch_max_tokens={CPU_TEXT_MAX_TOKENS})",
                      "baseline": rates["library_tokens"], "target": None})
         fp32_runs[name] = (table, texts, reference, rates["library"])
+    rows += bench_sonar_prefetch(model, tokenizer, "basic", sets, batch_size, block, repeats)
+    rows += bench_sonar_prefetch(small_sonar_text_encoder(), tokenizer, "3 layers x 64", small_sets, batch_size,
+                                 block, repeats)
     for name, (table, texts, reference, library) in fp32_runs.items() if bf16 else ():  # casts the model: last
         rows.append(bench_sonar_bf16(folder / name, table, texts, model, tokenizer, spec, reference, repeats)
                     | {"baseline": library, "call": f"predict(batch_size={batch_size}) fp32"})
@@ -243,6 +279,7 @@ def main() -> None:
     parser.add_argument("--sonar-sentences", type=int, default=128, help="Tatoeba sentences for SONAR")
     parser.add_argument("--sonar-long-tail", type=int, default=64, help="long-tail texts for SONAR")
     parser.add_argument("--sonar-batch-size", type=int, default=32)
+    parser.add_argument("--sonar-block", type=int, help="texts per SONAR block in the prefetch rows (default: a quarter of the set)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--bf16", action="store_true", help="also time our SONAR path in bf16")
     parser.add_argument("--skip-sonar", action="store_true")
@@ -259,7 +296,8 @@ def main() -> None:
         if not args.skip_sonar:
             sonar_sets = {"tatoeba": english_sentences(args.sonar_sentences, seed=1),
                           "long-tail": long_tail_texts(args.sonar_long_tail, seed=1)}
-            rows += bench_sonar(Path(tmp) / "sonar", sonar_sets, args.sonar_batch_size, args.repeats, args.bf16)
+            rows += bench_sonar(Path(tmp) / "sonar", sonar_sets, args.sonar_batch_size, args.repeats, args.bf16,
+                                st_sets, args.sonar_block)
     print_table(rows)
 
 

@@ -49,6 +49,7 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
             precision=spec.get("precision", "fp32"),
             revision=spec.get("revision"),
             max_tokens=spec.get("max_tokens"),
+            prefetch=spec.get("prefetch", True),
         )
     if family in ("bow_projection", "gaussian"):
         from flip_pipeline.encoders.controls import BowProjection, GaussianNoise
@@ -68,7 +69,8 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
         from flip_pipeline.encoders.sonar import SonarEncoder
 
         keys = ("text_encoder", "tokenizer", "speech_encoder", "languages", "precision", "batch_size", "max_tokens",
-                "speech_batch_size", "max_audio_seconds", "max_seq_len", "max_audio_s", "skip_bad_audio", "progress", "audio_workers")
+                "speech_batch_size", "max_audio_seconds", "max_seq_len", "max_audio_s", "skip_bad_audio", "progress", "audio_workers",
+                "text_block_size", "prefetch")
         return SonarEncoder(name, device=device, **{k: spec[k] for k in keys if k in spec})
     if family == "gemini":
         from flip_pipeline.encoders.gemini import GeminiEncoder

@@ -8,6 +8,11 @@ cached by fairseq2 on first use and loaded only when a view needs them.
 
 Each :meth:`SonarEncoder.encode` call sorts its rows by length (tokens, or audio
 duration), runs batches of similar length, and returns the vectors in input order.
+Texts are tokenised in blocks of ``text_block_size`` (default :data:`TEXT_BLOCK_SIZE`): the
+call's texts are cut into blocks longest first by character count, and each block is sorted
+by token count and cut into batches. With ``prefetch`` (default on) the next block is
+tokenised, and the next batch padded and copied to the device, on threads while the model
+runs the current batch, so the device waits only for the first block's tokens.
 Audio is decoded with libsndfile (WAV, FLAC, OGG, MP3), mixed down to mono, resampled to
 16 kHz, and turned into the 80-bin standardised filterbanks the speech encoders were
 trained on (:mod:`~flip_pipeline.encoders.audio_features`), by ``audio_workers`` worker
@@ -37,7 +42,7 @@ from flip_pipeline.encoders.audio_features import load_audio as load_audio  # th
 from flip_pipeline.encoders.audio_frontend import CLIPS_PER_TASK, AudioFrontEnd
 from flip_pipeline.encoders.audio_frontend import audio_workers as audio_workers_of
 from flip_pipeline.encoders.bad_audio import bad_audio_error, describe, encode_or_raise
-from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches
+from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches, prefetched
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_language, view_modality
 
@@ -50,6 +55,11 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 #: Padded tokens (rows × longest) per text batch on CPU unless ``max_tokens`` is given:
 #: on 2 AVX-512 cores 256 beat 128, 512 and fixed batches of 4–32 sentences.
 CPU_TEXT_MAX_TOKENS = 256
+#: Texts tokenised together (``text_block_size``): large enough that sorting a block by
+#: token count pads about as little as sorting the whole call (blocks are already cut by
+#: character count), small enough that the first block's tokenisation, the one the device
+#: waits for, is short (a shard chunk is up to tens of thousands of rows).
+TEXT_BLOCK_SIZE = 4096
 
 #: View language (ISO 639-1, or 639-3 where there is no two-letter code) → NLLB/SONAR code.
 #: ``languages`` in the encoder config overrides or extends it.
@@ -88,6 +98,12 @@ class SonarEncoder:
         batch_size: most sentences per text batch.
         max_tokens: most ``rows × longest`` tokens per text batch (default: none on GPU,
             :data:`CPU_TEXT_MAX_TOKENS` on CPU).
+        text_block_size: texts tokenised, sorted by token count and cut into batches together
+            (default :data:`TEXT_BLOCK_SIZE`); a call of at most this many texts is batched as one.
+        prefetch: tokenise the next text block, and pad and copy the next text batch to the
+            device, on threads while the model runs the current batch (default on); off, each
+            block is tokenised and each batch padded in line. The batches, and so the vectors,
+            are the same either way.
         speech_batch_size: most clips per speech batch.
         max_audio_seconds: if set, most ``clips × longest`` seconds of audio per speech batch.
         max_seq_len: truncate text to this many tokens (default: the model's limit).
@@ -122,6 +138,8 @@ class SonarEncoder:
         skip_bad_audio: bool = False,
         progress: bool = True,
         audio_workers: int | None = None,
+        text_block_size: int = TEXT_BLOCK_SIZE,
+        prefetch: bool = True,
         *,
         text_model: torch.nn.Module | None = None,
         text_tokenizer: Any = None,
@@ -129,6 +147,8 @@ class SonarEncoder:
     ):
         if precision not in PRECISIONS:
             raise FlipInputError(f"encoders.{name}.precision: {precision!r} is not one of {sorted(PRECISIONS)}")
+        if text_block_size < 1:
+            raise FlipInputError(f"encoders.{name}.text_block_size: {text_block_size!r} is not a positive integer")
         self.name = name
         self.text_card, self.tokenizer_card = text_encoder, tokenizer or text_encoder
         self.speech_encoder = speech_encoder
@@ -140,6 +160,7 @@ class SonarEncoder:
         self.speech_batch_size, self.max_audio_seconds = speech_batch_size, max_audio_seconds
         self.max_seq_len, self.max_audio_s = max_seq_len, max_audio_s
         self.skip_bad_audio, self.progress = skip_bad_audio, progress
+        self.text_block_size, self.prefetch = text_block_size, prefetch
         self.audio_workers = audio_workers_of(name, audio_workers)
         self._text_model = self._prepare(text_model) if text_model is not None else None
         self._tokenizer = text_tokenizer
@@ -245,17 +266,34 @@ class SonarEncoder:
         model, tokenizer = self._text()
         token_encoder = tokenizer.create_encoder(lang=lang, mode="source")
         limit = self.max_seq_len or _model_max_seq_len(model)
-        seqs = [token_encoder(text) for text in texts]
-        truncated = sum(1 for s in seqs if limit is not None and len(s) > limit)
-        if truncated:
-            log.warning("%d of %d texts truncated to %d tokens", truncated, len(texts), limit)
-            seqs = [s[:limit] for s in seqs]
         pad_idx = tokenizer.vocab_info.pad_idx or 0
+        ahead = prefetched if self.prefetch else map  # the next item prepared on a thread, or in line
+        truncated = 0  # texts cut to ``limit`` tokens, over all blocks (one warning per call)
+
+        def tokenise(rows: np.ndarray) -> tuple[np.ndarray, list[torch.Tensor], int]:
+            seqs = [token_encoder(texts[row]) for row in rows]
+            cut = 0 if limit is None else sum(1 for s in seqs if len(s) > limit)
+            return rows, [s[:limit] for s in seqs] if cut else seqs, cut
+
+        def batches():
+            nonlocal truncated
+            # blocks longest first by characters, each in input order (one block: the whole call's batching)
+            blocks = [np.sort(rows) for rows in length_sorted_batches([len(t) for t in texts], self.text_block_size)]
+            for rows, seqs, cut in ahead(tokenise, blocks):
+                truncated += cut
+                for batch in length_sorted_batches([len(s) for s in seqs], self.batch_size, self.max_tokens):
+                    yield rows[batch], [seqs[i] for i in batch]
+
+        def pad(batch: tuple[np.ndarray, list[torch.Tensor]]):
+            return batch[0], self._pad(batch[1], pad_idx, 1)
+
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         with self._bar(len(texts), "sent") as bar:
-            for batch in length_sorted_batches([len(s) for s in seqs], self.batch_size, self.max_tokens):
-                out = self._store(out, batch, self._forward(model, [seqs[i] for i in batch], pad_idx, 1))
-                bar.update(len(batch))
+            for rows, padded in ahead(pad, batches()):
+                out = self._store(out, rows, self._run(model, *padded))
+                bar.update(len(rows))
+        if truncated:
+            log.warning("%d of %d texts truncated to %d tokens", truncated, len(texts), limit)
         return out
 
     def _store(self, out: np.ndarray, rows, vectors: np.ndarray) -> np.ndarray:
@@ -266,14 +304,21 @@ class SonarEncoder:
         out[rows] = vectors
         return out
 
-    def _forward(self, model: torch.nn.Module, seqs: list[torch.Tensor], pad_value: int, pad_to_multiple: int):
+    def _pad(self, seqs: list[torch.Tensor], pad_value: int, pad_to_multiple: int):
+        """``seqs`` padded into one batch on the device (in the model's dtype if floating) and its layout."""
         from fairseq2.nn.utils.padding import pad_seqs
 
         padded, layout = pad_seqs(seqs, pad_value=pad_value, pad_to_multiple=pad_to_multiple, device=self.device)
         if padded.is_floating_point():
             padded = padded.to(self.dtype)
-        embeddings = model(padded, layout).sentence_embeddings
-        return embeddings.float().cpu().numpy()
+        return padded, layout
+
+    def _run(self, model: torch.nn.Module, padded: torch.Tensor, layout) -> np.ndarray:
+        """Sentence embeddings of one padded batch, float32 ``(rows, dim)``."""
+        return model(padded, layout).sentence_embeddings.float().cpu().numpy()
+
+    def _forward(self, model: torch.nn.Module, seqs: list[torch.Tensor], pad_value: int, pad_to_multiple: int):
+        return self._run(model, *self._pad(seqs, pad_value, pad_to_multiple))
 
     def _encode_speech(self, ids: list[str], paths: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
         model = self._speech(self.speech_card(view))

@@ -50,13 +50,18 @@ VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq
 
 #: Encoder keys that change how fast, never what, an encoder computes (tests hold the vectors
 #: equal across their values): left out of the fingerprint, so changing them re-embeds nothing.
-SPEED_ONLY_KEYS = ("audio_workers",)
+SPEED_ONLY_KEYS = ("audio_workers", "prefetch")
 
 
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
-    """A short hash of an encoder's config entry (without :data:`SPEED_ONLY_KEYS`): shards
-    from another config are stale."""
-    return fingerprint_of({"name": name, **{k: v for k, v in spec.items() if k not in SPEED_ONLY_KEYS}})
+    """A short hash of an encoder's config entry (without :data:`SPEED_ONLY_KEYS`, also in a
+    ``composite``'s parts): shards from another config are stale."""
+    return fingerprint_of({"name": name, **_without_speed_keys(spec)})
+
+
+def _without_speed_keys(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: _without_speed_keys(v) if isinstance(v, dict) and "family" in v else v
+            for k, v in spec.items() if k not in SPEED_ONLY_KEYS}
 
 
 def library_versions() -> str:

