@@ -4,15 +4,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
+from helpers_checkpoints import save_identity_lip
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.checkpoint import save_checkpoint
 from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard
-from flip_pipeline.formats.vocabulary import Vocabulary
-from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.stages.entity_recall import entity_recall_stage
-from flip_pipeline.text import Tokenizer
 
 WORDS = ["brooklyn", "new", "york", "staten", "island", "born", "the"]
 # Scores are E x = x (E = I). Without the bias s1 ranks brooklyn new york staten island born the,
@@ -34,12 +30,7 @@ ENTITIES = [
 @pytest.fixture
 def inputs(tmp_path):
     """(model folder, embeddings folder, entities file) of the hand-set example."""
-    probe = make_probe("lip", len(WORDS), len(WORDS))
-    with torch.no_grad():
-        probe.E.copy_(torch.eye(len(WORDS)))
-        probe.b.zero_()
-        probe.b[WORDS.index("the")] = 10.0
-    save_checkpoint(tmp_path / "model", probe, Vocabulary(WORDS, Tokenizer("latin")), {})
+    save_identity_lip(tmp_path / "model", WORDS)
     view = tmp_path / "emb"
     view.mkdir()
     write_shard(view / shard_name(0), list(EMBEDDINGS), np.array(list(EMBEDDINGS.values()), np.float32), {})

@@ -13,18 +13,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import torch
+from helpers_checkpoints import save_identity_lip
 from helpers_hub import HUB_ID, offline_hub_cache
 from helpers_shards import write_view
 
 from flip_pipeline.cli import main
 from flip_pipeline.formats.bow import BagOfWords
-from flip_pipeline.formats.checkpoint import save_checkpoint
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.selection import write_selection
-from flip_pipeline.formats.vocabulary import Vocabulary
-from flip_pipeline.probes.lip import make_probe
-from flip_pipeline.text import Tokenizer
 
 WORDS = ["brooklyn", "new", "york", "island", "born", "the"]
 IDS = ["s1", "s2", "s3"]
@@ -39,22 +35,11 @@ ENTITIES = [
 MISSING = "BUT-FIT/FLiP-de-sonar/mcv15/rank-512"  # not in the cache
 
 
-def _save_lip(folder):
-    """The hand-set LiP (E = I, bias on "the") as save_checkpoint writes it into ``folder``."""
-    probe = make_probe("lip", len(WORDS), len(WORDS))
-    with torch.no_grad():
-        probe.E.copy_(torch.eye(len(WORDS)))
-        probe.b.zero_()
-        probe.b[WORDS.index("the")] = 10.0
-    save_checkpoint(folder, probe, Vocabulary(WORDS, Tokenizer("latin")), {})
-    return folder
-
-
 @pytest.fixture
 def inputs(tmp_path, monkeypatch):
     """``(local checkpoint folder, arguments shared by evaluate and entity-recall)``, with HUB_ID in
     an offline hub cache holding the same checkpoint (the CWD: a folder without a BUT-FIT folder)."""
-    local = _save_lip(tmp_path / "local")
+    local = save_identity_lip(tmp_path / "local", WORDS)
     offline_hub_cache(tmp_path, monkeypatch, lambda folder: shutil.copytree(local, folder))
     write_view(tmp_path / "emb", IDS, X, "text_en")
     write_corpus_table(pa.table({"id": IDS, "text_en": TEXTS}), tmp_path / "test.parquet")
