@@ -31,7 +31,8 @@ Encoders:
   whole call alone costs: one call per set cut into 4 blocks (``--sonar-block``), with the
   basic architecture on the SONAR sets and with a 3-layer, 64-wide one
   (``helpers_layers.small_sonar_text_encoder``, where tokenisation is a larger share, as on
-  a GPU) on the MiniLM sets.
+  a GPU) on the MiniLM sets, and with :class:`WaitingDevice` (each batch takes 4 ms of wall
+  time and no CPU: the device-bound case, where the prefetch can hide the tokenisation).
 
 Model loading is outside every timing. Each measurement is the best of ``--repeats`` runs
 (the slow default-batch ``predict`` runs once), interleaved in alternating order so that
@@ -50,9 +51,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the offline SONAR stand-ins live with the tests
@@ -65,6 +68,10 @@ from flip_pipeline.formats.shards import ViewEmbeddings  # noqa: E402
 from flip_pipeline.stages.embed import embed_view  # noqa: E402
 
 TATOEBA = REPO.parent / "shared" / "data" / "tatoeba"
+
+
+#: Seconds a batch takes on :class:`WaitingDevice` (a GPU's order for a batch of short sentences).
+DEVICE_SECONDS = 0.004
 
 
 def tatoeba_pool() -> list[list[str]]:
@@ -195,6 +202,20 @@ def bench_sonar_prefetch(model, tokenizer, label: str, sets: dict[str, list[str]
     return rows
 
 
+class WaitingDevice(torch.nn.Module):
+    """A device that is the bottleneck, as a GPU is meant to be: each batch takes ``seconds`` of
+    wall time and no host CPU (the host only waits, as it waits on a GPU's kernels); its
+    "sentence embedding" is the batch's first token ids, ``(rows, 8)``."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def forward(self, seqs: torch.Tensor, layout) -> SimpleNamespace:
+        time.sleep(self.seconds)
+        return SimpleNamespace(sentence_embeddings=seqs[:, :1].float().expand(-1, 8))
+
+
 def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repeats: int, bf16: bool,
                 small_sets: dict[str, list[str]], block: int | None) -> list[dict]:
     """SONAR text: ``TextToEmbeddingModelPipeline.predict`` (at ours and at its default batch
@@ -235,6 +256,8 @@ def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repea
     rows += bench_sonar_prefetch(model, tokenizer, "basic", sets, batch_size, block, repeats)
     rows += bench_sonar_prefetch(small_sonar_text_encoder(), tokenizer, "3 layers x 64", small_sets, batch_size,
                                  block, repeats)
+    rows += bench_sonar_prefetch(WaitingDevice(DEVICE_SECONDS), tokenizer, f"a device taking {DEVICE_SECONDS * 1e3:.0f} "
+                                 "ms a batch, no CPU", small_sets, batch_size, block, repeats)
     for name, (table, texts, reference, library) in fp32_runs.items() if bf16 else ():  # casts the model: last
         rows.append(bench_sonar_bf16(folder / name, table, texts, model, tokenizer, spec, reference, repeats)
                     | {"baseline": library, "call": f"predict(batch_size={batch_size}) fp32"})
