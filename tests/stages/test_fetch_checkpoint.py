@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from helpers_hub import HUB_ID, offline_hub_cache
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
@@ -15,7 +16,6 @@ from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.stages.fetch_checkpoint import fetch_checkpoint_stage
 from flip_pipeline.text import Tokenizer
-from tests.helpers_hub import HUB_ID, offline_hub_cache
 
 WORDS = ["apple", "berlin", "farmer", "the"]
 

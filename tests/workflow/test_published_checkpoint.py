@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers_hub import HUB_ID, offline_hub_cache
 
 from flip_pipeline.cli import main
 from flip_pipeline.corpora import sample
@@ -24,7 +25,6 @@ from flip_pipeline.formats.checkpoint import save_checkpoint
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.text import Tokenizer
-from tests.helpers_hub import HUB_ID, offline_hub_cache
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = "flip-r4-bow-published"
