@@ -308,9 +308,6 @@ def main() -> None:
     parser.add_argument("--skip-sonar", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
-    import torch
-
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; best of {args.repeats} runs")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
