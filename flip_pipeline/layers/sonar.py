@@ -3,7 +3,7 @@
 fairseq2's forward has no argument that returns hidden states, so the layers are read
 with hooks during the ordinary forward pass of :class:`~flip_pipeline.encoders.sonar.SonarEncoder`
 (same tokenizer, audio front end, length-sorted batching and bad-audio handling, reused by
-subclassing its per-batch ``_forward`` and ``_store``):
+subclassing its per-batch ``_run``, the model call of text and speech batches alike, and ``_store``):
 
 * ``embeddings``: a forward hook on ``encoder_frontend`` (text: scaled token embeddings +
   sinusoidal positions; speech: the filterbank features after the frontend's layer norm
@@ -104,11 +104,11 @@ class SonarLayers(SonarEncoder):
             for handle in handles:
                 handle.remove()
 
-    def _forward(self, model: torch.nn.Module, seqs: list[torch.Tensor], pad_value: int, pad_to_multiple: int):
+    def _run(self, model: torch.nn.Module, padded: torch.Tensor, layout) -> np.ndarray:
         if self._wanted is None:  # a plain encode() call
-            return super()._forward(model, seqs, pad_value, pad_to_multiple)
+            return super()._run(model, padded, layout)
         with self._recording(model, self._wanted) as pooled:
-            vectors = super()._forward(model, seqs, pad_value, pad_to_multiple)
+            vectors = super()._run(model, padded, layout)
         self._batch = to_numpy(pooled)
         if POOLED in self._wanted:
             self._batch[POOLED] = vectors
