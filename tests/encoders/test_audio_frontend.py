@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import numpy as np
 import psutil
@@ -17,12 +18,15 @@ from helpers_sonar import espeak_available, small_sonar_speech_encoder, synthesi
 from flip_pipeline.device import job_cpus
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.encoders.audio_features import AudioError, audio_duration, load_audio, sonar_fbank
-from flip_pipeline.encoders.audio_frontend import AudioFrontEnd, audio_workers
+from flip_pipeline.encoders.audio_frontend import AudioFrontEnd, AudioWorkerError, audio_workers
 from flip_pipeline.encoders.sonar import SonarEncoder
 from flip_pipeline.errors import FlipInputError
 
 CARD = "sonar_speech_encoder_eng"
 FBANK = {"family": "fbank_projection", "dim": 32, "seed": 0}
+# a hung pool fails its test instead of holding CI to its limit
+pytestmark = pytest.mark.timeout(300)
+
 TEXTS = ["Hi.", "The old farmer buys three red apples at the market every Monday morning.", "Cats sleep.",
          "Where is the station?"]
 
@@ -152,12 +156,48 @@ def test_an_error_mid_stream_leaves_no_worker_running(clips):
 
 
 def test_a_killed_worker_raises_instead_of_hanging(clips):
-    with pytest.raises(Exception, match="terminated abruptly"):  # concurrent.futures BrokenProcessPool
+    with pytest.raises(AudioWorkerError, match=r"pid \d+\) terminated abruptly \(exit code -9\)"):
         with AudioFrontEnd(2, queue=4) as front:
             for i, _ in enumerate(front.map(sonar_fbank, clips * 8)):
                 if i == 0:
                     os.kill(worker_processes()[0].pid, signal.SIGKILL)
     assert worker_processes() == []
+
+
+def test_a_worker_killed_halfway_through_sending_raises(clips):
+    """The case that can hang a ProcessPoolExecutor (its workers share one result pipe)."""
+    with pytest.raises(AudioWorkerError, match="terminated abruptly"):
+        with AudioFrontEnd(2, queue=16) as front:
+            results = front.map(sonar_fbank, clips * 4, chunk=4)  # a task's filterbanks: ~1 MB, more than a pipe holds
+            next(results)
+            deadline = time.monotonic() + 60
+            while not all(worker.conn.poll() for worker in front._pool):  # each worker is sending its next task
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(0.5)
+            for worker in worker_processes():
+                os.kill(worker.pid, signal.SIGKILL)
+            list(results)
+    assert worker_processes() == []
+
+
+def test_a_map_left_early_does_not_leak_into_the_next(clips):
+    for workers in (0, 2):
+        with AudioFrontEnd(workers, queue=8) as front:
+            first = front.map(audio_duration, clips * 3)
+            next(first)
+            first.close()
+            assert list(front.map(audio_duration, clips)) == [audio_duration(clip) for clip in clips]
+
+
+def test_another_error_of_the_function_is_raised_with_the_workers_traceback():
+    for workers in (0, 1):
+        with AudioFrontEnd(workers) as front:
+            results = front.map(int, ["12", "7", "not a number"])
+            assert [next(results), next(results)] == [12, 7]
+            with pytest.raises(ValueError, match="not a number") as raised:
+                next(results)
+        assert "in the audio front end's worker" in "".join(raised.value.__notes__)
 
 
 def test_a_bad_clip_is_a_result_not_a_crash(clips, bad_clips):
