@@ -10,23 +10,49 @@ import glob
 import json
 import math
 import os
+import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-_TMP_INFIX = ".tmp-"  # temporaries are named ``.{target}.tmp-{pid}``
+_TMP_INFIX = ".tmp-"  # temporaries are named ``.{target}.tmp-{host}-{pid}``
+
+
+def temporary_sibling(target: str | os.PathLike[str]) -> Path:
+    """Where this process writes ``target`` (a file or a folder) before renaming it onto
+    ``target``: ``.{name}.tmp-{host}-{pid}`` beside it, which
+    :func:`remove_orphaned_temporaries` removes once this process is gone."""
+    target = Path(target)
+    return target.with_name(f".{target.name}{_TMP_INFIX}{socket.gethostname()}-{os.getpid()}")
+
+
+def _writer_is_gone(tmp: Path) -> bool:
+    """Whether the process that named ``tmp`` has exited; ``False`` for a writer on another
+    host (a shared file system: its process table is not ours to read)."""
+    host, _, pid = tmp.name.rsplit(_TMP_INFIX, 1)[1].rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        pass
+    return False
 
 
 def remove_orphaned_temporaries(folder: str | os.PathLike[str], targets: str = "*") -> None:
-    """Delete the temporaries of targets matching the glob ``targets`` in ``folder`` whose
-    writing process is gone (a killed run); those of live writers are left alone."""
+    """Delete the temporaries (files or folders) of targets matching the glob ``targets`` in
+    ``folder`` whose writing process on this host is gone (a killed run); those of live
+    writers and of writers on other hosts are left alone."""
     for tmp in Path(folder).glob(f".{targets}{_TMP_INFIX}*"):
-        try:
-            os.kill(int(tmp.name.rsplit("-", 1)[1]), 0)
-        except (ValueError, ProcessLookupError):
+        if not _writer_is_gone(tmp):
+            continue
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
             tmp.unlink(missing_ok=True)
-        except PermissionError:  # alive, owned by someone else
-            pass
 
 
 @contextlib.contextmanager
@@ -39,7 +65,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_orphaned_temporaries(target.parent, glob.escape(target.name))
-    tmp = target.with_name(f".{target.name}{_TMP_INFIX}{os.getpid()}")
+    tmp = temporary_sibling(target)
     try:
         yield tmp
         os.replace(tmp, target)

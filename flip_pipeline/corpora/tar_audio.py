@@ -9,10 +9,13 @@ base name, so the folder is flat; two members with the same base name are an err
 The folder appears complete or not at all: files go to a temporary sibling folder that
 is renamed onto the target at the end, with a stamp (the archive's path, size and
 modification time) that lets a later run reuse it and makes a changed archive re-extract.
+The temporary folder of an extraction that was killed (gigabytes for a FLEURS split) is
+removed by the next extraction into the same target on the same host.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import posixpath
@@ -20,6 +23,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
+from flip_pipeline.atomic import remove_orphaned_temporaries, temporary_sibling
 from flip_pipeline.corpora.audio import list_files
 from flip_pipeline.errors import FlipInputError
 
@@ -60,9 +64,11 @@ def extract_flat(archive: Path, target: Path) -> set[str]:
     stamp = _stamp(archive)
     if _is_current(target, stamp):
         return list_files(target) - {STAMP}
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphaned_temporaries(target.parent, glob.escape(target.name))
+    partial = temporary_sibling(target)
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial.mkdir()
     try:
         with tarfile.open(archive, "r|gz") as tar:
             for member in tar:

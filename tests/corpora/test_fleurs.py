@@ -14,6 +14,9 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import socket
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -234,6 +237,18 @@ def test_unsafe_tar_member_is_refused_and_nothing_extracted(release, clips, tmp_
         load_corpus_splits("fleurs_de", spec(release), tmp_path)
     assert not (tmp_path / "audio" / "de_de" / "dev").exists()
     assert not list((tmp_path / "audio" / "de_de").glob(".dev*"))  # no partial folder left
+
+
+def test_a_killed_extractions_folder_is_removed_by_the_next(release, clips, tmp_path):
+    """A SIGKILLed extraction leaves its temporary folder; the next one into the same target removes it."""
+    killed = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    audio = tmp_path / "audio" / "de_de"
+    stale = audio / f".dev.tmp-{socket.gethostname()}-{int(killed.stdout)}"
+    stale.mkdir(parents=True)
+    (stale / "half.wav").write_bytes(b"RIFF")
+    load_corpus_splits("fleurs_de", spec(release), tmp_path)
+    assert not stale.exists() and (audio / "dev").is_dir()
+    assert sorted(p.name for p in audio.iterdir() if p.name.startswith(".")) == []
 
 
 def test_corrupt_archive_and_missing_audio_dir(release, tmp_path):
