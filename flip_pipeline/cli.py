@@ -161,7 +161,7 @@ OUT_DIR = ("--out-dir", dict(required=True))
 SHARD_ROWS_ARG = ("--shard-rows", dict(type=int, default=SHARD_ROWS))
 VOCAB_DIR = ("--vocab-dir", dict(required=True))
 MODEL_DIR = ("--model-dir", dict(required=True, help="models/{experiment}/{run}, any checkpoint folder, or a "
-                                                    "published checkpoint's hub id owner/name[/subfolder]"))
+                                                    "published checkpoint's hub id owner/name[/subfolder][@revision]"))
 TEST_EMBEDDINGS = ("--embeddings", dict(required=True, help="embedding folder of the test view"))
 FINGERPRINT = ("--fingerprint", dict(default=None, help="of the configuration the result belongs to (recorded)"))
 TRAIN_EMBEDDINGS = ("--train-embeddings", dict(nargs="+", required=True, help="one folder per training view"))
@@ -312,7 +312,7 @@ COMMANDS = {
     ]),
     "keywords": (run_keywords, "Print the top-k keywords of a checkpoint for text or embeddings.", [
         ("--model", dict(required=True, help="checkpoint folder (ours or a published FLiP one), or a hub id "
-                                             "owner/name[/subfolder], e.g. BUT-FIT/FLiP-en-sonar/mcv15/rank-512")),
+                                             "owner/name[/subfolder][@revision], e.g. BUT-FIT/FLiP-en-sonar/mcv15/rank-512")),
         ("--view", dict(default=None, help="view of --text (default: the model's target view)")),
         ("-k", "--top-k", dict(type=int, default=10)),
         ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")),

@@ -7,9 +7,10 @@ Any other tensor, shape or file is an error naming the file and what is wrong.
 No pickle: tensors in safetensors, everything else in JSON.
 
 A published checkpoint is also named by its hub id, ``owner/name/subfolder``
-(``BUT-FIT/FLiP-en-sonar/mcv15/rank-512``): :func:`resolve_checkpoint` fetches the
-subfolder's files with ``huggingface_hub`` into its cache (or finds them there, as
-``HF_HUB_OFFLINE=1`` requires); an existing local path always wins. The folder of a swept
+(``BUT-FIT/FLiP-en-sonar/mcv15/rank-512``), optionally pinned to a revision (a commit,
+branch or tag) after an ``@``: :func:`resolve_checkpoint` fetches the subfolder's files
+with ``huggingface_hub`` into its cache (or finds them there, as ``HF_HUB_OFFLINE=1``
+requires); an existing local path always wins. The folder of a swept
 run (``selected.json``, :mod:`flip_pipeline.formats.selection`) loads as the selected point's.
 """
 
@@ -49,22 +50,27 @@ def save_checkpoint(out_dir: str | os.PathLike[str], probe: Probe, vocab: Vocabu
 def resolve_checkpoint(model: str | os.PathLike[str]) -> Path:
     """The checkpoint folder ``model`` names: a local path as it is, else a hub id.
 
-    A hub id is ``owner/name`` or ``owner/name/subfolder``; its ``model.safetensors``,
-    ``vocab.json`` and ``config.json`` come from the hub's cache (fetched into it unless
-    offline). Returns the folder; a :class:`FlipInputError` naming ``model`` otherwise.
+    A hub id is ``owner/name[/subfolder][@revision]`` (without a revision: the repository's
+    ``main``); its ``model.safetensors``, ``vocab.json`` and ``config.json`` come from the hub's
+    cache (fetched into it unless offline). Returns the folder, whose path names the snapshot's
+    commit; a :class:`FlipInputError` naming ``model`` otherwise.
     """
     path = Path(model)
     if path.exists():
         return path
-    repo_id, subfolder = _hub_id(str(model))
-    return _hub_folder(str(model), repo_id, subfolder)
+    repo_id, subfolder, revision = _hub_id(str(model))
+    return _hub_folder(str(model), repo_id, subfolder, revision)
 
 
-def _hub_id(model: str) -> tuple[str, str]:
-    """``(repo id, subfolder)`` of ``owner/name[/subfolder]``; an error if ``model`` is no such id."""
+def _hub_id(model: str) -> tuple[str, str, str | None]:
+    """``(repo id, subfolder, revision or None)`` of ``owner/name[/subfolder][@revision]``; an
+    error if ``model`` is no such id."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-    parts = model.split("/")
+    name, at, revision = model.partition("@")
+    if at and not revision:
+        raise FlipInputError(f"{model}: no such checkpoint folder, and an empty revision after '@'")
+    parts = name.split("/")
     repo_id, subfolder = "/".join(parts[:2]), "/".join(parts[2:])
     try:
         validate_repo_id(repo_id)
@@ -72,22 +78,32 @@ def _hub_id(model: str) -> tuple[str, str]:
     except HFValidationError:
         valid = False
     if not valid:
-        raise FlipInputError(f"{model}: no such checkpoint folder, and not a hub id owner/name[/subfolder]")
-    return repo_id, subfolder
+        raise FlipInputError(f"{model}: no such checkpoint folder, and not a hub id owner/name[/subfolder][@revision]")
+    return repo_id, subfolder, revision or None
 
 
-def _hub_folder(model: str, repo_id: str, subfolder: str) -> Path:
-    """The snapshot folder of ``repo_id``'s ``subfolder`` with a ``model.safetensors`` in it."""
+def _hub_folder(model: str, repo_id: str, subfolder: str, revision: str | None) -> Path:
+    """The snapshot folder of ``repo_id``'s ``subfolder`` at ``revision`` (``None``: main) with
+    a ``model.safetensors`` in it."""
     from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
-    where = f"hub repository {repo_id}" + (f" (subfolder {subfolder})" if subfolder else "")
+    where = (f"hub repository {repo_id}" + (f" at revision {revision}" if revision else "")
+             + (f" (subfolder {subfolder})" if subfolder else ""))
     not_cached = (f"{model}: no such local folder, and {where} is not in the local cache {constants.HF_HUB_CACHE}"
                   + (" (HF_HUB_OFFLINE=1)" if constants.HF_HUB_OFFLINE else " and the hub could not be reached"))
     try:
-        snapshot = snapshot_download(repo_id, allow_patterns=[f"{subfolder}/{name}".lstrip("/") for name in FILES])
+        snapshot = snapshot_download(repo_id, revision=revision,
+                                     allow_patterns=[f"{subfolder}/{name}".lstrip("/") for name in FILES])
     except LocalEntryNotFoundError:  # offline, or the hub out of reach, and nothing cached
         raise FlipInputError(not_cached) from None
+    except RevisionNotFoundError:
+        raise FlipInputError(f"{model}: no such local folder, and {repo_id} has no revision {revision}") from None
     except RepositoryNotFoundError:  # also what a private or gated repository answers without a token
         raise FlipInputError(f"{model}: no such local folder, and no {where} on the hub") from None
     except (HfHubHTTPError, OSError) as err:  # e.g. a refused token, a proxy error, a full disk

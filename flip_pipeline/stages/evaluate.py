@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -154,6 +155,8 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
         probe, vocab, _ = load_checkpoint(selected)
         ranker, words = probe_ranker(probe, use_bias), vocab.words
         chosen, words_source = {"method": "probe", "use_bias": use_bias}, f"{selected}/vocab.json"
+        if folder != Path(model_dir):  # a hub id: the snapshot it read, whose path names the commit
+            chosen["checkpoint_folder"] = str(folder)
         if selected != folder:
             chosen["selected_model"] = str(selected)
     else:

@@ -241,7 +241,7 @@ def test_a_hub_id_missing_from_the_offline_cache_is_one_line(hub_cache, tmp_path
 def test_a_missing_folder_that_is_no_hub_id_is_named(hub_cache, model):
     with pytest.raises(FlipInputError) as err:
         resolve_checkpoint(model)
-    assert str(err.value) == f"{model}: no such checkpoint folder, and not a hub id owner/name[/subfolder]"
+    assert str(err.value) == f"{model}: no such checkpoint folder, and not a hub id owner/name[/subfolder][@revision]"
 
 
 def test_a_fresh_process_reads_hf_hub_cache_from_the_environment(hub_cache, tmp_path):

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers_checkpoints import save_identity_lip
-from helpers_hub import HUB_ID, offline_hub_cache
+from helpers_hub import COMMIT, HUB_ID, offline_hub_cache
 from helpers_shards import write_view
 
 from flip_pipeline.cli import main
@@ -69,6 +69,8 @@ def test_evaluate_by_hub_id_gives_what_the_local_folder_gives(inputs, bias):
     by_folder, folder_details = _evaluate(local, root, "local", *bias)
     by_id, id_details = _evaluate(HUB_ID, root, "hub", *bias)
     assert (by_folder.pop("model"), by_id.pop("model")) == (str(local), HUB_ID)  # recorded as asked for
+    assert by_id.pop("checkpoint_folder") == str(root / "hub" / "models--BUT-FIT--FLiP-en-sonar" / "snapshots" / COMMIT
+                                                 / "mcv15" / "rank-512")  # the commit it came from
     assert by_id == by_folder and "selected_model" not in by_id
     assert id_details.equals(folder_details)
     assert by_id["precision@1"]["mean"] == pytest.approx(2 / 3 if bias else 1.0)  # the bias puts "the" first
@@ -118,4 +120,21 @@ def test_a_hub_id_missing_from_the_offline_cache_is_one_line_naming_it(inputs, c
     assert stdout == "" and err.splitlines() == [
         f"flip {command}: error: {MISSING}: no such local folder, and hub repository BUT-FIT/FLiP-de-sonar "
         f"(subfolder mcv15/rank-512) is not in the local cache {root / 'hub'} (HF_HUB_OFFLINE=1)"]
+    assert not out.exists()
+
+
+def test_a_hub_id_pinned_to_its_commit_gives_the_same_and_another_revision_is_named(inputs, capsys):
+    local, root = inputs
+    pinned, _ = _evaluate(f"{HUB_ID}@{COMMIT}", root, "pinned")
+    by_folder, _ = _evaluate(local, root, "local")
+    assert pinned.pop("model") == f"{HUB_ID}@{COMMIT}" and pinned.pop("checkpoint_folder").endswith(
+        f"snapshots/{COMMIT}/mcv15/rank-512")
+    assert {**pinned, "model": None} == {**by_folder, "model": None}
+    other = "0" * 40
+    out = root / "other.json"
+    assert main(["evaluate", "--model-dir", f"{HUB_ID}@{other}", "--embeddings", str(root / "emb"), "--bow",
+                 str(root / "test.npz"), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"flip evaluate: error: {HUB_ID}@{other}: no such local folder, and hub repository BUT-FIT/FLiP-en-sonar "
+        f"at revision {other} (subfolder mcv15/rank-512) is not in the local cache {root / 'hub'} (HF_HUB_OFFLINE=1)"]
     assert not out.exists()
