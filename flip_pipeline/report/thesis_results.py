@@ -12,6 +12,7 @@ import json
 import pandas as pd
 
 from flip_pipeline.formats.similarity_scores import read_settings
+from flip_pipeline.similarity.settings import METHOD_NAMES
 
 AVERAGED = ("score", "chance", "null_mean", "null_p95", "ci_low", "ci_high", "n")
 EXTRA_LAYERS = ("adaptor", "pooled")  # stages after the encoder layers (seed 002 §4.1)
@@ -20,14 +21,18 @@ EXTRA_LAYERS = ("adaptor", "pooled")  # stages after the encoder layers (seed 00
 def per_layer(frame: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Means of :data:`AVERAGED` per ``(encoder, analysis, method, *by, layer)`` of the scores
     ``frame`` (:func:`~flip_pipeline.formats.similarity_scores.read_scores`), in layer order,
-    with ``cells`` the number of comparisons averaged; same-language cells of a cross-lingual
-    analysis are left out."""
+    methods in the thesis's order (:data:`~flip_pipeline.similarity.settings.METHOD_NAMES`:
+    SVCCA, PWCCA, then CKA), with ``cells`` the number of comparisons averaged; same-language
+    cells of a cross-lingual analysis are left out."""
     kept = frame[(frame.analysis == "cross_modal") | (frame.language_a != frame.language_b)]
     keys = ["encoder", "analysis", "method", *by, "order", "layer"]
     grouped = kept.groupby(keys, sort=True)
     means = grouped[list(AVERAGED)].mean()
     means["cells"] = grouped.size()
-    return means.reset_index().sort_values(["encoder", "analysis", "method", *by, "order"], kind="stable")
+    means = means.reset_index()
+    means["method_rank"] = means.method.map({name: i for i, name in enumerate(METHOD_NAMES)})
+    ordered = means.sort_values(["encoder", "analysis", "method_rank", *by, "order"], kind="stable")
+    return ordered.drop(columns="method_rank")
 
 
 def final_layers(curve: pd.DataFrame) -> tuple[str, str | None]:

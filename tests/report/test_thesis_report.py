@@ -63,6 +63,8 @@ def test_cross_modal_summary_cells_are_final_layer_means(files, tmp_path):
     assert f"{final.score.mean():.3f} ({final.chance.mean():.3f})" in md and "SONAR" in md
     assert (tmp_path / "t51.tex").exists()
     assert '"permutations": 7' in md  # the settings that produced the scores
+    assert list(dict.fromkeys(tidy.method)) == ["svcca", "linear_cka"]  # the thesis's order, not the alphabet's
+    assert md.index("| svcca |") < md.index("| linear_cka |")
 
 
 def test_cross_lingual_summary_leaves_out_same_language_pairs(files, tmp_path):
