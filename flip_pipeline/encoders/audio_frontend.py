@@ -86,13 +86,16 @@ def _send_results(conn: Connection | _LocalEnd, outbox: queues.SimpleQueue) -> N
     until ``None``, or until the consumer has closed its end."""
     while (message := outbox.get()) is not None:
         try:
-            try:
-                conn.send(message)
-            except (OSError, EOFError):
-                return
-            except Exception as err:  # a payload that cannot be sent (pickling fails before any byte goes out)
-                task, _, payload = message
-                conn.send((task, False, RuntimeError(f"{type(payload).__name__} from an audio worker: {payload} ({err})")))
+            conn.send(message)
+            continue
+        except (OSError, EOFError):
+            return  # the consumer has closed its end
+        except Exception as err:  # a payload that cannot be pickled: no byte of it went out
+            task, _, payload = message
+            failure = RuntimeError(f"the audio worker cannot send what it computed, "
+                                   f"{type(payload).__name__} {payload!r:.200}: {err}")
+        try:
+            conn.send((task, False, failure))
         except (OSError, EOFError):
             return
 

@@ -207,6 +207,12 @@ def test_a_bad_clip_is_a_result_not_a_crash(clips, bad_clips):
     np.testing.assert_array_equal(results[2], sonar_fbank(clips[1]))
 
 
+def test_a_result_that_cannot_leave_the_worker_is_an_error_not_a_hang(clips):
+    with AudioFrontEnd(1) as front:
+        with pytest.raises(RuntimeError, match="cannot send what it computed, list .*cannot pickle"):
+            list(front.map(open, clips[:2]))  # a list of open files: no pipe carries those
+
+
 def test_worker_count_is_not_part_of_the_encoder_fingerprint():
     """Vectors are equal for every worker count (above), so changing it re-embeds nothing;
     a setting that changes the vectors still does."""
