@@ -36,14 +36,22 @@ def _pyproject() -> dict[str, str]:
 
 def _env(name: str) -> dict[str, str]:
     deps = yaml.safe_load((REPO / "envs" / f"{name}.yaml").read_text())["dependencies"]
+    assert any(str(d).startswith("python=3.11") for d in deps), f"envs/{name}.yaml: not python=3.11, as setup.sh"
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     assert pip[-1] == "-e ..", f"envs/{name}.yaml: the last pip line installs the flip package"
     return _requirements(pip[:-1])
 
 
-@pytest.mark.parametrize("env", sorted(NEEDED))
+ENVS = sorted(path.stem for path in (REPO / "envs").glob("*.yaml"))
+
+
+def test_every_stage_env_exists():
+    assert set(ENVS) >= set(NEEDED)
+
+
+@pytest.mark.parametrize("env", ENVS)
 def test_an_env_pins_what_pyproject_pins_and_lists_what_its_stages_need(env):
     listed, pinned = _env(env), _pyproject()
     assert {name: spec for name, spec in listed.items() if pinned.get(name) != spec} == {}, \
         f"envs/{env}.yaml disagrees with pyproject.toml ({ {n: pinned.get(n) for n in listed} })"
-    assert [name for name in NEEDED[env] if name not in listed] == []
+    assert [name for name in NEEDED.get(env, []) if name not in listed] == []
