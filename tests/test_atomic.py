@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
+
+from helpers_processes import dead_pid
 
 from flip_pipeline.atomic import remove_orphaned_temporaries, write_json, write_text
 
 HOST = socket.gethostname()
-
-
-def dead_pid() -> int:
-    """The id of a process that has exited."""
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 def test_the_next_write_removes_temporaries_that_killed_writers_left(tmp_path):

@@ -15,8 +15,6 @@ import io
 import json
 import shutil
 import socket
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers_fleurs import write_split, write_tar
+from helpers_processes import dead_pid
 from helpers_sonar import espeak_available, synthesize
 
 from flip_pipeline.cli import main
@@ -241,9 +240,8 @@ def test_unsafe_tar_member_is_refused_and_nothing_extracted(release, clips, tmp_
 
 def test_a_killed_extractions_folder_is_removed_by_the_next(release, clips, tmp_path):
     """A SIGKILLed extraction leaves its temporary folder; the next one into the same target removes it."""
-    killed = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     audio = tmp_path / "audio" / "de_de"
-    stale = audio / f".dev.tmp-{socket.gethostname()}-{int(killed.stdout)}"
+    stale = audio / f".dev.tmp-{socket.gethostname()}-{dead_pid()}"
     stale.mkdir(parents=True)
     (stale / "half.wav").write_bytes(b"RIFF")
     load_corpus_splits("fleurs_de", spec(release), tmp_path)
