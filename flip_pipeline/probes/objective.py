@@ -34,8 +34,49 @@ def _lowp_addmm(bias: torch.Tensor, hidden: torch.Tensor, words: torch.Tensor) -
     return torch.addmm(bias.bfloat16(), hidden.bfloat16(), words.bfloat16().T)
 
 
+#: Bytes of one row block of the elementwise passes on a CPU (in the accumulation dtype):
+#: small enough to stay in cache, large enough that the per-block overhead is negligible.
+CPU_BLOCK_BYTES = 8 * 2**20
+
+
+def _row_blocks(z: torch.Tensor, acc: torch.dtype) -> list[tuple[int, int]]:
+    """Row ranges of ``z`` ``(N, W)`` for the elementwise passes: blocks of
+    :data:`CPU_BLOCK_BYTES` on a CPU, the whole buffer on an accelerator (one kernel each)."""
+    n_rows, n_cols = z.shape
+    if z.device.type != "cpu":
+        return [(0, n_rows)]
+    step = max(1, CPU_BLOCK_BYTES // (n_cols * torch.finfo(acc).bits // 8))
+    return [(lo, min(n_rows, lo + step)) for lo in range(0, n_rows, step)]
+
+
+def _blockwise(z: torch.Tensor, acc: torch.dtype, update) -> None:
+    """Apply ``update(block, lo, hi)`` to row blocks of ``z`` in the accumulation dtype ``acc``.
+
+    A bf16 ``z`` is converted block by block into one reused ``acc`` buffer and written back;
+    on CPUs bf16 ``exp`` is ten times slower than fp32 ``exp``, and a whole-matrix conversion is
+    memory-bound. ``update`` works in place on ``block`` ``(hi - lo, W)``.
+    """
+    blocks = _row_blocks(z, acc)
+    if z.dtype == acc:
+        for lo, hi in blocks:
+            update(z[lo:hi], lo, hi)
+        return
+    buffer = torch.empty((blocks[0][1] - blocks[0][0], z.shape[1]), dtype=acc, device=z.device)
+    for lo, hi in blocks:
+        block = buffer[: hi - lo]
+        block.copy_(z[lo:hi])
+        update(block, lo, hi)
+        z[lo:hi].copy_(block)
+
+
 class _WeightedCountNLL(torch.autograd.Function):
-    """Fused ``Σ_i [ n_i · lse(z_i) − Σ_w c_iw z_iw ]`` with ``z = hidden @ words.T + bias``."""
+    """Fused ``Σ_i [ n_i · lse(z_i) − Σ_w c_iw z_iw ]`` with ``z = hidden @ words.T + bias``.
+
+    The ``(N, W)`` buffer is the only large tensor: it holds ``z``, then ``exp(z − max)``,
+    then ``d loss / d z``. Its elementwise passes (max, exp, sums, scaling) run on row blocks
+    in the accumulation dtype (:func:`_blockwise`); with ``bf16`` only the three matrix
+    products and the buffer's storage are bf16.
+    """
 
     @staticmethod
     def forward(ctx, hidden, words, bias, rows, cols, vals, totals, bf16):
@@ -45,10 +86,16 @@ class _WeightedCountNLL(torch.autograd.Function):
             z = torch.addmm(bias, hidden, words.T)  # (N, W) fp32
         acc = hidden.dtype  # accumulation dtype: fp32 (fp64 in tests) even when products are bf16
         picked = z[rows, cols].to(acc)  # (nnz,)
-        peak = z.amax(dim=1, keepdim=True)  # (N, 1)
-        z.sub_(peak).exp_()  # z now holds exp(z - peak)
-        sums = z.sum(dim=1, dtype=acc)  # (N,)
-        lse = peak.squeeze(1).to(acc) + sums.log()
+        lse = torch.empty(z.shape[0], dtype=acc, device=z.device)  # (N,)
+        sums = torch.empty_like(lse)
+
+        def exponentiate(block, lo, hi):  # block becomes exp(z - peak); its row sums and lse kept
+            peak = block.amax(dim=1, keepdim=True)
+            block.sub_(peak).exp_()
+            torch.sum(block, dim=1, out=sums[lo:hi])
+            lse[lo:hi] = peak.squeeze(1) + sums[lo:hi].log()
+
+        _blockwise(z, acc, exponentiate)
         loss = (totals * lse).sum() - (vals * picked).sum()
         ctx.save_for_backward(z, sums, hidden, words, rows, cols, vals, totals)
         ctx.bf16 = bf16
@@ -58,16 +105,25 @@ class _WeightedCountNLL(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_loss):
         z, sums, hidden, words, rows, cols, vals, totals = ctx.saved_tensors
+        acc = hidden.dtype
         # d loss / d z = n_i softmax(z_i) − c_i, built in place in the saved buffer.
-        z.mul_((grad_loss * totals / sums).unsqueeze(1).to(z.dtype))
-        z[rows, cols] -= (grad_loss * vals).to(z.dtype)  # (rows, cols) pairs are unique
+        scale = (grad_loss * totals / sums).unsqueeze(1)  # (N, 1)
+        d_bias = torch.zeros(z.shape[1], dtype=acc, device=z.device)  # (W,)
+
+        def scale_rows(block, lo, hi):  # n_i softmax(z_i); its column sums go to d_bias
+            block.mul_(scale[lo:hi])
+            d_bias.add_(block.sum(dim=0))
+
+        _blockwise(z, acc, scale_rows)
+        picked_grad = grad_loss * vals  # (nnz,)
+        z[rows, cols] -= picked_grad.to(z.dtype)  # (rows, cols) pairs are unique
+        d_bias.index_add_(0, cols, picked_grad, alpha=-1)
         if ctx.bf16:
-            d_hidden = (z @ words.bfloat16()).to(hidden.dtype)
-            d_words = (z.T @ hidden.bfloat16()).to(hidden.dtype)
+            d_hidden = (z @ words.bfloat16()).to(acc)
+            d_words = (z.T @ hidden.bfloat16()).to(acc)
         else:
             d_hidden = z @ words
             d_words = z.T @ hidden
-        d_bias = z.sum(dim=0, dtype=hidden.dtype)
         return d_hidden, d_words, d_bias, None, None, None, None, None
 
 
@@ -90,7 +146,8 @@ def weighted_count_nll(
         rows, cols: ``(nnz,)`` int64 coordinates of the nonzero counts; pairs are unique.
         vals: ``(nnz,)`` float32 counts, already multiplied by their row's view weight.
         totals: ``(N,)`` float32 per-row sums of ``vals`` (weighted word counts).
-        bf16: bf16 matrix products with fp32 accumulation, max and log-sum-exp in fp32.
+        bf16: bf16 matrix products with fp32 accumulation and a bf16 ``(N, W)`` buffer;
+            max, exp, sums and log-sum-exp in fp32.
 
     Returns:
         Scalar float32: ``Σ_i totals_i · logsumexp(z_i) − Σ vals · z[rows, cols]``.

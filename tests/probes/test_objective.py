@@ -81,3 +81,28 @@ def test_weight_zero_view_contributes_nothing():
     one = _fused(e1, e2, b, [x1], [1.0], rows, cols, vals)
     two = _fused(e1, e2, b, [x1, x2], [1.0, 0.0], rows, cols, vals)
     torch.testing.assert_close(one, two)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_row_blocks_give_the_one_block_value_and_gradients(monkeypatch, bf16):
+    """On a CPU the elementwise passes run on row blocks (uneven last block here); the
+    result is that of one block: exactly in fp64, to bf16 rounding with bf16 products."""
+    from flip_pipeline.probes import objective
+
+    dtype = torch.float32 if bf16 else torch.float64
+    e1, e2, b, x1, x2, rows, cols, vals = (
+        t.to(dtype) if t.is_floating_point() else t for t in _problem(seed=4, batch=29, vocab=61)
+    )
+    params = [p.requires_grad_() for p in (e1, e2, b)]
+    results = {}
+    for block_rows in (None, 4):
+        if block_rows:
+            monkeypatch.setattr(objective, "CPU_BLOCK_BYTES", block_rows * 61 * torch.finfo(dtype).bits // 8)
+        loss = _fused(e1, e2, b, [x1, x2], [0.5, 0.5], rows, cols, vals, bf16=bf16)
+        results[block_rows] = (loss, torch.autograd.grad(loss, params))
+    assert len(objective._row_blocks(torch.empty(58, 61), dtype)) == 15  # 2 x 29 rows in blocks of 4
+    (one, one_grads), (blocked, blocked_grads) = results[None], results[4]
+    tolerance = {"rtol": 1e-3, "atol": 1e-4} if bf16 else {"rtol": 1e-12, "atol": 1e-12}
+    torch.testing.assert_close(blocked, one, **tolerance)
+    for got, want in zip(blocked_grads, one_grads):
+        torch.testing.assert_close(got, want, **tolerance)
