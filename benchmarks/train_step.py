@@ -70,7 +70,7 @@ def time_steps(step, repeats: int) -> float:
 
 
 def gemm_peak(dtype: torch.dtype, size: int = 4096, repeats: int = 3) -> float:
-    """GFLOP/s of a square ``size``³ matrix product in ``dtype`` (the fastest of ``repeats``)."""
+    """GFLOP/s of a square ``size``³ matrix product in ``dtype`` (the median of ``repeats``)."""
     a, b = (torch.randn(size, size).to(dtype) for _ in range(2))
     seconds = time_steps(lambda: a @ b, repeats)
     return 2 * size**3 / seconds / 1e9

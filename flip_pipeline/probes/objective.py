@@ -40,22 +40,25 @@ CPU_BLOCK_BYTES = 8 * 2**20
 
 
 def _row_blocks(z: torch.Tensor, acc: torch.dtype) -> list[tuple[int, int]]:
-    """Row ranges of ``z`` ``(N, W)`` for the elementwise passes: blocks of
-    :data:`CPU_BLOCK_BYTES` on a CPU, the whole buffer on an accelerator (one kernel each)."""
+    """Row ranges of a CPU ``z`` ``(N, W)`` for the elementwise passes, each of at most
+    :data:`CPU_BLOCK_BYTES` in the accumulation dtype ``acc``."""
     n_rows, n_cols = z.shape
-    if z.device.type != "cpu":
-        return [(0, n_rows)]
     step = max(1, CPU_BLOCK_BYTES // (n_cols * torch.finfo(acc).bits // 8))
     return [(lo, min(n_rows, lo + step)) for lo in range(0, n_rows, step)]
 
 
 def _blockwise(z: torch.Tensor, acc: torch.dtype, update) -> None:
-    """Apply ``update(block, lo, hi)`` to row blocks of ``z`` in the accumulation dtype ``acc``.
+    """Apply ``update(block, lo, hi)`` in place to the rows ``lo:hi`` of ``z`` ``(N, W)``.
 
-    A bf16 ``z`` is converted block by block into one reused ``acc`` buffer and written back;
-    on CPUs bf16 ``exp`` is ten times slower than fp32 ``exp``, and a whole-matrix conversion is
-    memory-bound. ``update`` works in place on ``block`` ``(hi - lo, W)``.
+    On an accelerator the whole buffer is one block in its own dtype (one kernel per op, no
+    second copy of the buffer). On a CPU the rows go in blocks of :data:`CPU_BLOCK_BYTES`; a
+    bf16 ``z`` is converted block by block into one reused ``acc`` buffer and written back:
+    there bf16 ``exp`` is ten times slower than fp32 ``exp``, and a whole-matrix conversion is
+    memory-bound. ``update`` reduces in ``acc`` whatever dtype ``block`` has.
     """
+    if z.device.type != "cpu":
+        update(z, 0, z.shape[0])
+        return
     blocks = _row_blocks(z, acc)
     if z.dtype == acc:
         for lo, hi in blocks:
@@ -73,9 +76,9 @@ class _WeightedCountNLL(torch.autograd.Function):
     """Fused ``Σ_i [ n_i · lse(z_i) − Σ_w c_iw z_iw ]`` with ``z = hidden @ words.T + bias``.
 
     The ``(N, W)`` buffer is the only large tensor: it holds ``z``, then ``exp(z − max)``,
-    then ``d loss / d z``. Its elementwise passes (max, exp, sums, scaling) run on row blocks
-    in the accumulation dtype (:func:`_blockwise`); with ``bf16`` only the three matrix
-    products and the buffer's storage are bf16.
+    then ``d loss / d z``. Its elementwise passes (max, exp, sums, scaling) go through
+    :func:`_blockwise`: on a CPU in row blocks of the accumulation dtype, so that with ``bf16``
+    only the three matrix products and the buffer's storage are bf16 there.
     """
 
     @staticmethod
@@ -92,7 +95,7 @@ class _WeightedCountNLL(torch.autograd.Function):
         def exponentiate(block, lo, hi):  # block becomes exp(z - peak); its row sums and lse kept
             peak = block.amax(dim=1, keepdim=True)
             block.sub_(peak).exp_()
-            torch.sum(block, dim=1, out=sums[lo:hi])
+            sums[lo:hi] = block.sum(dim=1, dtype=acc)
             lse[lo:hi] = peak.squeeze(1) + sums[lo:hi].log()
 
         _blockwise(z, acc, exponentiate)
@@ -112,7 +115,7 @@ class _WeightedCountNLL(torch.autograd.Function):
 
         def scale_rows(block, lo, hi):  # n_i softmax(z_i); its column sums go to d_bias
             block.mul_(scale[lo:hi])
-            d_bias.add_(block.sum(dim=0))
+            d_bias.add_(block.sum(dim=0, dtype=acc))
 
         _blockwise(z, acc, scale_rows)
         picked_grad = grad_loss * vals  # (nnz,)
@@ -147,7 +150,7 @@ def weighted_count_nll(
         vals: ``(nnz,)`` float32 counts, already multiplied by their row's view weight.
         totals: ``(N,)`` float32 per-row sums of ``vals`` (weighted word counts).
         bf16: bf16 matrix products with fp32 accumulation and a bf16 ``(N, W)`` buffer;
-            max, exp, sums and log-sum-exp in fp32.
+            sums and log-sum-exp in fp32, max and exp too on a CPU (in bf16 on an accelerator).
 
     Returns:
         Scalar float32: ``Σ_i totals_i · logsumexp(z_i) − Σ vals · z[rows, cols]``.
