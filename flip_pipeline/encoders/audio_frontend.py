@@ -218,7 +218,8 @@ class AudioFrontEnd:
 
     Args:
         workers: worker processes; 0 runs in this process on one background thread.
-        queue: most clips submitted and not yet consumed (default: two chunks per worker).
+        queue: most clips submitted and not yet consumed; never fewer than two tasks per
+            worker (the default), so that no worker idles through a round trip.
 
     Leaving the ``with`` block, normally or by an exception, drops the clips in flight and
     waits for the workers to exit: no process outlives the block.
@@ -246,9 +247,14 @@ class AudioFrontEnd:
                     ours, theirs = context.Pipe()
                     process = context.Process(target=_serve, args=(theirs, True), daemon=True,
                                               name="audio-frontend")
+                    try:
+                        process.start()
+                    except BaseException:
+                        ours.close()
+                        raise
+                    finally:
+                        theirs.close()  # the worker holds the only other end: its death ends the pipe
                     self._pool.append(_Worker(ours, process=process))
-                    process.start()
-                    theirs.close()  # the worker holds the only other end: its death ends the pipe
         except BaseException:
             self.__exit__()
             raise
@@ -270,11 +276,11 @@ class AudioFrontEnd:
         if not self._pool:
             raise RuntimeError("AudioFrontEnd.map outside its with block")
         starts = iter(range(0, len(paths), chunk))
-        queue = self.queue if self.queue is not None else 2 * max(self.workers, 1) * chunk
+        queue = max(self.queue or 0, 2 * max(self.workers, 1) * chunk)
         pending: deque[tuple[int, _Worker]] = deque()
 
         def top_up() -> None:
-            while len(pending) * chunk < max(queue, chunk):
+            while len(pending) * chunk < queue:
                 start = next(starts, None)
                 if start is None:
                     return

@@ -221,3 +221,30 @@ def test_worker_count_is_not_part_of_the_encoder_fingerprint():
     spec = {"family": "sonar", "speech_batch_size": 8}
     assert encoder_fingerprint("s", {**spec, "audio_workers": 4}) == encoder_fingerprint("s", spec)
     assert encoder_fingerprint("s", {**spec, "precision": "bf16"}) != encoder_fingerprint("s", spec)
+
+
+def worker_pid(_path: str) -> int:
+    return os.getpid()
+
+
+def test_every_worker_gets_tasks_when_a_task_is_the_whole_queue(clips):
+    """Two tasks per worker stay in flight whatever ``queue`` says: with one task in
+    flight (the header pass's chunk of 16 was the whole queue), one worker did everything
+    and each task waited on a round trip."""
+    with AudioFrontEnd(2, queue=4) as front:
+        pids = list(front.map(worker_pid, clips * 8, chunk=16))
+    assert len(pids) == len(clips) * 8 and len(set(pids)) == 2
+
+
+def test_a_worker_that_cannot_start_raises_its_own_error(monkeypatch):
+    import multiprocessing.process
+
+    def refuse(self):
+        raise OSError("fork refused")
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
+    with pytest.raises(OSError, match="fork refused") as raised:
+        with AudioFrontEnd(2):
+            pass
+    assert raised.value.__context__ is None  # not masked by the clean-up of a worker never started
+    assert worker_processes() == []
