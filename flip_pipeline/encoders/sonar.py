@@ -304,20 +304,33 @@ class SonarEncoder:
         out[rows] = vectors
         return out
 
-    def _pad(self, seqs: list[torch.Tensor], pad_value: int, pad_to_multiple: int):
-        """``seqs`` padded into one batch on the device (in the model's dtype if floating) and its layout."""
-        from fairseq2.nn.utils.padding import pad_seqs
+    def _pad(self, seqs: list[np.ndarray | torch.Tensor], pad_value: int, pad_to_multiple: int):
+        """``seqs`` (arrays or CPU tensors, each ``(length, *features)``) padded with
+        ``pad_value`` into one batch ``(n, width, *features)``, ``width`` the longest length
+        rounded up to ``pad_to_multiple``, on the device (in the model's dtype if floating),
+        and its fairseq2 ``BatchLayout``.
 
-        padded, layout = pad_seqs(seqs, pad_value=pad_value, pad_to_multiple=pad_to_multiple, device=self.device)
-        if padded.is_floating_point():
-            padded = padded.to(self.dtype)
-        return padded, layout
+        Built in numpy: no torch operation on the host, so no OpenMP team wakes and spins
+        there between batches (spinning took ~0.8 of this process's CPU from the audio
+        workers on 2 cores, ``benchmarks/audio_frontend.py``)."""
+        from fairseq2.nn import BatchLayout
+
+        arrays = [np.asarray(seq) for seq in seqs]
+        lengths = [len(a) for a in arrays]
+        width = -(-max(lengths) // pad_to_multiple) * pad_to_multiple
+        padded = np.full((len(arrays), width, *arrays[0].shape[1:]), pad_value, dtype=arrays[0].dtype)
+        for row, a in enumerate(arrays):
+            padded[row, : len(a)] = a
+        batch = torch.from_numpy(padded)
+        batch = batch.to(self.device, self.dtype if batch.is_floating_point() else batch.dtype)
+        return batch, BatchLayout.of(batch, lengths)
 
     def _run(self, model: torch.nn.Module, padded: torch.Tensor, layout) -> np.ndarray:
         """Sentence embeddings of one padded batch, float32 ``(rows, dim)``."""
         return model(padded, layout).sentence_embeddings.float().cpu().numpy()
 
-    def _forward(self, model: torch.nn.Module, seqs: list[torch.Tensor], pad_value: int, pad_to_multiple: int):
+    def _forward(self, model: torch.nn.Module, seqs: list[np.ndarray | torch.Tensor], pad_value: int,
+                 pad_to_multiple: int):
         return self._run(model, *self._pad(seqs, pad_value, pad_to_multiple))
 
     def _encode_speech(self, ids: list[str], paths: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
@@ -351,8 +364,7 @@ class SonarEncoder:
                         self._check_bad(failed, ids, paths, view)
                     kept = [row for row in ready if row not in failed]
                     if kept:
-                        seqs = [torch.from_numpy(ready[row]) for row in kept]
-                        out = self._store(out, kept, self._forward(model, seqs, 0, 2))
+                        out = self._store(out, kept, self._forward(model, [ready[row] for row in kept], 0, 2))
                     bar.update(len(rows))
         keep = np.array([row not in bad for row in range(len(paths))], dtype=bool)
         skipped = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
