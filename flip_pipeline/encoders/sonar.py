@@ -335,9 +335,9 @@ class SonarEncoder:
 
     def _encode_speech(self, ids: list[str], paths: list[str], view: str) -> tuple[np.ndarray, dict[str, str]]:
         model = self._speech(self.speech_card(view))
-        # the next batch is being prepared while the model runs one
-        queue = max(2 * self.speech_batch_size, 2 * CLIPS_PER_TASK * max(self.audio_workers, 1))
-        with AudioFrontEnd(self.audio_workers, queue) as front:
+        # the next batch is being prepared while the model runs one (and the front end keeps
+        # two tasks per worker in flight on its own)
+        with AudioFrontEnd(self.audio_workers, 2 * self.speech_batch_size) as front:
             bad: dict[int, str] = {}
             durations = np.zeros(len(paths))
             for row, seconds in enumerate(front.map(audio_duration, paths, chunk=16)):
