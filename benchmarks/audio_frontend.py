@@ -47,7 +47,7 @@ import numpy as np
 import soundfile
 
 from flip_pipeline.device import job_cpus
-from flip_pipeline.encoders.audio_features import audio_duration, load_audio
+from flip_pipeline.encoders.audio_features import audio_duration, load_audio, sonar_fbank
 from flip_pipeline.encoders.audio_frontend import AudioFrontEnd
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,8 +93,6 @@ def _filterbank_loop(paths: list[str], barrier, results) -> None:
     """One independent process of :func:`independent_rate`: SONAR's per-clip work (decode,
     filterbanks) on one torch thread over ``paths``, timed from the shared start."""
     import torch
-
-    from flip_pipeline.encoders.audio_features import sonar_fbank
 
     torch.set_num_threads(1)
     for path in paths[:8]:
@@ -203,11 +201,10 @@ def main() -> None:
                 fns["sonar-space n_parallel=1, torch 1 thread"] = lambda paths=paths: one_thread(
                     lambda: sonar.predict(paths, batch_size=args.batch_size))
             rates = best_rates(len(ids), fns, args.repeats)
-            if fmt != "wav22":
-                ceilings[fmt] = {n: max(independent_rate(paths[: args.clips], n) for _ in range(args.repeats))
-                                 for n in sorted({1, n_workers})}
             agree = "—"
             if fmt != "wav22":
+                ceilings[fmt] = {n: max(independent_rate(paths, n) for _ in range(args.repeats))
+                                 for n in sorted({1, n_workers})}
                 mine = toy_ours[n_workers].encode(ids[: args.clips], paths[: args.clips], "speech_en")
                 theirs = toy_sonar.predict(paths[: args.clips], batch_size=args.batch_size).numpy()
                 agree = f"{cosines(mine, theirs).min():.5f}"
