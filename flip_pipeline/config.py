@@ -27,7 +27,7 @@ from flip_pipeline.corpora.fleurs_languages import view_language as fleurs_view_
 from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import VIEW_PATTERN
-from flip_pipeline.settings import fingerprint_of
+from flip_pipeline.settings import BIAS_INIT, fingerprint_of
 from flip_pipeline.similarity.settings import SimilaritySettings
 
 SCHEMA = "schemas/config.schema.yaml"
@@ -477,7 +477,8 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
                     {}, evaluation, {"encoder": config["encoders"][encoder], "corpus": corpus},
                     checkpoint=exp["checkpoint"])]
     vocab = config["vocabularies"][exp["vocab"]]
-    training = {**config.get("training", {}), **exp.get("training", {})}
+    # the bias start's default is spelled out, so a model trained under the old one is another model
+    training = {"bias_init": BIAS_INIT, **config.get("training", {}), **exp.get("training", {})}
     splice = {**config.get("splice", {}), **exp.get("splice", {})}
     sweep = exp.get("sweep", {})
     ranks = [SWEPT_RANK] if "rank" in sweep else exp.get("ranks", ["full"])

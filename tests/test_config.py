@@ -99,6 +99,21 @@ def test_runs_expand_the_grid(config):
     assert flip.training["batch_size"] == 256 and flip.training["lr"] == 0.005
 
 
+def test_every_run_spells_out_its_bias_start(config):
+    """The default bias start (xavier, the published code's) is in every trained run's settings, so a model
+    trained when the default was log_unigram is another model (another fingerprint), not reused."""
+    assert all(r.training["bias_init"] == "xavier" for e in config["experiments"] for r in expand_runs(config, e)
+               if r.probe != "splice" and r.checkpoint is None)
+    old_default = copy.deepcopy(config)
+    old_default["training"]["bias_init"] = "log_unigram"
+    unset = copy.deepcopy(config)
+    del unset["training"]["bias_init"]
+    fingerprints = {name: {r.name: r.fingerprint for r in expand_runs(c, "quickstart")}
+                    for name, c in (("config", config), ("old", old_default), ("unset", unset))}
+    assert fingerprints["unset"] == fingerprints["config"]
+    assert not set(fingerprints["old"].values()) & set(fingerprints["config"].values())
+
+
 def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path, config):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**config, "training": {"batchsize": 10}}))

@@ -2,8 +2,8 @@
 
 AdamW (lr 5e-3), learning rate halved when dev recall plateaus, early stopping on dev
 recall, at most 100 iterations (an iteration is one pass over the training data),
-batch 6000, the bias initialised to the log unigram distribution (or Xavier-normal, as the
-published code runs: ``training.bias_init``), L1 on the word matrix
+batch 6000, the bias initialised Xavier-normal as the published code runs it (or to the log
+unigram distribution it documents: ``training.bias_init``), L1 on the word matrix
 by proximal soft-thresholding after each step, eq. 4's alpha mixing of the two views.
 The best model by dev recall is kept.
 """
@@ -27,15 +27,12 @@ from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
 from flip_pipeline.probes.lip import Probe, make_probe
 from flip_pipeline.probes.objective import weighted_count_nll
-from flip_pipeline.settings import settings_from_dict
+from flip_pipeline.settings import BIAS_INIT, BIAS_INITS, settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData
 from flip_pipeline.training.resident import ResidentData, resident_or_streamed, storage_dtype
 from flip_pipeline.training.stopping import DevCriterion
 
 log = logging.getLogger(__name__)
-
-#: ``training.bias_init`` values (see :class:`TrainSettings`).
-BIAS_INITS = ("log_unigram", "xavier")
 
 
 @dataclass
@@ -56,12 +53,13 @@ class TrainSettings:
         lr_factor, lr_patience: learning rate × ``lr_factor`` after more than
             ``lr_patience`` evaluations without improvement (``ReduceLROnPlateau``).
         early_stopping: stop when patience runs out (else run all iterations).
-        bias_init: ``log_unigram`` (the documented formula, :meth:`Probe.init_bias_log_unigram`)
-            or ``xavier`` (Xavier-normal, std ``sqrt(2 / (W + 1))``: what the published
-            training code does, its log-unigram assignment being lost). With ``log_unigram``
-            the word frequencies sit in ``b`` from the start and the bias-free scores ``E x``
-            that dev recall and evaluation rank by are PMI-like; with ``xavier`` ``E x``
-            learns them (README, training section).
+        bias_init: ``xavier`` (default: Xavier-normal, std ``sqrt(2 / (W + 1))``, what the
+            published training code runs, its log-unigram assignment being lost, and so what
+            produced the paper's numbers) or ``log_unigram`` (the documented formula,
+            :meth:`Probe.init_bias_log_unigram`). With ``log_unigram`` the word frequencies sit
+            in ``b`` from the start and the bias-free scores ``E x`` that dev recall and
+            evaluation rank by are PMI-like; with ``xavier`` ``E x`` learns them (README,
+            "Bias initialisation and the bias-free criterion").
         dev_depth_factor, dev_max_depth: dev recall looks at the top
             ``min(dev_max_depth, ceil(factor · k_i))`` words (published: 2 and 100).
         precision: ``fp32`` or ``bf16`` (bf16 products, fp32 accumulation and log-sum-exp).
@@ -94,7 +92,7 @@ class TrainSettings:
     lr_factor: float = 0.5
     lr_patience: int = 2
     early_stopping: bool = True
-    bias_init: str = "log_unigram"
+    bias_init: str = BIAS_INIT
     dev_depth_factor: float = 2.0
     dev_max_depth: int = 100
     precision: str = "fp32"
