@@ -114,6 +114,37 @@ def test_every_run_spells_out_its_bias_start(config):
     assert not set(fingerprints["old"].values()) & set(fingerprints["config"].values())
 
 
+def test_sim_threshold_filters_on_the_text_speech_pair(config):
+    """The paper's speech+text experiments filter on their text-speech scores (text first: the published
+    data's sim_text_en__speech_en), Table 2's single-view runs on their language's pair; the rest on none."""
+    views = {e: {r.name: r.sim_views for r in expand_runs(config, e)}
+             for e in ("t1_rank", "t2_modality_de", "t6_splice", "t1_rank_published", "t3_language_de", "quickstart")}
+    assert set(views["t1_rank"].values()) == set(views["t1_rank_published"].values()) == {("text_en", "speech_en")}
+    assert views["t2_modality_de"] == {"flip-r512-a1-sonar-text_de": ("text_de", "speech_de"),
+                                       "flip-r512-a1-sonar-speech_de": ("text_de", "speech_de")}
+    assert views["t6_splice"] == {"splice-sonar-text_en+speech_en": None,
+                                  "flip-r512-a0.5-sonar-text_en+speech_en": ("text_en", "speech_en")}
+    assert set(views["t3_language_de"].values()) == set(views["quickstart"].values()) == {None}
+    swapped = copy.deepcopy(config)
+    swapped["experiments"]["t1_rank"]["train_views"] = [["speech_en", "text_en"]]
+    assert {r.sim_views for r in expand_runs(swapped, "t1_rank")} == {("text_en", "speech_en")}
+    off = copy.deepcopy(config)
+    off["experiments"]["t1_rank"]["training"]["sim_threshold"] = None  # null keeps every row
+    assert {r.sim_views for r in expand_runs(off, "t1_rank")} == {None}
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["training"].update(sim_threshold=0.0), "training.sim_threshold"),
+    (lambda c: c["experiments"]["t3_language_de"].update(training={"sim_threshold": 0.5}),
+     "experiments.t3_language_de.training.sim_threshold"),
+    (lambda c: c["experiments"]["t3_language_de"].update(sweep={"sim_threshold": [None, 0.0]}),
+     "experiments.t3_language_de.sweep.sim_threshold"),
+])
+def test_sim_threshold_without_a_pair_to_filter_on_is_named(config, mutate, key):
+    msg = _error(config, mutate)
+    assert msg.startswith(f"config.yaml: {key}: experiments.") and "has no text and speech pair" in msg, msg
+
+
 def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path, config):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**config, "training": {"batchsize": 10}}))

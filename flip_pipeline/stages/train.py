@@ -1,7 +1,8 @@
 """The train stage: one LiP or FLiP run of an experiment → a checkpoint in the published layout.
 
 Reads the training views' shards and the target text's bags of words (train and dev),
-applies the published ``sim_threshold`` filter when configured, keeps only rows that
+applies the published ``sim_threshold`` filter to the train and the dev rows when configured
+(as the published training config does to both), keeps only rows that
 every weighted view embedded (bad audio), trains (:func:`flip_pipeline.training.loop.train_probe`:
 the views held on the device when they fit ``training.resident_memory_gb``, else streamed)
 and writes ``model.safetensors``, ``vocab.json``, ``config.json`` and ``train_log.jsonl``.
@@ -38,19 +39,23 @@ def _vocab_bag(path: Folder, vocab: Vocabulary, vocab_dir: Folder) -> BagOfWords
     return bow
 
 
-def _dev_set(dev_dirs: list[Folder], weights: list[float], dev_bow_path: Folder, dev_bow: BagOfWords) -> DevSet:
-    """The dev views of weight > 0, restricted to rows every one of them embedded; ``dev_bow``
-    is the bag of words read from ``dev_bow_path``."""
+def _dev_set(dev_dirs: list[Folder], weights: list[float], dev_bow_path: Folder, dev_bow: BagOfWords,
+             keep: np.ndarray | None) -> DevSet:
+    """The dev views of weight > 0, restricted to rows every one of them embedded and, when given,
+    to the ``keep`` mask of the ``sim_threshold`` filter; ``dev_bow`` is the bag of words read from
+    ``dev_bow_path``."""
     views = [AlignedView(ViewEmbeddings(folder), dev_bow.ids, str(dev_bow_path))
              for folder, weight in zip(dev_dirs, weights) if weight > 0]
     present = np.logical_and.reduce([view.present for view in views])  # rows no encoder skipped
+    if keep is not None:
+        present = present & keep
     return make_dev_set([view.read_rows(0, len(view))[present] for view in views], dev_bow.counts[present],
                         str(dev_bow_path))
 
 
 def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: Folder, train_bow: Folder,
                 dev_bow: Folder, train_dirs: list[Folder], dev_dirs: list[Folder], sim: Folder | None,
-                out_dir: Folder, device: str = "auto") -> dict:
+                out_dir: Folder, device: str = "auto", dev_sim: Folder | None = None) -> dict:
     """Train the run ``spec`` (:meth:`flip_pipeline.config.Run.spec`) and write its checkpoint to ``out_dir``.
 
     Args:
@@ -59,7 +64,9 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
         vocab_dir: the run's vocabulary.
         train_bow, dev_bow: bags of words of the target text view, train and dev splits.
         train_dirs, dev_dirs: one embedded view per training view, in ``spec["train_views"]`` order.
-        sim: pair scores of the two training views (required when ``training.sim_threshold`` is set).
+        sim, dev_sim: pair scores of the run's ``sim_views`` on the train and the dev split (both
+            required when ``training.sim_threshold`` is set; the summary's ``sim_filter`` counts
+            the rows each keeps).
         out_dir: ``models/{experiment}/{run}``.
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
 
@@ -73,17 +80,25 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
     vocab = Vocabulary.load(vocab_dir)
     bow = _vocab_bag(train_bow, vocab, vocab_dir)
     dev_bag = _vocab_bag(dev_bow, vocab, vocab_dir)
-    keep = None
+    keep = dev_keep = None
     if settings.sim_threshold is not None:
-        if not sim:
-            raise FlipInputError(f"run {spec['run']}: training.sim_threshold is set but no --sim file was given")
+        if not sim or not dev_sim:
+            raise FlipInputError(f"run {spec['run']}: training.sim_threshold is set but no "
+                                 f"{'--sim' if not sim else '--dev-sim'} file was given")
         keep = similarity_mask(sim, bow.ids, settings.sim_threshold)
+        dev_keep = similarity_mask(dev_sim, dev_bag.ids, settings.sim_threshold)
     data = TrainingData([ViewEmbeddings(d) for d in train_dirs], weights, bow, str(train_bow), keep)
-    dev = _dev_set(dev_dirs, weights, dev_bow, dev_bag)
+    dev = _dev_set(dev_dirs, weights, dev_bow, dev_bag, dev_keep)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     probe, summary = train_probe(spec["probe"], rank_of(spec["rank"]), data, dev, settings, pick_device(device),
                                  out / "train_log.jsonl")
+    if keep is not None:
+        summary["sim_filter"] = {
+            "threshold": settings.sim_threshold,
+            **{split: {"file": str(path), "kept": int(mask.sum()), "rows": len(mask)}
+               for split, path, mask in (("train", sim, keep), ("dev", dev_sim, dev_keep))},
+        }
     config = {**spec, "weights": weights, "dim": data.dim, "rank": getattr(probe, "rank", None),
               "encoder_spec": encoder_spec, "result": summary}
     save_checkpoint(out, probe, vocab, config)

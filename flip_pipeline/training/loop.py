@@ -65,8 +65,10 @@ class TrainSettings:
         precision: ``fp32`` or ``bf16`` (bf16 products, fp32 accumulation and log-sum-exp).
         seed: seeds initialisation and shuffling.
         chunk_batches: batches per contiguous chunk read from the shards.
-        sim_threshold: train only on pairs whose two views have cosine similarity above
-            this (the published filter); ``None`` keeps every row.
+        sim_threshold: train and pick the best iteration only on rows whose pair of views
+            (:attr:`flip_pipeline.config.Run.sim_views`) has a similarity score above this (the
+            published filter, applied there to the training and the dev data); ``None`` keeps
+            every row.
         logits_memory_mb: cap on the ``(rows, W)`` logit buffer of one step; a batch that
             needs more is processed in row chunks (same gradient, bounded memory).
         resident_memory_gb: GiB (2³⁰ bytes) the kept rows of the training views may take
