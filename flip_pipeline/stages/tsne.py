@@ -27,10 +27,11 @@ TSNE_DEFAULTS = {"perplexity": 30.0, "early_exaggeration": 12.0, "learning_rate"
                  "init": "pca", "seed": 0}
 
 
-def layer_rows(language: str, modality: str, layers_dir: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids (n,), vectors (n, d) float32)`` of one layer of one extracted view; an error naming
-    the folder and the layers it has when it lacks ``layer``."""
-    view = open_layer_view(language, modality, layers_dir)
+def layer_rows(language: str, modality: str, layers_dir: str, layer: str,
+               encoder: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids (n,), vectors (n, d) float32)`` of one layer of one extracted view (of ``encoder``'s
+    layers, when given); an error naming the folder and the layers it has when it lacks ``layer``."""
+    view = open_layer_view(language, modality, layers_dir, encoder)
     if layer not in view.layers:
         raise FlipInputError(f"{layers_dir}: no layer {layer!r} (it has: {', '.join(view.layers)})")
     return view.ids, view.read(layer)
@@ -60,7 +61,7 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     blocks, labels = [], []
     for language, by_modality in views.items():
         for modality, folder in by_modality.items():
-            ids, vectors = layer_rows(language, modality, folder, layer)
+            ids, vectors = layer_rows(language, modality, folder, layer, encoder)
             ids, vectors = ids[:cap], vectors[:cap]
             blocks.append(vectors)
             labels.append(pd.DataFrame({"id": ids.astype(str), "language": language, "modality": modality,
