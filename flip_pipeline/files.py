@@ -71,10 +71,11 @@ def input_file(path: str | os.PathLike[str], what: str = "file") -> Path:
     return path
 
 
-def input_folder(path: str | os.PathLike[str], what: str = "folder") -> Path:
-    """``path``, checked to be a folder: an error saying it is missing or a file."""
+def input_folder(path: str | os.PathLike[str], what: str = "folder", must_exist: bool = True) -> Path:
+    """``path``, checked to be a folder: an error saying it is a file, or (``must_exist``) missing;
+    a caller that says better what a missing folder means passes ``must_exist=False``."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or not (must_exist or path.exists()):
         return path
     raise FlipInputError(f"{path}: is a file, not a folder (a {what} is expected)" if path.exists()
                          else f"{path}: no such {what}")

@@ -9,7 +9,7 @@ from flip_pipeline.encoders import build_encoder
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.corpus_table import VIEW_PATTERN, view_modality
-from flip_pipeline.formats.shards import expected_fingerprint, read_embedding_file
+from flip_pipeline.formats.shards import model_encoder, read_embedding_file
 from flip_pipeline.probes.lip import Probe
 
 
@@ -54,8 +54,7 @@ def query_keywords(
     model_dir = resolve_checkpoint(model)
     probe, vocab, config = load_checkpoint(model_dir)
     if embeddings_path is not None:
-        ids, x = read_embedding_file(embeddings_path, probe.dim, config.get("encoder"), expected_fingerprint(
-            config.get("encoder"), config.get("encoder_spec")), f"model {model_dir}")
+        ids, x = read_embedding_file(embeddings_path, probe.dim, *model_encoder(config), f"model {model_dir}")
     else:
         if not config.get("encoder_spec"):
             raise FlipInputError(f"{model_dir}/config.json records no encoder_spec; use --embeddings instead of --text")

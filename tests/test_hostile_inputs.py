@@ -340,6 +340,14 @@ def test_shards_of_another_encoder_or_config_are_refused_where_one_is_expected(r
     assert main(evaluate_args(run, run / "emb" / "test", tmp_path / "ok.json")) == 0  # its own encoder's: scored
 
 
+def test_what_a_models_config_says_of_its_encoder():
+    from flip_pipeline.formats.shards import encoder_fingerprint, model_encoder
+
+    assert model_encoder({"encoder": "bow", "encoder_spec": BOW}) == ("bow", encoder_fingerprint("bow", BOW))
+    assert model_encoder({"encoder": "sonar", "checkpoint": "BUT-FIT/x", "source": "/cache/x"}) == ("sonar", None)
+    assert model_encoder({"encoder": "sonar_speech_encoder_eng", "rank": 512}) == (None, None)  # as published
+
+
 # -- a UTF-8 byte-order mark: dropped where text files are read (flip_pipeline.files.read_text) ----------------
 
 

@@ -121,7 +121,7 @@ def load_checkpoint(model_dir: str | os.PathLike[str], device: str | torch.devic
     the file and the tensors at fault. A swept run's folder loads the checkpoint of its selected
     point (:func:`~flip_pipeline.formats.selection.selected_model_dir`).
     """
-    model_dir = selected_model_dir(input_folder(model_dir, "checkpoint folder"))
+    model_dir = selected_model_dir(input_folder(model_dir, "checkpoint folder", must_exist=False))
     weights = model_dir / "model.safetensors"
     if not weights.exists():
         raise FlipInputError(f"{model_dir}: no model.safetensors")

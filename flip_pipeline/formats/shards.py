@@ -59,6 +59,19 @@ def expected_fingerprint(name: str | None, spec: dict[str, Any] | None) -> str |
     return encoder_fingerprint(name, spec) if name and spec else None
 
 
+def model_encoder(config: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(encoder name, config fingerprint)`` a model's ``config.json`` says its embeddings come
+    from, for :func:`check_embedded_by`: a model trained or built here records both (its
+    ``encoder`` and ``encoder_spec``); a published checkpoint fetched by a run records the run's
+    encoder (``checkpoint`` and ``source`` beside it); any other (a published folder as
+    downloaded) names none that this pipeline wrote: ``(None, None)``, nothing checked."""
+    if config.get("encoder_spec"):
+        return config.get("encoder"), expected_fingerprint(config.get("encoder"), config["encoder_spec"])
+    if "checkpoint" in config and "source" in config:
+        return config.get("encoder"), None
+    return None, None
+
+
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
     """A short hash of an encoder's config entry (without :data:`SPEED_ONLY_KEYS`, also in a
     ``composite``'s parts): shards from another config are stale."""
@@ -237,7 +250,7 @@ def _parse_manifest(path: Path) -> dict:
 
 def read_manifest(view_dir: str | os.PathLike[str]) -> dict:
     """Load and check ``_SUCCESS``; every listed shard must exist."""
-    view_dir = input_folder(view_dir, "folder of an embedded view")
+    view_dir = input_folder(view_dir, "folder of an embedded view", must_exist=False)
     path = view_dir / MANIFEST
     if not path.exists():
         raise FlipInputError(f"{view_dir}: no {MANIFEST} manifest; the embed stage has not finished this view")

@@ -19,7 +19,7 @@ from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.evaluation import write_evaluation
 from flip_pipeline.formats.selection import selected_model_dir
-from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
+from flip_pipeline.formats.shards import ViewEmbeddings, model_encoder
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, precision_recall_f1, reference_sets, summarize
 from flip_pipeline.probes.lip import Probe
@@ -162,8 +162,7 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
             chosen["selected_model"] = str(selected)
     else:
         raise FlipInputError(f"{model_dir}: unknown evaluation method {method!r}; known: probe, splice")
-    embeddings.check_encoder(recorded.get("encoder"), expected_fingerprint(recorded.get("encoder"),
-                             recorded.get("encoder_spec")), f"model {model_dir}")
+    embeddings.check_encoder(*model_encoder(recorded), f"model {model_dir}")
     bow = BagOfWords.load(bow_path)
     bow.check_width(len(words), words_source, str(bow_path))
     summary, details = evaluate_view(ranker, words, embeddings, bow, str(bow_path),
