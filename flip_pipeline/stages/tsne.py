@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flip_pipeline.errors import FlipInputError
+from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.formats.layer_views import open_layer_view
 from flip_pipeline.formats.tsne_map import write_map
 
@@ -55,6 +55,7 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     """
     from sklearn import __version__ as sklearn_version
     from sklearn.manifold import TSNE
+    from sklearn.utils._param_validation import InvalidParameterError
 
     options = {**TSNE_DEFAULTS, **{k: v for k, v in settings.items() if k != "max_per_language"}}
     cap = settings.get("max_per_language")
@@ -76,7 +77,10 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
                              f"{options['perplexity']} (thesis.tsne.perplexity; scikit-learn needs more than 3x)")
     log.info("t-SNE of %s %s: %d points of dimension %d, %s", encoder, layer, len(data), data.shape[1], options)
     seed = options.pop("seed")
-    coords = TSNE(n_components=2, random_state=seed, **options).fit_transform(data)
+    try:
+        coords = TSNE(n_components=2, random_state=seed, **options).fit_transform(data)
+    except (InvalidParameterError, TypeError) as err:  # a setting scikit-learn refuses (or does not know)
+        raise FlipInputError(f"t-SNE of {encoder} {layer}: settings (thesis.tsne): {first_line(err)}") from None
     points = pd.concat(labels, ignore_index=True)
     points["x"], points["y"] = coords[:, 0], coords[:, 1]
     settings_json = json.dumps({**options, "seed": seed, "max_per_language": cap}, sort_keys=True)
