@@ -16,21 +16,18 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from flip_pipeline.config_file import read_config_file
+from flip_pipeline.config_schema import key_path, load_schema
 from flip_pipeline.corpora.fleurs_languages import view_language as fleurs_view_language
 from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.corpus_table import VIEW_PATTERN
 from flip_pipeline.settings import fingerprint_of
 from flip_pipeline.similarity.settings import SimilaritySettings
 
-SCHEMA = "schemas/config.schema.yaml"
 #: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
 SWEPT_RANK = "sweep"
 #: What a sweep maximises: the training summary's best dev recall (``result.best_dev_recall``).
@@ -47,25 +44,6 @@ CHECKPOINT_UNUSED = {
 }
 #: Keys only an experiment with a ``checkpoint`` has.
 CHECKPOINT_ONLY = ("probe", "rank", "vocab_view")
-
-
-def load_schema() -> dict[str, Any]:
-    """The config's JSON Schema, with the one view pattern of the corpus-table contract and
-    an experiment's ``sweep`` keys: one non-empty list per ``training`` setting, each value
-    validated as that setting."""
-    schema = yaml.safe_load(resources.files("flip_pipeline").joinpath(SCHEMA).read_text(encoding="utf-8"))
-    schema["$defs"]["view"]["pattern"] = VIEW_PATTERN.pattern
-    sweep = schema["properties"]["experiments"]["additionalProperties"]["properties"]["sweep"]
-    for key, setting in schema["$defs"]["training"]["properties"].items():
-        sweep["properties"][key] = {"type": "array", "minItems": 1, "uniqueItems": True, "items": setting}
-    return schema
-
-
-def _key_path(parts) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
 
 
 def validate_config(config: dict[str, Any], source: str = "config.yaml", files: Sequence[str] = ()) -> None:
@@ -85,7 +63,7 @@ def validate_config(config: dict[str, Any], source: str = "config.yaml", files: 
         path = list(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             path += sorted(set(err.instance) - set(err.schema.get("properties", {})))[:1]
-        raise FlipInputError(f"{_blamed(path, source, files)}: {_key_path(err.absolute_path)}: {err.message}")
+        raise FlipInputError(f"{_blamed(path, source, files)}: {key_path(err.absolute_path)}: {err.message}")
     _check_references(config, source)
 
 
@@ -229,6 +207,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
             for exp in spec.get("groups", {}):
                 if exp not in spec["experiments"]:
                     raise FlipInputError(f"{source}: {section}.{name}.groups: {exp!r} is not one of its experiments")
+            _check_select(spec, config["experiments"], f"{source}: {section}.{name}.select")
             if spec["layout"] == "entity_recall" and spec.get("entities") not in config.get("entities", {}):
                 raise FlipInputError(f"{source}: {section}.{name}.entities: needs an entry of entities, "
                                      f"got {spec.get('entities')!r}")
@@ -238,6 +217,22 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for i, target in enumerate(config.get(key, [])):
             if target not in outputs:
                 raise FlipInputError(f"{source}: {key}[{i}]: {target!r} is neither a table nor a figure")
+
+
+def _check_select(spec: dict[str, Any], experiments: dict[str, Any], key: str) -> None:
+    """Each value a table's or figure's ``select`` keeps must be one of its experiments' (a typo
+    would leave runs out, or none)."""
+    exps = [experiments[e] for e in spec["experiments"]]
+    known = {"encoders": [v for e in exps for v in e["encoders"]],
+             "probes": [v for e in exps for v in e.get("probes", [e.get("probe")])],
+             "ranks": [v for e in exps for v in e.get("ranks", [e.get("rank", "full")])],
+             "train_views": [v for e in exps for v in e.get("train_views", [])],
+             "test_views": [v for e in exps for v in e["test_views"]]}
+    for option, values in spec.get("select", {}).items():
+        for i, value in enumerate(values):
+            if value not in known[option]:
+                raise FlipInputError(f"{key}.{option}[{i}]: {value!r} is none of the {option} of its experiments "
+                                     f"{spec['experiments']} ({', '.join(map(str, dict.fromkeys(known[option])))})")
 
 
 def checkpoint_vocab_view(exp: dict[str, Any], corpus: dict[str, Any], where: str = "") -> str:
@@ -328,22 +323,6 @@ def _sets_key(data: Any, path: list) -> bool:
         except (KeyError, IndexError, TypeError):
             return False
     return True
-
-
-def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The mapping in a YAML config file; a syntax error names the file, line and column."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise FlipInputError(f"{where}: not valid YAML: {err.problem or err.context}") from None
-    except (OSError, yaml.YAMLError) as err:
-        raise FlipInputError(f"{path}: cannot read config: {err}") from None
-    if not isinstance(data, dict):
-        raise FlipInputError(f"{path}: a config is a mapping of keys (corpora, encoders, ...), got {type(data).__name__}")
-    return data
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import torch
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
-from flip_pipeline.formats.shards import read_embedding_file
+from flip_pipeline.formats.corpus_table import VIEW_PATTERN, view_modality
+from flip_pipeline.formats.shards import model_encoder, read_embedding_file
 from flip_pipeline.probes.lip import Probe
 
 
@@ -49,11 +50,11 @@ def query_keywords(
     ``top_k`` must be 1 or more and no text empty (errors name the ``flip keywords`` flags).
     Returns ``[(row id, [word, …])]``; for ``texts`` the id is the sentence itself.
     """
-    _check_query(texts, top_k)
+    _check_query(texts, top_k, view, embeddings_path is not None)
     model_dir = resolve_checkpoint(model)
     probe, vocab, config = load_checkpoint(model_dir)
     if embeddings_path is not None:
-        ids, x = read_embedding_file(embeddings_path, probe.dim)
+        ids, x = read_embedding_file(embeddings_path, probe.dim, *model_encoder(config), f"model {model_dir}")
     else:
         if not config.get("encoder_spec"):
             raise FlipInputError(f"{model_dir}/config.json records no encoder_spec; use --embeddings instead of --text")
@@ -65,10 +66,15 @@ def query_keywords(
     return [(row_id, [vocab.words[j] for j in row]) for row_id, row in zip(ids, top)]
 
 
-def _check_query(texts: list[str] | None, top_k: int) -> None:
-    """At least one keyword asked for, and no text that is empty or only whitespace."""
+def _check_query(texts: list[str] | None, top_k: int, view: str | None, stored: bool) -> None:
+    """At least one keyword asked for, no text that is empty or only whitespace, and a ``view``
+    only for texts (``stored`` embeddings are already embedded), a text view."""
     if top_k < 1:
         raise FlipInputError(f"-k/--top-k must be 1 or more, not {top_k}")
+    if view is not None and stored:
+        raise FlipInputError(f"--view {view}: names the language of --text; --embeddings are embedded already")
+    if view is not None and not (VIEW_PATTERN.match(view) and view_modality(view) == "text"):
+        raise FlipInputError(f"--view {view}: --text needs a text view, text_xx (e.g. text_en)")
     for i, text in enumerate(texts or []):
         if not text.strip():
             raise FlipInputError(f"--text: text {i} (counting from 0) is empty or only whitespace")

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path, remove_orphaned_temporaries, write_json
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import input_folder, output_folder, read_json, read_parquet_schema
 from flip_pipeline.formats.layout import MANIFEST
 from flip_pipeline.settings import fingerprint_of
 
@@ -51,6 +52,24 @@ VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq
 #: Encoder keys that change how fast, never what, an encoder computes (tests hold the vectors
 #: equal across their values): left out of the fingerprint, so changing them re-embeds nothing.
 SPEED_ONLY_KEYS = ("audio_workers", "prefetch")
+
+
+def expected_fingerprint(name: str | None, spec: dict[str, Any] | None) -> str | None:
+    """:func:`encoder_fingerprint` of a recorded encoder entry; ``None`` when none is recorded."""
+    return encoder_fingerprint(name, spec) if name and spec else None
+
+
+def model_encoder(config: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(encoder name, config fingerprint)`` a model's ``config.json`` says its embeddings come
+    from, for :func:`check_embedded_by`: a model trained or built here records both (its
+    ``encoder`` and ``encoder_spec``); a published checkpoint fetched by a run records the run's
+    encoder (``checkpoint`` and ``source`` beside it); any other (a published folder as
+    downloaded) names none that this pipeline wrote: ``(None, None)``, nothing checked."""
+    if config.get("encoder_spec"):
+        return config.get("encoder"), expected_fingerprint(config.get("encoder"), config["encoder_spec"])
+    if "checkpoint" in config and "source" in config:
+        return config.get("encoder"), None
+    return None, None
 
 
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
@@ -84,6 +103,20 @@ def shard_metadata(encoder: str, view: str, dim: int, fingerprint: str, provenan
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def check_embedded_by(where: str | os.PathLike[str], found: str | None, found_fingerprint: str | None,
+                      encoder: str | None, fingerprint: str | None, whose: str) -> None:
+    """Refuse embeddings (a view folder or a file: ``where``) that record the encoder ``found`` and
+    config ``found_fingerprint``, unless that is the encoder ``encoder`` and, when given, the config
+    ``fingerprint`` (:func:`encoder_fingerprint`) that ``whose`` (a model, a run, another view)
+    expects: embeddings of another space would be scored, silently wrong. ``encoder`` ``None``:
+    nothing is known to check (a published checkpoint names none)."""
+    if encoder is None or (found == encoder and fingerprint in (None, found_fingerprint)):
+        return
+    expected = f"encoder {encoder!r}" + (f" (config fingerprint {fingerprint})" if fingerprint else "")
+    raise FlipInputError(f"{where}: embedded by encoder {found!r} (config fingerprint {found_fingerprint}), but "
+                         f"{whose} needs {expected}: embed it with that encoder, or give the right embeddings")
+
+
 def shard_name(index: int) -> str:
     """``3`` → ``"part-00003.parquet"``."""
     return f"part-{index:05d}.parquet"
@@ -98,8 +131,7 @@ def shard_plan(n_rows: int, shard_rows: int) -> list[tuple[int, int, int]]:
 def open_view(view_dir: str | os.PathLike[str]) -> Path:
     """Make ``view_dir`` ready for (re)writing: create it, remove its manifest (the view is
     incomplete until :func:`close_view` writes a new one) and the temporaries of killed writers."""
-    view_dir = Path(view_dir)
-    view_dir.mkdir(parents=True, exist_ok=True)
+    view_dir = output_folder(view_dir)
     (view_dir / MANIFEST).unlink(missing_ok=True)
     remove_orphaned_temporaries(view_dir, "part-*")
     return view_dir
@@ -206,10 +238,7 @@ def write_manifest(view_dir: Path, shards: list[tuple[str, int]], info: dict) ->
 def _parse_manifest(path: Path) -> dict:
     """The JSON object in ``path`` if it is a manifest of this format with its ``dim`` and
     ``shards``; an error naming the file and what is wrong otherwise."""
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FlipInputError(f"{path}: not a valid manifest: invalid JSON ({err})") from None
+    manifest = read_json(path, "manifest")
     found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
     if found != FORMAT:
         raise FlipInputError(f"{path}: unknown manifest format {found!r}")
@@ -221,7 +250,7 @@ def _parse_manifest(path: Path) -> dict:
 
 def read_manifest(view_dir: str | os.PathLike[str]) -> dict:
     """Load and check ``_SUCCESS``; every listed shard must exist."""
-    view_dir = Path(view_dir)
+    view_dir = input_folder(view_dir, "folder of an embedded view", must_exist=False)
     path = view_dir / MANIFEST
     if not path.exists():
         raise FlipInputError(f"{view_dir}: no {MANIFEST} manifest; the embed stage has not finished this view")
@@ -240,9 +269,16 @@ def bad_shard(path: Path, what: str) -> FlipInputError:
                           f"(snakemake --forcerun {manifest})")
 
 
-def read_embedding_file(path: str | os.PathLike[str], dim: int) -> tuple[list[str], np.ndarray]:
+def read_embedding_file(path: str | os.PathLike[str], dim: int, encoder: str | None = None,
+                        fingerprint: str | None = None, whose: str = "") -> tuple[list[str], np.ndarray]:
     """``id`` and ``embedding`` columns of one Parquet file (e.g. a shard, or a user's file)
-    → ``(ids, float32 (n, dim))``; an error naming the file if a column or the width is wrong."""
+    → ``(ids, float32 (n, dim))``; an error naming the file if a column or the width is wrong, or
+    if it is a shard of another encoder than ``encoder`` (:func:`check_embedded_by`; a file
+    without ``flip.encoder`` metadata, a user's own, is not checked)."""
+    meta = read_parquet_schema(path, "embeddings file").metadata or {}
+    if b"flip.encoder" in meta:
+        check_embedded_by(path, meta[b"flip.encoder"].decode(), meta.get(b"flip.fingerprint", b"").decode() or None,
+                          encoder, fingerprint, whose)
     try:
         table = pq.read_table(path, columns=["id", "embedding"])
     except (OSError, KeyError, ValueError) as err:
@@ -424,6 +460,11 @@ class ViewEmbeddings:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def check_encoder(self, encoder: str | None, fingerprint: str | None, whose: str) -> None:
+        """:func:`check_embedded_by` of this view (its manifest's encoder and fingerprint)."""
+        check_embedded_by(self.view_dir, self.manifest.get("encoder"), self.manifest.get("fingerprint"), encoder,
+                          fingerprint, whose)
 
     def chunks(self, rows: int = 50_000) -> Iterator[np.ndarray]:
         """Every row in order, as consecutive float32 ``(≤ rows, d)`` arrays (bounded memory)."""

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_parquet, read_parquet_schema
 
 #: The analyses (seed 002 §3.1–3.2) → (modality of side a, modality of side b).
 ANALYSES = {
@@ -49,7 +50,7 @@ def write_scores(frame: pd.DataFrame, out_path: str | os.PathLike[str], metadata
 
 def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings a similarity file was computed with (its ``flip.settings``); ``{}`` if it has none."""
-    metadata = pq.read_schema(path).metadata or {}
+    metadata = read_parquet_schema(path, "similarity file").metadata or {}
     return json.loads(metadata[b"flip.settings"]) if b"flip.settings" in metadata else {}
 
 
@@ -59,13 +60,7 @@ def read_scores(paths: list[str]) -> pd.DataFrame:
     that cannot be read or lacks a column."""
     frames = []
     for path in paths:
-        try:
-            frame = pq.read_table(path).to_pandas()
-        except (OSError, ValueError) as err:
-            raise FlipInputError(f"{path}: not a readable similarity file ({err})") from None
-        missing = [c for c in COLUMNS if c not in frame.columns]
-        if missing:
-            raise FlipInputError(f"{path}: similarity file lacks columns {missing}")
+        frame = read_parquet(path, COLUMNS, "similarity file").to_pandas()
         frame["layer"] = [a if a == b else f"{a}/{b}" for a, b in zip(frame.layer_a, frame.layer_b)]
         frame["order"] = frame.layer.map({layer: i for i, layer in enumerate(dict.fromkeys(frame.layer))})
         frames.append(frame)

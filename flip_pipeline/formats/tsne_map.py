@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_parquet
 
 COLUMNS = ("id", "language", "modality", "resource", "x", "y")
 
@@ -30,10 +31,7 @@ def write_map(path: str | os.PathLike[str], points: pd.DataFrame, metadata: dict
 
 def read_map(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, str]]:
     """``(points, metadata without the flip. prefix)``; an error naming the file if it is not a map."""
-    try:
-        table = pq.read_table(path)
-    except (OSError, ValueError) as err:
-        raise FlipInputError(f"{path}: not a readable t-SNE map ({err})") from None
+    table = read_parquet(path, what="t-SNE map")
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise FlipInputError(f"{path}: t-SNE map lacks columns {missing}")

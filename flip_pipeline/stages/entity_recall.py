@@ -24,7 +24,7 @@ from flip_pipeline.atomic import write_json
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.entities import read_entities
-from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.shards import ViewEmbeddings, model_encoder
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import entity_recall, entity_reference, sentence_means, summarize
 from flip_pipeline.settings import ENTITY_AVERAGE
@@ -85,9 +85,10 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
     Returns:
         the JSON written.
     """
-    probe, vocab, _ = load_checkpoint(resolve_checkpoint(model_dir))
+    probe, vocab, recorded = load_checkpoint(resolve_checkpoint(model_dir))
     ks = _check_ks(ks, len(vocab), model_dir)
     embeddings = ViewEmbeddings(embeddings_dir)
+    embeddings.check_encoder(*model_encoder(recorded), f"model {model_dir}")
     ids, entities = read_entities(entities_path, labels)
     rows = entity_rows(ids, embeddings.ids, entities_path, embeddings_dir)
     tagged = [i for i, ents in enumerate(entities) if ents]

@@ -19,7 +19,7 @@ from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.evaluation import write_evaluation
 from flip_pipeline.formats.selection import selected_model_dir
-from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.shards import ViewEmbeddings, model_encoder
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, precision_recall_f1, reference_sets, summarize
 from flip_pipeline.probes.lip import Probe
@@ -147,12 +147,13 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
     if method == "splice":
         model = SpliceModel.load(model_dir)
         settings = SpliceSettings.from_dict(model.info.get("settings", {}), f"{model_dir}/config.json")
+        recorded = model.info
         ranker, words = model.ranker(embeddings.manifest["view"], settings), model.concepts
         chosen, words_source = {"method": "splice"}, f"{model_dir}/concepts.json"
     elif method == "probe":
         folder = resolve_checkpoint(model_dir)  # a hub id: its folder in the hub's cache
         selected = selected_model_dir(folder)  # a swept run: the checkpoint of its selected point
-        probe, vocab, _ = load_checkpoint(selected)
+        probe, vocab, recorded = load_checkpoint(selected)
         ranker, words = probe_ranker(probe, use_bias), vocab.words
         chosen, words_source = {"method": "probe", "use_bias": use_bias}, f"{selected}/vocab.json"
         if folder != Path(model_dir):  # a hub id: the snapshot it read, whose path names the commit
@@ -161,6 +162,7 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
             chosen["selected_model"] = str(selected)
     else:
         raise FlipInputError(f"{model_dir}: unknown evaluation method {method!r}; known: probe, splice")
+    embeddings.check_encoder(*model_encoder(recorded), f"model {model_dir}")
     bow = BagOfWords.load(bow_path)
     bow.check_width(len(words), words_source, str(bow_path))
     summary, details = evaluate_view(ranker, words, embeddings, bow, str(bow_path),

@@ -131,7 +131,7 @@ def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, 
         for modality in needed:
             if modality not in paths:
                 raise FlipInputError(f"views.{language}: no {modality!r} view; {analysis} compares {' and '.join(needed)}")
-            opened[language, modality] = open_layer_view(language, modality, paths[modality])
+            opened[language, modality] = open_layer_view(language, modality, paths[modality], encoder)
     comparisons = _comparisons(analysis, opened)
     shared, n = _shared_ids(comparisons, config.n)
     first_a, first_b = comparisons[0]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flip_pipeline.errors import FlipInputError
+from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.formats.layer_views import open_layer_view
 from flip_pipeline.formats.tsne_map import write_map
 
@@ -27,10 +27,11 @@ TSNE_DEFAULTS = {"perplexity": 30.0, "early_exaggeration": 12.0, "learning_rate"
                  "init": "pca", "seed": 0}
 
 
-def layer_rows(language: str, modality: str, layers_dir: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids (n,), vectors (n, d) float32)`` of one layer of one extracted view; an error naming
-    the folder and the layers it has when it lacks ``layer``."""
-    view = open_layer_view(language, modality, layers_dir)
+def layer_rows(language: str, modality: str, layers_dir: str, layer: str,
+               encoder: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids (n,), vectors (n, d) float32)`` of one layer of one extracted view (of ``encoder``'s
+    layers, when given); an error naming the folder and the layers it has when it lacks ``layer``."""
+    view = open_layer_view(language, modality, layers_dir, encoder)
     if layer not in view.layers:
         raise FlipInputError(f"{layers_dir}: no layer {layer!r} (it has: {', '.join(view.layers)})")
     return view.ids, view.read(layer)
@@ -54,13 +55,14 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     """
     from sklearn import __version__ as sklearn_version
     from sklearn.manifold import TSNE
+    from sklearn.utils._param_validation import InvalidParameterError
 
     options = {**TSNE_DEFAULTS, **{k: v for k, v in settings.items() if k != "max_per_language"}}
     cap = settings.get("max_per_language")
     blocks, labels = [], []
     for language, by_modality in views.items():
         for modality, folder in by_modality.items():
-            ids, vectors = layer_rows(language, modality, folder, layer)
+            ids, vectors = layer_rows(language, modality, folder, layer, encoder)
             ids, vectors = ids[:cap], vectors[:cap]
             blocks.append(vectors)
             labels.append(pd.DataFrame({"id": ids.astype(str), "language": language, "modality": modality,
@@ -75,7 +77,10 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
                              f"{options['perplexity']} (thesis.tsne.perplexity; scikit-learn needs more than 3x)")
     log.info("t-SNE of %s %s: %d points of dimension %d, %s", encoder, layer, len(data), data.shape[1], options)
     seed = options.pop("seed")
-    coords = TSNE(n_components=2, random_state=seed, **options).fit_transform(data)
+    try:
+        coords = TSNE(n_components=2, random_state=seed, **options).fit_transform(data)
+    except (InvalidParameterError, TypeError) as err:  # a setting scikit-learn refuses (or does not know)
+        raise FlipInputError(f"t-SNE of {encoder} {layer}: settings (thesis.tsne): {first_line(err)}") from None
     points = pd.concat(labels, ignore_index=True)
     points["x"], points["y"] = coords[:, 0], coords[:, 1]
     settings_json = json.dumps({**options, "seed": seed, "max_per_language": cap}, sort_keys=True)

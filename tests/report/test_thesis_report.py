@@ -103,7 +103,7 @@ def test_a_similarity_file_without_chance_is_refused(files, tmp_path):
     path, frame = files["cross_modal"]
     bad = tmp_path / "bad.parquet"
     frame.drop(columns=["chance"]).to_parquet(bad)
-    with pytest.raises(FlipInputError, match=r"bad.parquet: similarity file lacks columns \['chance'\]"):
+    with pytest.raises(FlipInputError, match=r"bad.parquet: similarity file has no column\(s\) \['chance'\]"):
         thesis_report_stage("table", "thesis_table5_1", {"layout": "cross_modal_summary"}, [str(bad)],
                             str(tmp_path / "t"))
 

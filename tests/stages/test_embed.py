@@ -250,7 +250,7 @@ def test_truncated_shard_and_invalid_manifest_are_one_line_errors(corpus, tmp_pa
     with pytest.raises(FlipInputError, match=r"part-00002\.parquet: not a readable Parquet shard"):
         ViewEmbeddings(out)
     (out / "_SUCCESS").write_text('{"format": "flip-embeddings/1", "shards": [', encoding="utf-8")
-    with pytest.raises(FlipInputError, match=r"_SUCCESS: not a valid manifest: invalid JSON"):
+    with pytest.raises(FlipInputError, match=r"_SUCCESS:1:\d+: manifest is not valid JSON"):
         ViewEmbeddings(out)
     embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)  # a rerun replaces both
     assert len(ViewEmbeddings(out).read_rows(0, 230)) == 230

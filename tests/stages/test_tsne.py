@@ -55,4 +55,9 @@ def test_missing_layer_and_too_few_points_are_named(views, tmp_path):
         tsne_map("toy", "layer_07", views, {}, {}, str(tmp_path / "x.parquet"))
     with pytest.raises(FlipInputError, match="160 points are too few for perplexity 60"):
         tsne_map("toy", "embeddings", views, {}, {"perplexity": 60}, str(tmp_path / "x.parquet"))
+    for bad in ({"learning_rate": -3.0}, {"perplexity": 5, "init": "spiral"}, {"perplexity": 5, "momentum": 0.5}):
+        with pytest.raises(FlipInputError, match=r"t-SNE of toy embeddings: settings \(thesis.tsne\): "):
+            tsne_map("toy", "embeddings", views, {}, bad, str(tmp_path / "x.parquet"))
+    with pytest.raises(FlipInputError, match=r"embedded by encoder 'toy' .* needs encoder 'other'"):
+        tsne_map("other", "embeddings", views, {}, {}, str(tmp_path / "x.parquet"))
     assert not (tmp_path / "x.parquet").exists()
