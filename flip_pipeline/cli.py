@@ -83,7 +83,8 @@ def run_splice(a):
 
 def run_evaluate(a):
     from flip_pipeline.stages.evaluate import evaluate_stage
-    evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, tuple(a.top_n), a.fingerprint)
+    evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, tuple(a.top_n), a.fingerprint,
+                   a.device)
 
 
 def run_entities(a):
@@ -94,7 +95,7 @@ def run_entities(a):
 def run_entity_recall(a):
     from flip_pipeline.stages.entity_recall import entity_recall_stage
     entity_recall_stage(a.model_dir, a.embeddings, a.entities, a.ks, a.out, a.labels or None, a.fingerprint,
-                        a.average)
+                        a.average, a.device)
 
 
 def run_report(a):
@@ -141,7 +142,7 @@ def run_import_flip_data(a):
 
 def run_keywords(a):
     from flip_pipeline.keywords import query_keywords
-    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view):
+    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view, a.device):
         print(f"{row_id}\t{' '.join(words)}")
 
 
@@ -229,7 +230,7 @@ COMMANDS = {
         ("--bow", dict(required=True, help="bag of words of the reference text of the test split")),
         ("--out", dict(required=True, help="eval/{experiment}/{run}/{view}.json")),
         ("--use-bias", dict(action="store_true", help="rank with E x + b (default: E x, as the paper)")),
-        ("--top-n", dict(type=int, nargs="+", default=list(TOP_N))), FINGERPRINT,
+        ("--top-n", dict(type=int, nargs="+", default=list(TOP_N))), FINGERPRINT, DEVICE,
     ]),
     "entity-recall": (run_entity_recall, "Strict and partial named-entity recall at top-k, with and without the "
                       "bias.", [
@@ -239,7 +240,7 @@ COMMANDS = {
         ("--labels", dict(nargs="*", default=None, help="entity labels kept (default: all)")),
         ("--out", dict(required=True)), FINGERPRINT,
         ("--average", dict(default=ENTITY_AVERAGE, choices=["sentence", "entity"],
-                           help="mean over sentences (the published evaluation) or over entities")),
+                           help="mean over sentences (the published evaluation) or over entities")), DEVICE,
     ]),
     "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
         ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
@@ -315,7 +316,7 @@ COMMANDS = {
                                              "owner/name[/subfolder][@revision], e.g. BUT-FIT/FLiP-en-sonar/mcv15/rank-512")),
         ("--view", dict(default=None, help="view of --text (default: the model's target view)")),
         ("-k", "--top-k", dict(type=int, default=10)),
-        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")),
+        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")), DEVICE,
         _text_or_embeddings,
     ]),
 }

@@ -17,13 +17,15 @@ _UNLIMITED = 2**60
 
 
 @functools.lru_cache(maxsize=None)
-def pick_device(requested: str = "auto") -> torch.device:
-    """``"auto"`` → CUDA when present, else CPU; ``"cpu"``/``"cuda"``/``"cuda:1"`` as given."""
+def pick_device(requested: str = "auto", log_level: int = logging.INFO) -> torch.device:
+    """``"auto"`` → CUDA when present, else CPU; ``"cpu"``/``"cuda"``/``"cuda:1"`` as given. The
+    choice is logged at ``log_level`` (``flip keywords``: debug, its stderr stays quiet)."""
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(requested)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    log.info("device: %s (%s), torch %s, %d CPU threads", device, name, torch.__version__, torch.get_num_threads())
+    log.log(log_level, "device: %s (%s), torch %s, %d CPU threads", device, name, torch.__version__,
+            torch.get_num_threads())
     return device
 
 
