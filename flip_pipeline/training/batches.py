@@ -115,10 +115,13 @@ def gather_batch(xs: list[np.ndarray], rows: np.ndarray, weights: list[float], c
     gathered straight into the stacked ``(B·V, d)`` tensor (one copy), in pinned memory if ``pin``
     (so that a copy to a GPU runs while the host goes on)."""
     b, dim = len(rows), xs[0].shape[1]
-    x = torch.empty((b * len(xs), dim), dtype=torch.float32, pin_memory=pin)
+    if pin:  # torch's pinned allocator keeps freed blocks for the next batch
+        x = torch.empty((b * len(xs), dim), dtype=torch.float32, pin_memory=True)
+    else:  # numpy maps large arrays in huge pages: a fresh batch costs far fewer page faults
+        x = torch.from_numpy(np.empty((b * len(xs), dim), dtype=np.float32))
     stacked = x.numpy()
-    for v, view in enumerate(xs):
-        np.take(view, rows, axis=0, out=stacked[v * b : (v + 1) * b])
+    for v, view in enumerate(xs):  # mode "clip": rows are in range, and "raise" buffers the copy
+        np.take(view, rows, axis=0, out=stacked[v * b : (v + 1) * b], mode="clip")
     targets, tokens = _targets(counts[rows], weights, torch.device("cpu"), pin)
     return Batch(x, *targets, tokens)
 
