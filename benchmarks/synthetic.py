@@ -8,8 +8,6 @@ Every benchmark takes ``--device`` (``auto``: CUDA when present, ``cpu``, ``cuda
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from flip_pipeline.atomic import write_json
 from flip_pipeline.device import pick_device
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard
@@ -103,19 +102,7 @@ def machine(device: torch.device | None = None) -> str:
 
 
 def save_json(args: argparse.Namespace, payload: dict) -> None:
-    """Write ``payload`` to ``--json`` when given (NaN and infinities as null)."""
-    if getattr(args, "json", None) is None:
-        return
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(_finite(payload), indent=1, default=str) + "\n", encoding="utf-8")
-
-
-def _finite(value):
-    """``value`` with every non-finite float replaced by ``None`` (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    """Write ``payload`` to ``--json`` when given (strict JSON: NaN and infinities as null)."""
+    if getattr(args, "json", None) is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        write_json(args.json, payload)

@@ -36,48 +36,48 @@ _TL_DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
 
 
 @triton.jit
+def _tile(z_ptr, rows, cols, n_rows, n_cols, other, ACC: tl.constexpr):
+    """The ``rows × cols`` tile of ``z`` ``(n_rows, n_cols)`` in ``ACC`` (``other`` outside it), its
+    int64 offsets and its mask."""
+    mask = (rows < n_rows)[:, None] & (cols < n_cols)[None, :]
+    offsets = rows.to(tl.int64)[:, None] * n_cols + cols[None, :]
+    return tl.load(z_ptr + offsets, mask=mask, other=other).to(ACC), offsets, mask
+
+
+@triton.jit
 def _row_stats_kernel(z_ptr, max_ptr, sum_ptr, n_rows, n_cols, n_groups,
                       ACC: tl.constexpr, ROWS: tl.constexpr, COLS: tl.constexpr, STEPS: tl.constexpr):
-    """Per row of a tile row block, ``max`` and ``Σ exp(z − max)`` over one column group."""
-    pid_m, pid_n = tl.program_id(0), tl.program_id(1)
-    rows = pid_m * ROWS + tl.arange(0, ROWS)
-    row_ok = rows < n_rows
-    row_base = rows.to(tl.int64) * n_cols
+    """Per row of a block of ``ROWS`` rows, ``max`` and ``Σ exp(z − max)`` over one column group."""
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
     peak = tl.full([ROWS], float("-inf"), ACC)
     total = tl.zeros([ROWS], ACC)
     for step in tl.static_range(STEPS):
-        cols = (pid_n * STEPS + step) * COLS + tl.arange(0, COLS)
-        mask = row_ok[:, None] & (cols < n_cols)[None, :]
-        x = tl.load(z_ptr + row_base[:, None] + cols[None, :], mask=mask, other=float("-inf")).to(ACC)
+        cols = (tl.program_id(1) * STEPS + step) * COLS + tl.arange(0, COLS)
+        x, _, _ = _tile(z_ptr, rows, cols, n_rows, n_cols, float("-inf"), ACC)
         new_peak = tl.maximum(peak, tl.max(x, axis=1))
         shift = tl.where(new_peak == float("-inf"), 0.0, new_peak)  # an all-masked row stays exp(-inf) = 0
         total = total * tl.exp(peak - shift) + tl.sum(tl.exp(x - shift[:, None]), axis=1)
         peak = new_peak
-    out = rows.to(tl.int64) * n_groups + pid_n
-    tl.store(max_ptr + out, peak, mask=row_ok)
-    tl.store(sum_ptr + out, total, mask=row_ok)
+    out = rows.to(tl.int64) * n_groups + tl.program_id(1)
+    tl.store(max_ptr + out, peak, mask=rows < n_rows)
+    tl.store(sum_ptr + out, total, mask=rows < n_rows)
 
 
 @triton.jit
 def _softmax_grad_kernel(z_ptr, lse_ptr, coef_ptr, colsum_ptr, n_rows, n_cols,
                          ACC: tl.constexpr, ROWS: tl.constexpr, COLS: tl.constexpr, STEPS: tl.constexpr):
     """``z ← coef · exp(z − lse)`` over one column block of ``STEPS`` row tiles; its column sums."""
-    pid_m, pid_n = tl.program_id(0), tl.program_id(1)
-    cols = pid_n * COLS + tl.arange(0, COLS)
-    col_ok = cols < n_cols
+    cols = tl.program_id(1) * COLS + tl.arange(0, COLS)
     sums = tl.zeros([COLS], ACC)
     for step in tl.static_range(STEPS):
-        rows = (pid_m * STEPS + step) * ROWS + tl.arange(0, ROWS)
-        row_ok = rows < n_rows
-        mask = row_ok[:, None] & col_ok[None, :]
-        offsets = rows.to(tl.int64)[:, None] * n_cols + cols[None, :]
-        x = tl.load(z_ptr + offsets, mask=mask, other=0.0).to(ACC)
-        lse = tl.load(lse_ptr + rows, mask=row_ok, other=0.0).to(ACC)
-        coef = tl.load(coef_ptr + rows, mask=row_ok, other=0.0).to(ACC)
+        rows = (tl.program_id(0) * STEPS + step) * ROWS + tl.arange(0, ROWS)
+        x, offsets, mask = _tile(z_ptr, rows, cols, n_rows, n_cols, 0.0, ACC)
+        lse = tl.load(lse_ptr + rows, mask=rows < n_rows, other=0.0).to(ACC)
+        coef = tl.load(coef_ptr + rows, mask=rows < n_rows, other=0.0).to(ACC)
         g = tl.where(mask, coef[:, None] * tl.exp(x - lse[:, None]), 0.0)
         tl.store(z_ptr + offsets, g.to(z_ptr.dtype.element_ty), mask=mask)
         sums += tl.sum(g, axis=0)
-    tl.store(colsum_ptr + pid_m.to(tl.int64) * n_cols + cols, sums, mask=col_ok)
+    tl.store(colsum_ptr + tl.program_id(0).to(tl.int64) * n_cols + cols, sums, mask=cols < n_cols)
 
 
 def _acc_dtype(z: torch.Tensor) -> torch.dtype:

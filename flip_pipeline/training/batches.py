@@ -87,18 +87,14 @@ def weighted_rows(
 
 def _targets(counts: sp.csr_matrix, weights: list[float], device: torch.device, pin: bool = False):
     """``rows, cols, vals, totals`` of :func:`weighted_rows` for the counts ``(B, W)`` of a batch, on
-    ``device`` (in pinned host memory if ``pin``), and its unweighted token count."""
+    ``device`` (built on the host, in pinned memory, if ``pin``), and its unweighted token count."""
     b = counts.shape[0]
-
-    def as_t(a: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(a))
-        return tensor.pin_memory() if pin else tensor.to(device, non_blocking=True)
-
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)  # noqa: E731
     local_rows = np.repeat(np.arange(b, dtype=np.int64), np.diff(counts.indptr))
     row_sums = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
     targets = weighted_rows(as_t(local_rows), as_t(counts.indices.astype(np.int64)),
                             as_t(counts.data.astype(np.float32)), as_t(row_sums), b, weights)
-    return targets, int(counts.data.sum())
+    return tuple(t.pin_memory() for t in targets) if pin else targets, int(counts.data.sum())
 
 
 def stack_views(xs: list[np.ndarray], weights: list[float], counts: sp.csr_matrix, device: torch.device) -> Batch:
