@@ -46,7 +46,7 @@ part() {
   local name=$1 limit=$(($2 * SCALE)) script=$3
   shift 3
   echo "=== $name ($script, at most ${limit} s, started at ${SECONDS}s) ==="
-  timeout --kill-after=10 "$limit" "$PYTHON" "benchmarks/$script" --device "$DEVICE" --json "$WORK/$name.json" "$@" \
+  timeout --kill-after=5 "$limit" "$PYTHON" "benchmarks/$script" --device "$DEVICE" --json "$WORK/$name.json" "$@" \
     > "$WORK/$name.log" 2>&1
   local status=$?
   echo "$status" > "$WORK/$name.status"
@@ -59,7 +59,7 @@ part step 110 train_step.py --elementwise "$ELEMENTWISE" "${STEP[@]}"
 part evaluate 45 evaluate.py "${EVAL[@]}"
 part extraction 90 extraction.py "${EXTRACT[@]}"
 part data_path 70 data_path.py --workdir "$WORK/data" "${DATA[@]}"
-part epoch 100 train_epoch.py --workdir "$WORK/epoch" "${EPOCH[@]}"
+part epoch 90 train_epoch.py --workdir "$WORK/epoch" "${EPOCH[@]}"
 
 for name in ceilings step evaluate extraction data_path epoch; do
   { echo "=== $name (exit $(cat "$WORK/$name.status")) ==="; cat "$WORK/$name.log"; } >> "$WORK/gpu_log.txt"
