@@ -97,6 +97,8 @@ def stage_overhead(languages: int, layers: int, rng: np.random.Generator) -> tup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu"],
+                        help="cpu only: the similarity stage computes in numpy on the CPU")
     parser.add_argument("--reps", type=int, default=3, help="comparisons timed per row")
     parser.add_argument("--languages", type=int, default=3, help="languages of the stage-overhead run")
     parser.add_argument("--layers", type=int, default=2, help="layers of the stage-overhead run")

@@ -90,7 +90,7 @@ def run_splice(a):
 def run_evaluate(a):
     from flip_pipeline.stages.evaluate import evaluate_stage
     evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, distinct(a.top_n, "--top-n"),
-                   a.fingerprint)
+                   a.fingerprint, a.device)
 
 
 def run_entities(a):
@@ -101,7 +101,7 @@ def run_entities(a):
 def run_entity_recall(a):
     from flip_pipeline.stages.entity_recall import entity_recall_stage
     entity_recall_stage(a.model_dir, a.embeddings, a.entities, list(distinct(a.ks, "--ks")), a.out, a.labels or None,
-                        a.fingerprint, a.average)
+                        a.fingerprint, a.average, a.device)
 
 
 def run_report(a):
@@ -161,7 +161,7 @@ def run_check_config(a):
 
 def run_keywords(a):
     from flip_pipeline.keywords import query_keywords
-    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view):
+    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view, a.device):
         print(f"{row_id}\t{' '.join(words)}")
 
 
@@ -251,7 +251,7 @@ COMMANDS = {
         ("--use-bias", dict(action="store_true", help="rank with E x + b (default: E x, as the paper)")),
         ("--top-n", dict(type=positive_int, nargs="+", default=list(TOP_N),
                          help="the N of precision@N etc. (1 or more)")),
-        FINGERPRINT,
+        FINGERPRINT, DEVICE,
     ]),
     "entity-recall": (run_entity_recall, "Strict and partial named-entity recall at top-k, with and without the "
                       "bias.", [
@@ -261,7 +261,7 @@ COMMANDS = {
         ("--labels", dict(nargs="*", default=None, help="entity labels kept (default: all)")),
         ("--out", dict(required=True)), FINGERPRINT,
         ("--average", dict(default=ENTITY_AVERAGE, choices=["sentence", "entity"],
-                           help="mean over sentences (the published evaluation) or over entities")),
+                           help="mean over sentences (the published evaluation) or over entities")), DEVICE,
     ]),
     "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
         ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
@@ -343,7 +343,7 @@ COMMANDS = {
         ("--view", dict(default=None, type=view_name, help="text view of --text (default: the model's target "
                                                           "view)")),
         ("-k", "--top-k", dict(type=positive_int, default=10)),
-        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")),
+        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")), DEVICE,
         _text_or_embeddings,
     ]),
 }

@@ -42,7 +42,7 @@ from flip_pipeline.encoders.audio_features import load_audio as load_audio  # th
 from flip_pipeline.encoders.audio_frontend import CLIPS_PER_TASK, AudioFrontEnd
 from flip_pipeline.encoders.audio_frontend import audio_workers as audio_workers_of
 from flip_pipeline.encoders.bad_audio import bad_audio_error, describe, encode_or_raise
-from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches, prefetched
+from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches, prefetched, to_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_language, view_modality
 
@@ -307,8 +307,8 @@ class SonarEncoder:
     def _pad(self, seqs: list[np.ndarray | torch.Tensor], pad_value: int, pad_to_multiple: int):
         """``seqs`` (arrays or CPU tensors, each ``(length, *features)``) padded with
         ``pad_value`` into one batch ``(n, width, *features)``, ``width`` the longest length
-        rounded up to ``pad_to_multiple``, on the device (in the model's dtype if floating),
-        and its fairseq2 ``BatchLayout``.
+        rounded up to ``pad_to_multiple``, on the device (in the model's dtype if floating; to a
+        GPU through pinned memory, the host not waiting for the copy), and its fairseq2 ``BatchLayout``.
 
         Built in numpy: no torch operation on the host, so no OpenMP team wakes and spins
         there between batches (spinning took ~0.8 of this process's CPU from the audio
@@ -322,7 +322,7 @@ class SonarEncoder:
         for row, a in enumerate(arrays):
             padded[row, : len(a)] = a
         batch = torch.from_numpy(padded)
-        batch = batch.to(self.device, self.dtype if batch.is_floating_point() else batch.dtype)
+        batch = to_device(batch, self.device, self.dtype if batch.is_floating_point() else batch.dtype)
         return batch, BatchLayout.of(batch, lengths)
 
     def _run(self, model: torch.nn.Module, padded: torch.Tensor, layout) -> np.ndarray:
