@@ -16,10 +16,12 @@ family                 layers
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.layers.base import LayerEncoder
+
+if TYPE_CHECKING:  # the package is imported by config validation, which loads no torch
+    from flip_pipeline.layers.base import LayerEncoder
 
 LAYER_FAMILIES = ("sonar", "seamless_m4t", "transformers", "sentence_transformers")
 

@@ -31,7 +31,8 @@ from flip_pipeline.encoders.sentence_transformers import resolve_model_path
 from flip_pipeline.encoders.sonar import PRECISIONS
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
-from flip_pipeline.layers.base import masked_mean, stack_names, to_numpy
+from flip_pipeline.layers.base import masked_mean, to_numpy
+from flip_pipeline.layers.names import stack_names
 
 log = logging.getLogger(__name__)
 
