@@ -16,10 +16,10 @@ from typing import Any
 
 from flip_pipeline.encoders.languages import view_language_problem
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.layers import LAYER_FAMILIES
 from flip_pipeline.layers.names import SPEECH_ONLY, encoder_layer_index, layer_name_problem
 from flip_pipeline.similarity.settings import SimilaritySettings
 
-LAYER_FAMILIES = ("sonar", "seamless_m4t", "transformers", "sentence_transformers")
 #: Per-model keys naming layers: each must be extracted (``layers``) and of the family's form.
 LAYER_KEYS = ("tsne_layers", "heatmap_layers", "tsne_id_layers")
 

@@ -37,20 +37,15 @@ def test_seamless_table_counts():
 
 
 # The thesis's 30 + 30 languages (seed 002, Table 4.2) with each model's code, by hand from the
-# model card (SeamlessM4T) and FLORES-200 (SONAR's text encoder).
-SEAMLESS_CODES = {
-    "am": "amh", "ar": "arb", "bg": "bul", "ca": "cat", "cmn": "cmn", "de": "deu", "el": "ell", "en": "eng",
-    "et": "est", "fi": "fin", "fr": "fra", "hi": "hin", "hy": "hye", "id": "ind", "it": "ita", "ja": "jpn",
-    "ka": "kat", "km": "khm", "ko": "kor", "lt": "lit", "mr": "mar", "nl": "nld", "fa": "pes", "ru": "rus",
-    "sn": "sna", "sd": "snd", "ta": "tam", "th": "tha", "tr": "tur", "yue": "yue",
-}
-SONAR_CODES = {
-    "ar": "arb_Arab", "as": "asm_Beng", "bg": "bul_Cyrl", "ca": "cat_Latn", "cmn": "zho_Hans", "de": "deu_Latn",
-    "en": "eng_Latn", "et": "est_Latn", "fi": "fin_Latn", "fr": "fra_Latn", "he": "heb_Hebr", "hi": "hin_Deva",
-    "id": "ind_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "ko": "kor_Hang", "lo": "lao_Laoo", "lt": "lit_Latn",
-    "ml": "mal_Mlym", "mr": "mar_Deva", "nl": "nld_Latn", "fa": "pes_Arab", "ru": "rus_Cyrl", "sd": "snd_Arab",
-    "sw": "swh_Latn", "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tr": "tur_Latn", "yue": "yue_Hant",
-}
+# model card (SeamlessM4T) and FLORES-200 (SONAR's text encoder): "view=code" pairs.
+SEAMLESS_CODES = dict(pair.split("=") for pair in """
+am=amh ar=arb bg=bul ca=cat cmn=cmn de=deu el=ell en=eng et=est fi=fin fr=fra hi=hin hy=hye id=ind it=ita ja=jpn
+ka=kat km=khm ko=kor lt=lit mr=mar nl=nld fa=pes ru=rus sn=sna sd=snd ta=tam th=tha tr=tur yue=yue""".split())
+SONAR_CODES = dict(pair.split("=") for pair in """
+ar=arb_Arab as=asm_Beng bg=bul_Cyrl ca=cat_Latn cmn=zho_Hans de=deu_Latn en=eng_Latn et=est_Latn fi=fin_Latn
+fr=fra_Latn he=heb_Hebr hi=hin_Deva id=ind_Latn it=ita_Latn ja=jpn_Jpan ko=kor_Hang lo=lao_Laoo lt=lit_Latn
+ml=mal_Mlym mr=mar_Deva nl=nld_Latn fa=pes_Arab ru=rus_Cyrl sd=snd_Arab sw=swh_Latn ta=tam_Taml te=tel_Telu
+th=tha_Thai tr=tur_Latn yue=yue_Hant""".split())
 
 
 def test_every_shipped_language_resolves_to_the_models_own_code():
