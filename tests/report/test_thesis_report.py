@@ -30,7 +30,8 @@ def similarity_rows(encoder: str, analysis: str, seed: int = 0) -> pd.DataFrame:
                              "resource_a": LANGS[la], "resource_b": LANGS[lb], "n": 40, "dim_a": 16, "dim_b": 16,
                              "reduced_a": 9, "reduced_b": 10, "method": method, "score": score,
                              "chance": float(rng.uniform(0.1, 0.3)), "chance_sd": 0.01, "null_mean": 0.2,
-                             "null_p95": 0.25, "p_value": 0.01, "ci_low": score - 0.05, "ci_high": score + 0.05})
+                             "null_p95": 0.25, "p_value": 0.01, "ci_low": score - 0.05, "ci_high": score + 0.05,
+                             "resamples": (score + 0.02 * rng.standard_normal(20)).tolist()})
     return pd.DataFrame(rows)
 
 
