@@ -170,6 +170,8 @@ def test_thesis_grid_is_the_thesis_table(config):
         (lambda c: c["thesis"]["models"]["sonar"].update(layers=["embeddings"], tsne_layers=["pooled"]),
          "thesis.models.sonar.tsne_layers: ['pooled'] are not among its layers ['embeddings']"),
         (lambda c: c["thesis"]["similarity"].update(variance=1.5), "thesis.similarity.variance: 1.5 must be in (0, 1]"),
+        (lambda c: c["thesis"]["similarity"].update(cross_lingual_dimensions="mean"),
+         "thesis.similarity.cross_lingual_dimensions: 'mean' is not one of ['shared', 'per_set']"),
         (lambda c: c["thesis"]["tsne"].update(perplexity=0), "thesis.tsne.perplexity"),
         # languages the models cannot take, named with the key and the language
         (lambda c: c["thesis"]["models"]["sonar"]["languages"].append("el"),
