@@ -111,7 +111,12 @@ def run_report(a):
 
 def run_tsne(a):
     from flip_pipeline.stages.tsne import tsne_map
-    tsne_map(a.encoder, a.layer, a.views, a.resource, a.settings, a.out)
+    tsne_map(a.encoder, a.layer, a.views, a.resource, a.settings, a.out, a.pairs)
+
+
+def run_shared_dimensions(a):
+    from flip_pipeline.stages.shared_dimensions import shared_dimensions_stage
+    shared_dimensions_stage(a.encoder, a.views, a.settings, a.out)
 
 
 def run_thesis_report(a):
@@ -126,7 +131,7 @@ def run_pair(a):
 
 def run_similarity(a):
     from flip_pipeline.stages.similarity import similarity_analysis
-    similarity_analysis(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out)
+    similarity_analysis(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out, a.dimensions)
 
 
 def run_import_flip_view(a):
@@ -275,7 +280,16 @@ COMMANDS = {
         ("--views", dict(required=True, type=spec_json, help='{language: {modality: layers folder}} as JSON')),
         ("--resource", dict(type=spec_json, default={}, help="{language: resource level} as JSON")),
         ("--settings", dict(type=spec_json, default={}, help="thesis.tsne as JSON")),
+        ("--pairs", dict(type=spec_json, default={}, help="thesis.similarity.pairs as JSON: speech layer -> text layer")),
         ("--out", dict(required=True, help="tsne/{encoder}/{layer}.parquet")),
+    ]),
+    "shared-dimensions": (run_shared_dimensions, "The one reduced dimension per modality and layer of an encoder's "
+                          "cross-lingual analyses (thesis Table A.7; Parquet).", [
+        ("--encoder", dict(required=True, help="encoder name (recorded)")),
+        ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
+                                                          'layers_dir}}')),
+        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--out", dict(required=True, help="similarity/{encoder}/cross_lingual_dimensions.parquet")),
     ]),
     "thesis-report": (run_thesis_report, "Assemble a thesis table (md, csv, tex) or figure (png, pdf) from "
                       "similarity files or a t-SNE map.", [
@@ -304,8 +318,9 @@ COMMANDS = {
         ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
                                                           'layers_dir}}')),
         ("--resource", dict(required=True, type=spec_json, help="JSON (or @file): {lang: high|medium|low}")),
-        ("--settings", dict(type=spec_json, default={},
-                            help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--dimensions", dict(default=None, help="similarity/{encoder}/cross_lingual_dimensions.parquet (shared "
+                                                 "dimensions; computed here when absent)")),
         ("--out", dict(required=True, help="similarity/{encoder}/{analysis}.parquet")),
     ]),
     "import-flip-view": (run_import_flip_view, "Import one view of one split of the published FLiP embeddings as "
