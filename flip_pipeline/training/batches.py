@@ -66,36 +66,48 @@ class Batch:
         return Batch(*moved, self.tokens)
 
 
-def weighted_rows(
-    local_rows: torch.Tensor, cols: torch.Tensor, counts: torch.Tensor, row_sums: torch.Tensor, n_rows: int,
-    weights: list[float],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def weighted_rows(local_rows, cols, counts, row_sums, n_rows: int, weights: list[float], cat=torch.cat):
     """The sparse targets of a batch with its views stacked in ``weights`` order.
 
     Args:
         local_rows, cols: ``(nnz,)`` int64 batch row (sorted) and word of each count.
         counts: ``(nnz,)`` float32 counts; row_sums: ``(n_rows,)`` float32 word count per row.
         n_rows: sentences in the batch (``B``); weights: one weight per view.
+        cat: concatenation of a list of arrays: ``torch.cat`` for tensors (on any device),
+            ``numpy.concatenate`` for numpy arrays (the same values, float32 products either way).
 
     Returns:
         ``rows``, ``cols``, ``vals`` ``(V·nnz,)`` and ``totals`` ``(V·B,)`` of :class:`Batch`: view
         ``v``'s copy of row ``i`` is row ``v·B + i``, its counts and total × ``weights[v]``.
     """
-    rows = torch.cat([local_rows + v * n_rows for v in range(len(weights))])
-    vals = torch.cat([counts * w for w in weights])
-    return rows, cols.repeat(len(weights)), vals, torch.cat([row_sums * w for w in weights])
+    rows = cat([local_rows + v * n_rows for v in range(len(weights))])
+    vals = cat([counts * w for w in weights])
+    return rows, cat([cols] * len(weights)), vals, cat([row_sums * w for w in weights])
+
+
+def _host_tensor(array: np.ndarray, pin: bool) -> torch.Tensor:
+    """``array`` as a CPU tensor: itself, or a copy in pinned memory (written by numpy)."""
+    if not pin:
+        return torch.from_numpy(np.ascontiguousarray(array))
+    tensor = torch.empty(array.shape, dtype=torch.from_numpy(array).dtype, pin_memory=True)
+    tensor.numpy()[...] = array
+    return tensor
 
 
 def _targets(counts: sp.csr_matrix, weights: list[float], device: torch.device, pin: bool = False):
     """``rows, cols, vals, totals`` of :func:`weighted_rows` for the counts ``(B, W)`` of a batch, on
-    ``device`` (built on the host, in pinned memory, if ``pin``), and its unweighted token count."""
+    ``device`` (built on the host, in pinned memory if ``pin``), and its unweighted token count.
+
+    Built with numpy, never torch's CPU ops: the streamed path builds batches on many threads at
+    once, and each torch op over more than a few thousand values there would start a team of
+    OpenMP threads of its own."""
     b = counts.shape[0]
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)  # noqa: E731
     local_rows = np.repeat(np.arange(b, dtype=np.int64), np.diff(counts.indptr))
     row_sums = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
-    targets = weighted_rows(as_t(local_rows), as_t(counts.indices.astype(np.int64)),
-                            as_t(counts.data.astype(np.float32)), as_t(row_sums), b, weights)
-    return tuple(t.pin_memory() for t in targets) if pin else targets, int(counts.data.sum())
+    arrays = weighted_rows(local_rows, counts.indices.astype(np.int64), counts.data.astype(np.float32), row_sums, b,
+                           weights, cat=np.concatenate)
+    targets = [_host_tensor(a, pin).to(device, non_blocking=True) for a in arrays]
+    return targets, int(counts.data.sum())
 
 
 def stack_views(xs: list[np.ndarray], weights: list[float], counts: sp.csr_matrix, device: torch.device) -> Batch:
