@@ -12,8 +12,8 @@ script measures the rest, in one run on ``--device``:
     tiles per program, warps, per-element maxima): ms (median of ``--repeats`` runs of ``--calls``
     calls in a row, the partials' combination included) and GB/s (forward: ``N·W`` values read;
     backward: read and written) against the device's copy rate measured here; every shape's results
-    checked against the tables' shape (the backward's values bit for bit, column sums and
-    log-sum-exps to float tolerance);
+    checked against the tables' shape (the backward's values to an ulp of the buffer's dtype, so
+    every one written; column sums and log-sum-exps to float tolerance);
 (c) the step with the tables' shapes and with the fastest measured, ms and share of the bf16 peak
     (measured here, square 8192 products); then the fastest shapes as entries of the tables.
 
@@ -164,11 +164,11 @@ def measure_shapes(args, device: torch.device, z: torch.Tensor, deadline: float,
                     seconds = per_call_seconds(lambda t=tiles: fused_passes.row_logsumexp(z, t), device,
                                                args.calls, args.repeats)
                 else:
-                    work.copy_(z)
+                    work.copy_(z)  # an unwritten value stays a logit: far off its gradient
                     colsum = fused_passes.softmax_grad_(work, lse_ref, coef, tiles)
-                    same = torch.equal(work, grad_ref)  # every value written, as the table's shape writes it
+                    off = float((work - grad_ref).abs().max()) / float(grad_ref.abs().max())
                     row["check"] = float((colsum - colsum_ref).norm() / colsum_ref.norm())
-                    ok = same and row["check"] <= 1e-5
+                    ok = off <= 2 * torch.finfo(z.dtype).eps and row["check"] <= 1e-5  # values within an ulp
                     moved = 2 * n_bytes
                     seconds = per_call_seconds(lambda t=tiles: fused_passes.softmax_grad_(work, lse_ref, coef, t),
                                                device, args.calls, args.repeats)
@@ -269,8 +269,12 @@ def main() -> None:
     print("| shapes | forward | backward | ms | TFLOP/s | of the peak |\n|---|---|---|---|---|---|")
     result["steps"] = []
     for name, (lse, grad) in steps:
-        with tables_set(itemsize, lse, grad):
-            seconds = time_steps(step, args.repeats, device)
+        try:
+            with tables_set(itemsize, lse, grad):
+                seconds = time_steps(step, args.repeats, device)
+        except Exception as err:  # noqa: BLE001 - the shapes' tables above stand on their own
+            print(f"| {name} | {label(lse)} | {label(grad)} | failed: {type(err).__name__}: {err} | | |")
+            continue
         rate = step_gflop(args) / 1e3 / seconds
         print(f"| {name} | {label(lse)} | {label(grad)} | {1e3 * seconds:.2f} | {rate:.4g} | {rate / peak:.0%} |")
         result["steps"].append({"shapes": name, "lse": asdict(lse), "grad": asdict(grad), "seconds": seconds,
