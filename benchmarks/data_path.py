@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -81,24 +82,22 @@ def best_epoch(epoch, repeats: int, device: torch.device) -> tuple[float, int]:
     return best, rows
 
 
-def measure(data: TrainingData, args, device: torch.device) -> list[tuple[str, str, float, int, float]]:
-    """``(path, storage, seconds, rows, load seconds)`` per path, all in this run."""
+def measure(data: TrainingData, args, device: torch.device) -> Iterator[tuple[str, str, float, int, float]]:
+    """``(path, storage, seconds, rows, load seconds)`` per path, all in this run, each as soon as it is measured."""
     rng = np.random.default_rng(0)
-    out = []
     for path, epoch in (("streamed, serial (before)", lambda: data.serial_batches(args.batch, rng, device)),
                         (f"streamed, {args.workers} workers", lambda: data.batches(args.batch, rng, device,
                                                                                    workers=args.workers))):
         seconds, rows = best_epoch(epoch, args.repeats, device)
-        out.append((path, "float32", seconds, rows, 0.0))
+        yield path, "float32", seconds, rows, 0.0
     for storage in (torch.float32, torch.bfloat16):
         started = time.perf_counter()
         resident = ResidentData(data, device, storage)
         synchronize(device)
         load = time.perf_counter() - started
         seconds, rows = best_epoch(lambda: resident.batches(args.batch, rng), args.repeats, device)
-        out.append(("resident", str(storage).removeprefix("torch."), seconds, rows, load))
         resident = None  # freed before the next one loads
-    return out
+        yield "resident", str(storage).removeprefix("torch."), seconds, rows, load
 
 
 def main() -> None:
@@ -122,13 +121,13 @@ def main() -> None:
     for dim in args.dims:
         data = prepare(args.workdir, args.rows, dim, args.vocab)
         needs[dim] = args.batch * args.tflops * 1e12 / step_flops(args.batch, args.vocab, args.rank, dim)
-        results = measure(data, args, device)
-        serial_rate = results[0][3] / results[0][2]
-        for path, storage, seconds, rows, load in results:
+        serial_rate = None
+        for path, storage, seconds, rows, load in measure(data, args, device):
             rate = rows / seconds
+            serial_rate = serial_rate or rate  # the first path measured is the serial one
             gbps = rate * 2 * dim * 4 / 1e9
             print(f"| {dim} | {path} | {storage} | {rate:,.0f} | {gbps:.2f} | {rate / serial_rate:.1f} | "
-                  f"{rate / needs[dim]:.2f} | {load:.1f} |")
+                  f"{rate / needs[dim]:.2f} | {load:.1f} |", flush=True)
             rates.append({"dim": dim, "path": path, "storage": storage, "sentences_per_s": rate, "gbps": gbps,
                           "load_s": load, "need_per_s": needs[dim]})
     for dim, need in needs.items():

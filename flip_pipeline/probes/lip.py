@@ -56,13 +56,14 @@ class Probe(nn.Module):
     def prox_l1(self, threshold: float) -> None:
         """Soft-threshold the word matrix: ``E ← sign(E) · max(|E| − threshold, 0)``.
 
-        Computed as ``E − clamp(E, −threshold, threshold)``: the same values (``w ∓ threshold``
-        rounds alike either way; zeros are +0) in two passes over ``E`` instead of five.
-        Called after each optimiser step with ``threshold = lr · λ``.
+        One in-place pass over ``E`` (ATen's ``softshrink`` writing into ``E``): ``E ∓ threshold``
+        outside ``[−threshold, threshold]``, +0 inside, the very values of ``E − clamp(E, −threshold,
+        threshold)`` (two passes moving five times ``E``'s bytes: for the paper-size ``E1``, 1 GB,
+        ~0.25 ms at an H200's 4.1 TB/s). Called after each optimiser step with ``threshold = lr · λ``.
         """
         if threshold > 0:
             w = self.words
-            w.sub_(w.clamp(-threshold, threshold))
+            torch.ops.aten.softshrink.out(w, threshold, out=w)
 
 
 class LiP(Probe):

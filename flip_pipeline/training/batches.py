@@ -9,8 +9,9 @@ permutes the rows inside each chunk, so batches differ from epoch to epoch.
 decodes each chunk in pieces (one per row group and view, at once; Arrow and numpy release
 the GIL), then builds the chunk's batches at once, each straight into pinned host memory when
 the device is a GPU, while the next chunk is read; each batch is copied to the GPU on a side
-stream that the training stream waits for, so copies overlap the steps. At most three chunks
-are held: the one being read, the one whose batches are built, and its built batches.
+stream that the training stream waits for, so copies overlap the steps. Chunks are read into two
+sets of buffers taken in turn. At most three chunks are held: the one being read, the one whose
+batches are built, and its built batches.
 :meth:`TrainingData.serial_batches` is the path it replaces (one background thread reading
 the next chunk whole; batches built in line): the same batches, kept as the reference the
 tests and ``benchmarks/data_path.py`` compare it with.
@@ -65,36 +66,48 @@ class Batch:
         return Batch(*moved, self.tokens)
 
 
-def weighted_rows(
-    local_rows: torch.Tensor, cols: torch.Tensor, counts: torch.Tensor, row_sums: torch.Tensor, n_rows: int,
-    weights: list[float],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def weighted_rows(local_rows, cols, counts, row_sums, n_rows: int, weights: list[float], cat=torch.cat):
     """The sparse targets of a batch with its views stacked in ``weights`` order.
 
     Args:
         local_rows, cols: ``(nnz,)`` int64 batch row (sorted) and word of each count.
         counts: ``(nnz,)`` float32 counts; row_sums: ``(n_rows,)`` float32 word count per row.
         n_rows: sentences in the batch (``B``); weights: one weight per view.
+        cat: concatenation of a list of arrays: ``torch.cat`` for tensors (on any device),
+            ``numpy.concatenate`` for numpy arrays (the same values, float32 products either way).
 
     Returns:
         ``rows``, ``cols``, ``vals`` ``(V·nnz,)`` and ``totals`` ``(V·B,)`` of :class:`Batch`: view
         ``v``'s copy of row ``i`` is row ``v·B + i``, its counts and total × ``weights[v]``.
     """
-    rows = torch.cat([local_rows + v * n_rows for v in range(len(weights))])
-    vals = torch.cat([counts * w for w in weights])
-    return rows, cols.repeat(len(weights)), vals, torch.cat([row_sums * w for w in weights])
+    rows = cat([local_rows + v * n_rows for v in range(len(weights))])
+    vals = cat([counts * w for w in weights])
+    return rows, cat([cols] * len(weights)), vals, cat([row_sums * w for w in weights])
+
+
+def _host_tensor(array: np.ndarray, pin: bool) -> torch.Tensor:
+    """``array`` as a CPU tensor: itself, or a copy in pinned memory (written by numpy)."""
+    if not pin:
+        return torch.from_numpy(np.ascontiguousarray(array))
+    tensor = torch.empty(array.shape, dtype=torch.from_numpy(array).dtype, pin_memory=True)
+    tensor.numpy()[...] = array
+    return tensor
 
 
 def _targets(counts: sp.csr_matrix, weights: list[float], device: torch.device, pin: bool = False):
     """``rows, cols, vals, totals`` of :func:`weighted_rows` for the counts ``(B, W)`` of a batch, on
-    ``device`` (built on the host, in pinned memory, if ``pin``), and its unweighted token count."""
+    ``device`` (built on the host, in pinned memory if ``pin``), and its unweighted token count.
+
+    Built with numpy, never torch's CPU ops: the streamed path builds batches on many threads at
+    once, and each torch op over more than a few thousand values there would start a team of
+    OpenMP threads of its own."""
     b = counts.shape[0]
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)  # noqa: E731
     local_rows = np.repeat(np.arange(b, dtype=np.int64), np.diff(counts.indptr))
     row_sums = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
-    targets = weighted_rows(as_t(local_rows), as_t(counts.indices.astype(np.int64)),
-                            as_t(counts.data.astype(np.float32)), as_t(row_sums), b, weights)
-    return tuple(t.pin_memory() for t in targets) if pin else targets, int(counts.data.sum())
+    arrays = weighted_rows(local_rows, counts.indices.astype(np.int64), counts.data.astype(np.float32), row_sums, b,
+                           weights, cat=np.concatenate)
+    targets = [_host_tensor(a, pin).to(device, non_blocking=True) for a in arrays]
+    return targets, int(counts.data.sum())
 
 
 def stack_views(xs: list[np.ndarray], weights: list[float], counts: sp.csr_matrix, device: torch.device) -> Batch:
@@ -193,12 +206,14 @@ class TrainingData:
     def _read_chunk(self, lo: int, hi: int) -> list[np.ndarray]:
         return [v.read_rows(lo, hi) for v in self.views]
 
-    def _start_read(self, pool: ThreadPoolExecutor, lo: int, hi: int) -> tuple[list[np.ndarray], list[Future]]:
-        """Every view's rows ``[lo, hi)`` read by ``pool`` into new arrays, one task per row group
-        piece and view: ``(arrays, tasks)``; the arrays are complete once every task is."""
+    def _start_read(self, pool: ThreadPoolExecutor, lo: int, hi: int,
+                    buffers: list[np.ndarray]) -> tuple[list[np.ndarray], list[Future]]:
+        """Every view's rows ``[lo, hi)`` read by ``pool`` into the first ``hi - lo`` rows of its
+        buffer (one ``(rows ≥ hi - lo, d)`` float32 array per view), one task per row group piece
+        and view: ``(arrays, tasks)``; the arrays are complete once every task is."""
         starts = self.views[0].row_group_starts()
         cuts = [lo, *starts[(starts > lo) & (starts < hi)].tolist(), hi]
-        arrays = [np.empty((hi - lo, self.dim), dtype=np.float32) for _ in self.views]
+        arrays = [buffer[: hi - lo] for buffer in buffers]
         tasks = [pool.submit(view.read_rows, a, b, out[a - lo : b - lo])
                  for view, out in zip(self.views, arrays) for a, b in zip(cuts, cuts[1:])]
         return arrays, tasks
@@ -215,8 +230,12 @@ class TrainingData:
         chunk = batch_size * chunk_batches
         starts = rng.permutation(np.arange(0, n, chunk))
         to_device, pin = _DeviceCopies(device), device.type == "cuda"
+        # two sets of chunk buffers, taken in turn: a chunk is read into one while the batches of the
+        # one before are built from the other (fresh arrays cost a page fault and a zeroing per 4 KiB)
+        rows = min(n, chunk)
+        buffers = [[np.empty((rows, self.dim), dtype=np.float32) for _ in self.views] for _ in range(2)]
         with ThreadPoolExecutor(max_workers=workers or job_cpus(), thread_name_prefix="stream") as pool:
-            reading = self._start_read(pool, int(starts[0]), min(n, int(starts[0]) + chunk))
+            reading = self._start_read(pool, int(starts[0]), min(n, int(starts[0]) + chunk), buffers[0])
             for i, lo in enumerate(starts):
                 hi = min(n, int(lo) + chunk)
                 xs, tasks = reading
@@ -227,9 +246,9 @@ class TrainingData:
                 counts = self.bow.counts[int(lo) : hi]
                 built = [pool.submit(gather_batch, xs, order[s : s + batch_size], self.weights, counts, pin)
                          for s in range(0, len(order), batch_size)]
-                if i + 1 < len(starts):  # queued after the builds: they come first
-                    nxt = int(starts[i + 1])
-                    reading = self._start_read(pool, nxt, min(n, nxt + chunk))
+                if i + 1 < len(starts):  # queued after the builds: they come first; the buffers of
+                    nxt = int(starts[i + 1])  # chunk i - 1, whose batches were all built and yielded
+                    reading = self._start_read(pool, nxt, min(n, nxt + chunk), buffers[(i + 1) % 2])
                 for task in built:
                     yield to_device(task.result())
 

@@ -71,18 +71,44 @@ def test_fused_passes_give_the_torch_passes_loss_and_gradients(passes, dtype, bf
         assert torch.isfinite(g).all() and _relative_error(g, w) < tolerance, name
 
 
-def test_passes_write_every_value_and_reduce_exactly(passes):
+#: Launch shapes beside the tables' (``None``): per-element and per-row maxima, tiles of 2 to 16
+#: rows, 2 to 16 tiles per program, two warps or eight.
+SHAPES = [None, ("lanes", 4, 256, 4, 2), ("rows", 16, 128, 2, 8)]
+
+
+def _tiles(passes, shape):
+    if shape is None:
+        return None
+    kind, rows, cols, steps, warps = shape
+    return passes.Tiles(rows, cols, steps, warps, lanes=kind == "lanes")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_passes_write_every_value_and_reduce_exactly(passes, shape):
+    tiles = _tiles(passes, shape)
     g = torch.Generator().manual_seed(1)
     z = (torch.randn(37, 4200, generator=g, dtype=torch.float64) * 4).to(DEVICE)
     z[3, :100] = float("-inf")  # a masked stretch of a row: exp 0, the row's lse unchanged
-    lse = passes.row_logsumexp(z)
+    z[7, 2000:] = float("-inf")  # whole column groups of a row without a finite value
+    lse = passes.row_logsumexp(z, tiles)
     torch.testing.assert_close(lse, torch.logsumexp(z, dim=1), rtol=1e-13, atol=1e-13)
     coef = torch.rand(37, generator=g, dtype=torch.float64).to(DEVICE)
     buffer = z.clone()
-    colsum = passes.softmax_grad_(buffer, lse, coef)
+    colsum = passes.softmax_grad_(buffer, lse, coef, tiles)
     want = coef[:, None] * torch.softmax(z, dim=1)
     torch.testing.assert_close(buffer, want, rtol=1e-12, atol=1e-15)  # every value written
     torch.testing.assert_close(colsum, want.sum(dim=0), rtol=1e-12, atol=1e-15)
+
+
+def test_tiles_come_from_the_table_by_element_size_and_width(passes):
+    table = {4: ((0, passes.Tiles(8, 512, 8)), (1000, passes.Tiles(4, 256, 2, lanes=True))), 2: ((0, passes.Tiles(2, 64, 1)),)}
+    assert passes.tiles_for(table, torch.empty(3, 999)) == passes.Tiles(8, 512, 8)
+    assert passes.tiles_for(table, torch.empty(3, 1000)) == passes.Tiles(4, 256, 2, lanes=True)
+    assert passes.tiles_for(table, torch.empty(3, 5, dtype=torch.bfloat16)) == passes.Tiles(2, 64, 1)
+    for kernel_table in (passes.LSE_TILES, passes.GRAD_TILES):
+        assert set(kernel_table) == {2, 4, 8} and all(entries[0][0] == 0 for entries in kernel_table.values())
+    with pytest.raises(ValueError, match="power of two"):
+        passes.Tiles(6, 512, 1)
 
 
 def test_auto_takes_the_torch_passes_on_a_cpu():

@@ -68,3 +68,14 @@ def test_reads_into_an_array_equal_plain_reads(data):
     assert not out[57 - 40].any() and out[59 - 40].all()  # a skipped row reads as zeros
     with pytest.raises(ValueError, match="out is"):
         view.read_rows(0, 5, np.empty((4, DIM), dtype=np.float32))
+
+
+def test_non_finite_rows_are_found_by_row_sums_and_rows_that_overflow_are_not():
+    block = np.ones((6, 4), dtype=np.float32)
+    assert shards.first_non_finite_row(block) is None
+    block[1] = np.finfo(np.float32).max  # finite values whose sum overflows to inf: not a bad row
+    assert shards.first_non_finite_row(block) is None
+    block[4, 2], block[5, 0] = np.nan, np.inf
+    assert shards.first_non_finite_row(block) == 4
+    block[3, [0, 1]] = [np.inf, -np.inf]  # a sum of NaN
+    assert shards.first_non_finite_row(block) == 3

@@ -119,6 +119,20 @@ def test_proximal_l1_makes_exact_zeros(prepared, tmp_path):
     torch.testing.assert_close(p.E1.detach(), torch.tensor([[0.4, 0.0], [-0.2, 0.0], [0.0, 1.9]]))
 
 
+def test_proximal_l1_in_one_pass_gives_the_two_pass_values_bit_for_bit():
+    g = torch.Generator().manual_seed(3)
+    p = make_probe("flip", 300, 64, 64)
+    threshold = 0.01
+    with torch.no_grad():
+        p.E1.copy_(torch.randn(300, 64, generator=g) * 0.02)
+        p.E1[0, :6] = torch.tensor([threshold, -threshold, 0.0, -0.0, threshold / 2, -threshold * 1.0000001])
+    want = p.E1.detach().clone()
+    want.sub_(want.clamp(-threshold, threshold))  # the formula before: E - clamp(E, -t, t)
+    p.prox_l1(threshold)
+    assert torch.equal(p.E1.detach().view(torch.int32), want.view(torch.int32))  # zeros +0 alike
+    assert 0.2 < float((p.E1 == 0).float().mean()) < 0.6
+
+
 def test_row_chunked_step_equals_one_piece_step(prepared):
     data, _ = _data(prepared["root"], "train")
     batch = next(data.batches(100, np.random.default_rng(0), CPU))
