@@ -8,14 +8,15 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from flip_pipeline.config import read_config_file
+from flip_pipeline.config_file import read_config_file
 from flip_pipeline.errors import FlipInputError
 
 min_version("9.0")
 
-try:  # a YAML syntax error named with its file, line and column (Snakemake's own message has none)
-    if os.path.exists("config.yaml"):
-        read_config_file("config.yaml")
+try:  # each config file: a YAML error or a key given twice named with file, line and column (Snakemake's
+    # messages name neither; it reads --configfile files before this, reporting their syntax errors itself)
+    for path in ["config.yaml"] * os.path.exists("config.yaml") + list(map(str, workflow.overwrite_configfiles)):
+        read_config_file(path)
 except FlipInputError as err:
     raise WorkflowError(str(err)) from None
 
@@ -33,6 +34,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/thesis.smk"
+
+
+onstart:
+    record_lock_owner()
 
 
 rule all:

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from flip_pipeline.errors import FlipInputError, first_line
+from flip_pipeline.files import os_error, output_folder
+
 _TMP_INFIX = ".tmp-"  # temporaries are named ``.{target}.tmp-{host}-{pid}``
 
 
@@ -60,15 +63,21 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``target`` on success.
 
     On any exception the temporary file is removed and ``target`` is left untouched. The
-    temporaries of the same target left by killed writers are removed first.
+    temporaries of the same target left by killed writers are removed first. A write the
+    file system refuses (no permission, read-only, disk full, a file where the folder should
+    be) is a one-line :class:`~flip_pipeline.errors.FlipInputError` naming ``target``.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_orphaned_temporaries(target.parent, glob.escape(target.name))
+    output_folder(target.parent)
     tmp = temporary_sibling(target)
     try:
+        remove_orphaned_temporaries(target.parent, glob.escape(target.name))
         yield tmp
         os.replace(tmp, target)
+    except OSError as err:
+        if err.filename not in (None, str(tmp), str(target)):  # another file the caller read or wrote
+            raise os_error(err) from None
+        raise os_error(err, target, "cannot write") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -99,3 +108,16 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` as UTF-8, atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_safetensors(target: str | os.PathLike[str], tensors: dict[str, Any], metadata: dict[str, str]) -> None:
+    """Write torch ``tensors`` as a safetensors file with ``metadata``, atomically (a write the
+    file system refuses is an error naming ``target``, as for every file written here)."""
+    from safetensors import SafetensorError  # torch only where tensors are written
+    from safetensors.torch import save_file
+
+    with atomic_path(target) as tmp:
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as err:  # its I/O errors (a full disk) are not OSError
+            raise FlipInputError(f"{target}: cannot write: {first_line(err)}") from None

@@ -3,7 +3,9 @@
 Snakemake rules call these with paths and a JSON ``--spec`` (the config entry of the
 thing being built); every subcommand also runs by hand. This module parses arguments and
 dispatches, nothing else: the work is in :mod:`flip_pipeline.stages`. Bad input exits
-with status 2 and a one-line message naming the file, row or config key. Output into a
+with status 2 and a one-line message naming the file, row, option or config key: an
+argument out of range (:mod:`flip_pipeline.cli_types`), a :class:`FlipInputError` of a stage,
+or a file the file system refused (a folder given for a file, no permission, a full disk). Output into a
 pipe that closes early (``flip keywords … | head -1``) ends quietly, without a traceback,
 with status 141 (128 + SIGPIPE, as ``cat`` or ``seq`` killed by SIGPIPE): output was cut
 short, so ``set -o pipefail`` scripts see a failure, as with those tools.
@@ -12,46 +14,47 @@ short, so ``set -o pipefail`` scripts see a failure, as with those tools.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
-from pathlib import Path
 
+from flip_pipeline.cli_types import OneLineParser, distinct, positive_int, spec_json, view_name
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import describe
 from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `seq 1000000 | head -1`
 
 
-def _spec(value: str) -> dict:
-    """``--spec`` takes JSON text or ``@file.json``."""
-    text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"--spec is not valid JSON: {err}") from None
-
-
 # Each runner imports its stage on use, so `flip corpus` never loads torch.
+def _entry(section: str, name: str, spec: dict, option: str = "--spec") -> None:
+    """A hand-written config entry (``--spec`` of ``corpora.<name>`` …) checked against the config schema."""
+    from flip_pipeline.config_schema import validate_entry
+    validate_entry(section, name, spec, option)
+
+
 def run_corpus(a):
     from flip_pipeline.stages.corpus import corpus_stage
+    _entry("corpora", a.name, a.spec)
     corpus_stage(a.name, a.spec, a.out_dir, a.base)
 
 
 def run_embed(a):
     from flip_pipeline.stages.embed import embed_view
+    _entry("encoders", a.name, a.spec)
     embed_view(a.corpus_table, a.view, a.name, a.spec, a.out_dir, a.shard_rows, a.device)
 
 
 def run_layers(a):
     from flip_pipeline.stages.layers import extract_layers
+    _entry("encoders", a.name, a.spec)
     extract_layers(a.corpus_table, a.view, a.name, a.spec, "all" if a.layers == ["all"] else a.layers, a.out_dir,
                    a.shard_rows, a.device)
 
 
 def run_vocab(a):
     from flip_pipeline.stages.vocab import vocab_stage
+    _entry("vocabularies", a.name, a.spec)
     vocab_stage(a.name, a.spec, a.corpus_table, a.out_dir)
 
 
@@ -62,6 +65,8 @@ def run_bow(a):
 
 def run_train(a):
     from flip_pipeline.stages.train import train_stage
+    if a.encoder_spec:
+        _entry("encoders", str(a.spec.get("encoder")), a.encoder_spec, "--encoder-spec")
     train_stage(a.spec, a.encoder_spec, a.vocab_dir, a.train_bow, a.dev_bow, a.train_embeddings, a.dev_embeddings,
                 a.sim, a.out_dir, a.device, a.dev_sim)
 
@@ -78,12 +83,14 @@ def run_fetch_checkpoint(a):
 
 def run_splice(a):
     from flip_pipeline.stages.splice import splice_stage
+    _entry("encoders", str(a.spec.get("encoder")), a.encoder_spec, "--encoder-spec")
     splice_stage(a.spec, a.encoder_spec, a.vocab_dir, a.train_embeddings, a.out_dir, a.device)
 
 
 def run_evaluate(a):
     from flip_pipeline.stages.evaluate import evaluate_stage
-    evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, tuple(a.top_n), a.fingerprint)
+    evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, distinct(a.top_n, "--top-n"),
+                   a.fingerprint, a.device)
 
 
 def run_entities(a):
@@ -93,8 +100,8 @@ def run_entities(a):
 
 def run_entity_recall(a):
     from flip_pipeline.stages.entity_recall import entity_recall_stage
-    entity_recall_stage(a.model_dir, a.embeddings, a.entities, a.ks, a.out, a.labels or None, a.fingerprint,
-                        a.average)
+    entity_recall_stage(a.model_dir, a.embeddings, a.entities, list(distinct(a.ks, "--ks")), a.out, a.labels or None,
+                        a.fingerprint, a.average, a.device)
 
 
 def run_report(a):
@@ -104,7 +111,12 @@ def run_report(a):
 
 def run_tsne(a):
     from flip_pipeline.stages.tsne import tsne_map
-    tsne_map(a.encoder, a.layer, a.views, a.resource, a.settings, a.out)
+    tsne_map(a.encoder, a.layer, a.views, a.resource, a.settings, a.out, a.pairs)
+
+
+def run_shared_dimensions(a):
+    from flip_pipeline.stages.shared_dimensions import shared_dimensions_stage
+    shared_dimensions_stage(a.encoder, a.views, a.settings, a.out)
 
 
 def run_thesis_report(a):
@@ -119,29 +131,42 @@ def run_pair(a):
 
 def run_similarity(a):
     from flip_pipeline.stages.similarity import similarity_analysis
-    similarity_analysis(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out)
+    similarity_analysis(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out, a.dimensions)
 
 
 def run_import_flip_view(a):
     from flip_pipeline.stages.import_published import import_flip_view, published_source
+    _entry("encoders", a.name, a.spec)
+    _entry("corpora", "flip_data", a.corpus_spec, "--corpus-spec")
     import_flip_view(*published_source(a.corpus_spec, a.base), a.corpus_table, a.view, a.out_dir, a.name, a.spec,
                      a.shard_rows)
 
 
 def run_import_flip_scores(a):
     from flip_pipeline.stages.import_published import import_flip_scores, published_source
+    _entry("encoders", a.name, a.spec)
+    _entry("corpora", "flip_data", a.corpus_spec, "--corpus-spec")
     import_flip_scores(*published_source(a.corpus_spec, a.base), a.corpus_table, a.out, a.name)
 
 
 def run_import_flip_data(a):
     from flip_pipeline.stages.import_published import import_flip_data
+    if a.encoder_spec is not None:
+        _entry("encoders", a.encoder, a.encoder_spec, "--encoder-spec")
     import_flip_data(a.root, a.corpus, a.results, a.language, a.encoder, a.encoder_spec, a.shard_rows,
                      not a.no_drop_nonfinite)
 
 
+def run_check_config(a):
+    from flip_pipeline.config import validate_config
+    from flip_pipeline.config_file import merged_config_files
+    validate_config(merged_config_files(a.files), " + ".join(a.files), a.files)
+    print(f"{' + '.join(a.files)}: a valid config")
+
+
 def run_keywords(a):
     from flip_pipeline.keywords import query_keywords
-    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view):
+    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view, a.device):
         print(f"{row_id}\t{' '.join(words)}")
 
 
@@ -152,13 +177,13 @@ def _text_or_embeddings(parser: argparse.ArgumentParser) -> None:
 
 
 # Arguments several subcommands share: (flags, argparse keywords).
-SPEC = ("--spec", dict(required=True, type=_spec, help="its config entry as JSON (or @file)"))
-RUN_SPEC = ("--spec", dict(required=True, type=_spec, help="the run (see flip_pipeline.config.Run.spec)"))
+SPEC = ("--spec", dict(required=True, type=spec_json, help="its config entry as JSON (or @file)"))
+RUN_SPEC = ("--spec", dict(required=True, type=spec_json, help="the run (see flip_pipeline.config.Run.spec)"))
 DEVICE = ("--device", dict(default="auto", help="auto (CUDA when present), cpu or cuda[:i]"))
 CORPUS_TABLE = ("--corpus-table", dict(required=True, help="corpora/{corpus}/{split}.parquet"))
-VIEW = ("--view", dict(required=True, help="view column, e.g. text_en"))
+VIEW = ("--view", dict(required=True, type=view_name, help="view column, e.g. text_en"))
 OUT_DIR = ("--out-dir", dict(required=True))
-SHARD_ROWS_ARG = ("--shard-rows", dict(type=int, default=SHARD_ROWS))
+SHARD_ROWS_ARG = ("--shard-rows", dict(type=positive_int, default=SHARD_ROWS, help="rows per shard (1 or more)"))
 VOCAB_DIR = ("--vocab-dir", dict(required=True))
 MODEL_DIR = ("--model-dir", dict(required=True, help="models/{experiment}/{run}, any checkpoint folder, or a "
                                                     "published checkpoint's hub id owner/name[/subfolder][@revision]"))
@@ -167,7 +192,7 @@ FINGERPRINT = ("--fingerprint", dict(default=None, help="of the configuration th
 TRAIN_EMBEDDINGS = ("--train-embeddings", dict(nargs="+", required=True, help="one folder per training view"))
 PUBLISHED = [
     ("--name", dict(required=True, help="encoder name (encoders.<name>, family published)")), SPEC,
-    ("--corpus-spec", dict(required=True, type=_spec, help="the flip_data corpus entry (corpora.<name>) as JSON")),
+    ("--corpus-spec", dict(required=True, type=spec_json, help="the flip_data corpus entry (corpora.<name>) as JSON")),
     ("--base", dict(default=".", help="folder that a relative root is resolved against")),
     ("--corpus-table", dict(required=True, help="corpora/{corpus}/{split}.parquet of that corpus")),
 ]
@@ -198,7 +223,7 @@ COMMANDS = {
     ]),
     "train": (run_train, "Train LiP or FLiP on embedded views and a bag of words.", [
         RUN_SPEC,
-        ("--encoder-spec", dict(type=_spec, default={}, help="recorded in config.json for `flip keywords --text`")),
+        ("--encoder-spec", dict(type=spec_json, default={}, help="recorded in config.json for `flip keywords --text`")),
         VOCAB_DIR, ("--train-bow", dict(required=True)), ("--dev-bow", dict(required=True)), TRAIN_EMBEDDINGS,
         ("--dev-embeddings", dict(nargs="+", required=True, help="one folder per training view")),
         ("--sim", dict(help="train split's pair scores that training.sim_threshold filters on (Run.sim_views)")),
@@ -206,19 +231,19 @@ COMMANDS = {
         ("--out-dir", dict(required=True, help="models/{experiment}/{run}")), DEVICE,
     ]),
     "select": (run_select, "Select a swept run's sweep point with the best dev recall (selected.json).", [
-        ("--spec", dict(required=True, type=_spec, help="the swept run (see flip_pipeline.config.Run.spec)")),
+        ("--spec", dict(required=True, type=spec_json, help="the swept run (see flip_pipeline.config.Run.spec)")),
         ("--point-dirs", dict(nargs="+", required=True, help="models/{experiment}/{point}, one per point, in order")),
         ("--out", dict(required=True, help="models/{experiment}/{run}/selected.json")),
     ]),
     "fetch-checkpoint": (run_fetch_checkpoint, "Copy a published checkpoint (hub id or folder) into a run's "
                                                "model folder, checked against the probe and rank declared.", [
-        ("--spec", dict(required=True, type=_spec, help="the run of an experiment with a checkpoint "
+        ("--spec", dict(required=True, type=spec_json, help="the run of an experiment with a checkpoint "
                                                          "(see flip_pipeline.config.Run.spec)")),
         ("--out-dir", dict(required=True, help="models/{experiment}/{run}")),
     ]),
     "splice": (run_splice, "Build a SpLiCE model: concept dictionary from the encoder, centring means.", [
         RUN_SPEC,
-        ("--encoder-spec", dict(required=True, type=_spec, help="encoders.<name> as JSON: embeds the concepts")),
+        ("--encoder-spec", dict(required=True, type=spec_json, help="encoders.<name> as JSON: embeds the concepts")),
         ("--vocab-dir", dict(required=True, help="a concept vocabulary (vocabularies.<name>.kind: concepts)")),
         ("--train-embeddings", dict(nargs="+", required=True, help="training views: one centring mean each")),
         OUT_DIR, DEVICE,
@@ -230,45 +255,56 @@ COMMANDS = {
         ("--bow", dict(required=True, help="bag of words of the reference text of the test split")),
         ("--out", dict(required=True, help="eval/{experiment}/{run}/{view}.json")),
         ("--use-bias", dict(action="store_true", help="rank with E x + b (default: E x, as the paper)")),
-        ("--top-n", dict(type=int, nargs="+", default=list(TOP_N))), FINGERPRINT,
+        ("--top-n", dict(type=positive_int, nargs="+", default=list(TOP_N),
+                         help="the N of precision@N etc. (1 or more)")),
+        FINGERPRINT, DEVICE,
     ]),
     "entity-recall": (run_entity_recall, "Strict and partial named-entity recall at top-k, with and without the "
                       "bias.", [
         MODEL_DIR, TEST_EMBEDDINGS,
         ("--entities", dict(required=True, help="entities/{name}.jsonl from `flip entities`")),
-        ("--ks", dict(type=int, nargs="+", default=list(ENTITY_KS))),
+        ("--ks", dict(type=positive_int, nargs="+", default=list(ENTITY_KS), help="top-k depths (1 or more)")),
         ("--labels", dict(nargs="*", default=None, help="entity labels kept (default: all)")),
         ("--out", dict(required=True)), FINGERPRINT,
         ("--average", dict(default=ENTITY_AVERAGE, choices=["sentence", "entity"],
-                           help="mean over sentences (the published evaluation) or over entities")),
+                           help="mean over sentences (the published evaluation) or over entities")), DEVICE,
     ]),
     "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
         ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
-        ("--spec", dict(required=True, type=_spec, help="{layout, caption, entries: [...]}")),
+        ("--spec", dict(required=True, type=spec_json, help="{layout, caption, entries: [...]}")),
         ("--inputs", dict(nargs="+", required=True, help="evaluation summaries")),
         ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
     ]),
     "tsne": (run_tsne, "Map one layer of every language and modality of a model with t-SNE (Parquet).", [
         ("--encoder", dict(required=True, help="encoders.<name> whose layers are mapped")),
         ("--layer", dict(required=True, help="layer name, e.g. layer_04")),
-        ("--views", dict(required=True, type=_spec, help='{language: {modality: layers folder}} as JSON')),
-        ("--resource", dict(type=_spec, default={}, help="{language: resource level} as JSON")),
-        ("--settings", dict(type=_spec, default={}, help="thesis.tsne as JSON")),
+        ("--views", dict(required=True, type=spec_json, help='{language: {modality: layers folder}} as JSON')),
+        ("--resource", dict(type=spec_json, default={}, help="{language: resource level} as JSON")),
+        ("--settings", dict(type=spec_json, default={}, help="thesis.tsne as JSON")),
+        ("--pairs", dict(type=spec_json, default={}, help="thesis.similarity.pairs as JSON: speech layer -> text layer")),
         ("--out", dict(required=True, help="tsne/{encoder}/{layer}.parquet")),
+    ]),
+    "shared-dimensions": (run_shared_dimensions, "The one reduced dimension per modality and layer of an encoder's "
+                          "cross-lingual analyses (thesis Table A.7; Parquet).", [
+        ("--encoder", dict(required=True, help="encoder name (recorded)")),
+        ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
+                                                          'layers_dir}}')),
+        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--out", dict(required=True, help="similarity/{encoder}/cross_lingual_dimensions.parquet")),
     ]),
     "thesis-report": (run_thesis_report, "Assemble a thesis table (md, csv, tex) or figure (png, pdf) from "
                       "similarity files or a t-SNE map.", [
         ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
-        ("--spec", dict(required=True, type=_spec, help="{layout, caption, labels, ...}")),
+        ("--spec", dict(required=True, type=spec_json, help="{layout, caption, labels, ...}")),
         ("--inputs", dict(nargs="+", required=True, help="similarity files or a t-SNE map")),
         ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
     ]),
     "entities": (run_entities, "Tag named entities of a text view with a spaCy pipeline (JSON lines).", [
-        CORPUS_TABLE, ("--view", dict(required=True, help="text view column, e.g. text_en")),
+        CORPUS_TABLE, ("--view", dict(required=True, type=view_name, help="text view column, e.g. text_en")),
         ("--pipeline", dict(required=True, help="spaCy pipeline: package name or nlp.to_disk folder "
                                                 "(entities.pipeline)")),
         ("--out", dict(required=True, help="entities/{name}.jsonl")),
-        ("--batch-size", dict(type=int, default=ENTITY_BATCH_SIZE)),
+        ("--batch-size", dict(type=positive_int, default=ENTITY_BATCH_SIZE)),
     ]),
     "pair": (run_pair, "Cosine similarity per id between two embedded views of one corpus split.", [
         ("--a", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewA}")),
@@ -280,15 +316,17 @@ COMMANDS = {
         ("--encoder", dict(required=True, help="encoder name (recorded)")),
         ("--analysis", dict(required=True, choices=["cross_modal", "cross_lingual_text", "cross_lingual_speech",
                                                     "cross_lingual_speech_text"])),
-        ("--views", dict(required=True, type=_spec, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
+        ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
                                                           'layers_dir}}')),
-        ("--resource", dict(required=True, type=_spec, help="JSON (or @file): {lang: high|medium|low}")),
-        ("--settings", dict(type=_spec, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--resource", dict(required=True, type=spec_json, help="JSON (or @file): {lang: high|medium|low}")),
+        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--dimensions", dict(default=None, help="similarity/{encoder}/cross_lingual_dimensions.parquet (shared "
+                                                 "dimensions; computed here when absent)")),
         ("--out", dict(required=True, help="similarity/{encoder}/{analysis}.parquet")),
     ]),
     "import-flip-view": (run_import_flip_view, "Import one view of one split of the published FLiP embeddings as "
                          "shards (no re-embedding).", [
-        *PUBLISHED, ("--view", dict(required=True, help="text_{lang} or speech_{lang}")),
+        *PUBLISHED, ("--view", dict(required=True, type=view_name, help="text_{lang} or speech_{lang}")),
         ("--out-dir", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{view}")), SHARD_ROWS_ARG,
     ]),
     "import-flip-scores": (run_import_flip_scores, "Write the published text-speech similarity scores of one split "
@@ -305,25 +343,30 @@ COMMANDS = {
         ("--results", dict(default="results", help="the results folder")),
         ("--language", dict(default="en", help="language of the views text_{lang} and speech_{lang}")),
         ("--encoder", dict(default="sonar_published", help="embeddings/{encoder}/... folder name")),
-        ("--encoder-spec", dict(type=_spec, default=None, help="JSON (or @file) fingerprinted like an "
+        ("--encoder-spec", dict(type=spec_json, default=None, help="JSON (or @file) fingerprinted like an "
                                 "encoders.<name> entry (default: published-data spec)")),
         SHARD_ROWS_ARG,
         ("--no-drop-nonfinite", dict(action="store_true",
                                      help="stop on rows with NaN/inf embeddings or scores instead of dropping them")),
     ]),
+    "check-config": (run_check_config, "Check config files as the workflow reads them (merged in order, as "
+                     "--configfile merges them); an error names the file, line and column, or the key.", [
+        ("files", dict(nargs="+", help="config.yaml, then any file given to snakemake with --configfile")),
+    ]),
     "keywords": (run_keywords, "Print the top-k keywords of a checkpoint for text or embeddings.", [
         ("--model", dict(required=True, help="checkpoint folder (ours or a published FLiP one), or a hub id "
                                              "owner/name[/subfolder][@revision], e.g. BUT-FIT/FLiP-en-sonar/mcv15/rank-512")),
-        ("--view", dict(default=None, help="view of --text (default: the model's target view)")),
-        ("-k", "--top-k", dict(type=int, default=10)),
-        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")),
+        ("--view", dict(default=None, type=view_name, help="text view of --text (default: the model's target "
+                                                          "view)")),
+        ("-k", "--top-k", dict(type=positive_int, default=10)),
+        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")), DEVICE,
         _text_or_embeddings,
     ]),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flip", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="flip", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
     for name, (func, help_text, arguments) in COMMANDS.items():
@@ -338,7 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help (0), or an argument refused (2, one line already printed)
+        return done.code if isinstance(done.code, int) else 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -353,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _discard_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as err:  # refused by the file system where no stage checks: one line naming the file
+        logging.getLogger("flip").debug("the file system's error", exc_info=True)  # -v: with its traceback
+        print(f"flip {args.command}: error: {err.filename or 'a file'}: {describe(err)}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -16,22 +16,20 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from flip_pipeline.config_file import read_config_file
+from flip_pipeline.config_schema import key_path, load_schema
+from flip_pipeline.config_thesis import check_thesis
 from flip_pipeline.corpora.fleurs_languages import view_language as fleurs_view_language
 from flip_pipeline.corpora.splits import split_fractions
+from flip_pipeline.encoders.languages import view_language_problem
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.corpus_table import VIEW_PATTERN
 from flip_pipeline.formats.pair_scores import similarity_views
 from flip_pipeline.settings import BIAS_INIT, fingerprint_of
-from flip_pipeline.similarity.settings import SimilaritySettings
 
-SCHEMA = "schemas/config.schema.yaml"
 #: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
 SWEPT_RANK = "sweep"
 #: What a sweep maximises: the training summary's best dev recall (``result.best_dev_recall``).
@@ -48,25 +46,6 @@ CHECKPOINT_UNUSED = {
 }
 #: Keys only an experiment with a ``checkpoint`` has.
 CHECKPOINT_ONLY = ("probe", "rank", "vocab_view")
-
-
-def load_schema() -> dict[str, Any]:
-    """The config's JSON Schema, with the one view pattern of the corpus-table contract and
-    an experiment's ``sweep`` keys: one non-empty list per ``training`` setting, each value
-    validated as that setting."""
-    schema = yaml.safe_load(resources.files("flip_pipeline").joinpath(SCHEMA).read_text(encoding="utf-8"))
-    schema["$defs"]["view"]["pattern"] = VIEW_PATTERN.pattern
-    sweep = schema["properties"]["experiments"]["additionalProperties"]["properties"]["sweep"]
-    for key, setting in schema["$defs"]["training"]["properties"].items():
-        sweep["properties"][key] = {"type": "array", "minItems": 1, "uniqueItems": True, "items": setting}
-    return schema
-
-
-def _key_path(parts) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
 
 
 def validate_config(config: dict[str, Any], source: str = "config.yaml", files: Sequence[str] = ()) -> None:
@@ -86,7 +65,7 @@ def validate_config(config: dict[str, Any], source: str = "config.yaml", files: 
         path = list(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             path += sorted(set(err.instance) - set(err.schema.get("properties", {})))[:1]
-        raise FlipInputError(f"{_blamed(path, source, files)}: {_key_path(err.absolute_path)}: {err.message}")
+        raise FlipInputError(f"{_blamed(path, source, files)}: {key_path(err.absolute_path)}: {err.message}")
     _check_references(config, source)
 
 
@@ -221,6 +200,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for i, view in enumerate(exp["test_views"]):
             if view not in views:
                 raise FlipInputError(f"{source}: {key}.test_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
+        _check_view_languages(exp, encoders, f"{source}: {key}")
         _check_sweep(exp, source, key)
         _check_sim_threshold(config, exp, source, key)
         ranks_key = "sweep.rank" if "rank" in exp.get("sweep", {}) else "ranks"
@@ -248,15 +228,32 @@ def _check_references(config: dict[str, Any], source: str) -> None:
             for exp in spec.get("groups", {}):
                 if exp not in spec["experiments"]:
                     raise FlipInputError(f"{source}: {section}.{name}.groups: {exp!r} is not one of its experiments")
+            _check_select(spec, config["experiments"], f"{source}: {section}.{name}.select")
             if spec["layout"] == "entity_recall" and spec.get("entities") not in config.get("entities", {}):
                 raise FlipInputError(f"{source}: {section}.{name}.entities: needs an entry of entities, "
                                      f"got {spec.get('entities')!r}")
-    _check_thesis(config, source)
+    check_thesis(config, source, corpus_views)
     outputs = {*config.get("tables", {}), *config.get("figures", {})}
     for key in ("targets", "paper"):
         for i, target in enumerate(config.get(key, [])):
             if target not in outputs:
                 raise FlipInputError(f"{source}: {key}[{i}]: {target!r} is neither a table nor a figure")
+
+
+def _check_select(spec: dict[str, Any], experiments: dict[str, Any], key: str) -> None:
+    """Each value a table's or figure's ``select`` keeps must be one of its experiments' (a typo
+    would leave runs out, or none)."""
+    exps = [experiments[e] for e in spec["experiments"]]
+    known = {"encoders": [v for e in exps for v in e["encoders"]],
+             "probes": [v for e in exps for v in e.get("probes", [e.get("probe")])],
+             "ranks": [v for e in exps for v in e.get("ranks", [e.get("rank", "full")])],
+             "train_views": [v for e in exps for v in e.get("train_views", [])],
+             "test_views": [v for e in exps for v in e["test_views"]]}
+    for option, values in spec.get("select", {}).items():
+        for i, value in enumerate(values):
+            if value not in known[option]:
+                raise FlipInputError(f"{key}.{option}[{i}]: {value!r} is none of the {option} of its experiments "
+                                     f"{spec['experiments']} ({', '.join(map(str, dict.fromkeys(known[option])))})")
 
 
 def checkpoint_vocab_view(exp: dict[str, Any], corpus: dict[str, Any], where: str = "") -> str:
@@ -291,35 +288,16 @@ def _check_checkpoint_experiment(exp: dict[str, Any], config: dict[str, Any], so
         raise FlipInputError(f"{source}: {key}.rank: rank {rank} exceeds the dimension {dim} of encoder {enc!r}")
 
 
-def _check_thesis(config: dict[str, Any], source: str) -> None:
-    """The layer-wise family's references: each language's corpus has its views, each model is an encoder."""
-    thesis = config.get("thesis")
-    if not thesis:
-        return
-    corpora, encoders = config["corpora"], config["encoders"]
-    SimilaritySettings.from_dict(thesis.get("similarity"), key=f"{source}: thesis.similarity")
-    for lang, spec in thesis["languages"].items():
-        key = f"{source}: thesis.languages.{lang}.corpus"
-        if spec["corpus"] not in corpora:
-            raise FlipInputError(f"{key}: unknown corpus {spec['corpus']!r}")
-    for name, model in thesis["models"].items():
-        key = f"{source}: thesis.models.{name}"
-        if name not in encoders:
-            raise FlipInputError(f"{key}: unknown encoder {name!r} (the models are entries of encoders)")
-        for i, lang in enumerate(model.get("languages", [])):
-            if lang not in thesis["languages"]:
-                raise FlipInputError(f"{key}.languages[{i}]: {lang!r} is not one of thesis.languages")
-        for lang in model.get("languages", thesis["languages"]):
-            corpus = thesis["languages"][lang]["corpus"]
-            for modality in model.get("modalities", ["text", "speech"]):
-                if f"{modality}_{lang}" not in corpus_views(corpora[corpus]):
-                    raise FlipInputError(f"{key}: corpus {corpus!r} of language {lang!r} has no view "
-                                         f"{modality}_{lang} (views: {corpus_views(corpora[corpus])})")
-        layers = model.get("layers", "all")
-        for option in ("tsne_layers", "heatmap_layers"):
-            unknown = [layer for layer in model.get(option, []) if layers != "all" and layer not in layers]
-            if unknown:
-                raise FlipInputError(f"{key}.{option}: {unknown} are not among its layers {layers}")
+def _check_view_languages(exp: dict[str, Any], encoders: dict[str, Any], key: str) -> None:
+    """Every encoder of an experiment takes the language of each of its views (its model's own
+    list, :mod:`flip_pipeline.encoders.languages`); else an error naming the view's key."""
+    keyed = [(f"train_views[{i}]", view) for i, pair in enumerate(exp["train_views"]) for view in pair]
+    keyed += [(f"test_views[{i}]", view) for i, view in enumerate(exp["test_views"])]
+    for enc in exp["encoders"]:
+        for where, view in keyed:
+            problem = view_language_problem(encoders[enc], view, enc)
+            if problem is not None:
+                raise FlipInputError(f"{key}.{where}: encoder {enc!r}: {problem}")
 
 
 def _check_sweep(exp: dict[str, Any], source: str, key: str) -> None:
@@ -347,22 +325,6 @@ def _sets_key(data: Any, path: list) -> bool:
         except (KeyError, IndexError, TypeError):
             return False
     return True
-
-
-def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The mapping in a YAML config file; a syntax error names the file, line and column."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise FlipInputError(f"{where}: not valid YAML: {err.problem or err.context}") from None
-    except (OSError, yaml.YAMLError) as err:
-        raise FlipInputError(f"{path}: cannot read config: {err}") from None
-    if not isinstance(data, dict):
-        raise FlipInputError(f"{path}: a config is a mapping of keys (corpora, encoders, ...), got {type(data).__name__}")
-    return data
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:

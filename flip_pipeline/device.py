@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+
+from flip_pipeline.errors import FlipInputError
 
 log = logging.getLogger(__name__)
 
@@ -16,14 +19,43 @@ log = logging.getLogger(__name__)
 _UNLIMITED = 2**60
 
 
+#: What a device string may be: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(?::(?P<index>[0-9]+))?")
+DEVICES = "auto, cpu, cuda or cuda:N"
+
+
+def resolve_device(text: str, *, key: str = "--device") -> torch.device:
+    """The device ``text`` names, checked: the one place a device string (config ``device:``,
+    ``--device``) becomes a :class:`torch.device`.
+
+    ``auto`` → CUDA when present, else CPU; ``cpu``; ``cuda`` (GPU 0) or ``cuda:N``. A string of
+    another form, or a GPU this machine does not have, is a :class:`FlipInputError` naming
+    ``key`` (the option or config key the string came from) and the GPUs there are.
+    """
+    match = DEVICE_PATTERN.fullmatch(str(text).strip())
+    if match is None:
+        raise FlipInputError(f"{key}: {text!r} is not a device; use {DEVICES}")
+    name = match.group(0)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if int(match.group("index") or 0) >= count:
+        there = f"{count} CUDA GPU(s), cuda:0 to cuda:{count - 1}" if count else "no CUDA GPU that torch can use"
+        raise FlipInputError(f"{key}: {text!r} is not present: this machine has {there}; use cpu or auto")
+    return torch.device(name)
+
+
 @functools.lru_cache(maxsize=None)
-def pick_device(requested: str = "auto") -> torch.device:
-    """``"auto"`` → CUDA when present, else CPU; ``"cpu"``/``"cuda"``/``"cuda:1"`` as given."""
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+def pick_device(requested: str = "auto", key: str = "--device", log_level: int = logging.INFO) -> torch.device:
+    """:func:`resolve_device` of ``requested`` (errors name ``key``), logged once per process at
+    ``log_level`` (``flip keywords``: debug, its stderr stays quiet) with the device's name, torch's
+    version and the CPU threads."""
+    device = resolve_device(requested, key=key)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    log.info("device: %s (%s), torch %s, %d CPU threads", device, name, torch.__version__, torch.get_num_threads())
+    log.log(log_level, "device: %s (%s), torch %s, %d CPU threads", device, name, torch.__version__,
+            torch.get_num_threads())
     return device
 
 

@@ -49,6 +49,16 @@ def rank_of(rank: int | str | None) -> int | None:
     return None if rank in (None, "full") else int(rank)
 
 
+def require_keys(spec: Any, keys: tuple[str, ...], what: str) -> None:
+    """Raise :class:`FlipInputError` naming ``what`` and the first of ``keys`` that the mapping
+    ``spec`` lacks (a ``--spec`` written by hand, cut short); a ``spec`` that is no mapping too."""
+    if not isinstance(spec, Mapping):
+        raise FlipInputError(f"{what}: must be a JSON object, not {type(spec).__name__}")
+    missing = [key for key in keys if key not in spec]
+    if missing:
+        raise FlipInputError(f"{what}: lacks {missing[0]!r} (needs {', '.join(keys)})")
+
+
 def settings_from_dict(cls: type[T], spec: Mapping[str, Any], key: str) -> T:
     """Build the settings dataclass ``cls`` from a config entry; an unknown field is an
     error naming ``{key}.{field}``, a missing one takes the dataclass default."""

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from flip_pipeline.corpora.text_files import _read_lines
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_lines
 from flip_pipeline.formats.corpus_table import SPLITS
 
 CHUNK_ROWS = 65_536
@@ -108,7 +108,7 @@ def score_array(path: Path) -> np.ndarray:
 def read_flip_split(root: Path, split: str, drop_nonfinite: bool = True) -> FlipSplit:
     """Open and check the four files of ``split`` under ``root`` (see the module docstring)."""
     files = split_files(root, split)
-    lines = [line.strip() for line in _read_lines(files["transcript"])] if files["transcript"].is_file() else None
+    lines = [line.strip() for line in read_lines(files["transcript"])] if files["transcript"].is_file() else None
     if lines is None:
         raise FlipInputError(f"{files['transcript']}: file not found")
     texts = [line for line in lines if line]

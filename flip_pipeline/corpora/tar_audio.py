@@ -26,6 +26,7 @@ from pathlib import Path
 from flip_pipeline.atomic import remove_orphaned_temporaries, temporary_sibling
 from flip_pipeline.corpora.audio import list_files
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import output_folder
 
 STAMP = ".extracted.json"
 
@@ -64,7 +65,7 @@ def extract_flat(archive: Path, target: Path) -> set[str]:
     stamp = _stamp(archive)
     if _is_current(target, stamp):
         return list_files(target) - {STAMP}
-    target.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(target.parent)
     remove_orphaned_temporaries(target.parent, glob.escape(target.name))
     partial = temporary_sibling(target)
     shutil.rmtree(partial, ignore_errors=True)

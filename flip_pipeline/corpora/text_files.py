@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_lines
 
 
 def _expand(pattern: str, base: Path) -> list[Path]:
@@ -36,20 +37,6 @@ def _expand(pattern: str, base: Path) -> list[Path]:
     if not matches:
         raise FlipInputError(f"no file matches {full!r}")
     return matches
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = path.read_bytes()[: err.start].count(b"\n") + 1
-        raise FlipInputError(f"{path}: line {line} is not valid UTF-8") from None
-    # Split on "\n" only: str.splitlines() also breaks at \x0b, \x0c, \x1c-\x1e, \x85,
-    # \u2028 and \u2029, which occur inside Europarl sentences and would misalign files.
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
 
 
 def read_aligned_columns(views: dict[str, str], base: Path) -> dict[str, list[str]]:
@@ -65,7 +52,7 @@ def read_aligned_columns(views: dict[str, str], base: Path) -> dict[str, list[st
         raise FlipInputError(f"views match different numbers of files: {n_files}")
     columns: dict[str, list[str]] = {view: [] for view in views}
     for group in zip(*files.values()):
-        lines = [_read_lines(p) for p in group]
+        lines = [read_lines(p) for p in group]
         lengths = {str(p): len(lin) for p, lin in zip(group, lines)}
         if len(set(lengths.values())) != 1:
             raise FlipInputError(f"aligned files have different line counts: {lengths}")
@@ -102,7 +89,7 @@ def _excluded_lines(exclude: dict[str, str | list[str]], views: dict[str, str], 
         lines = out.setdefault(list(views).index(view), set())
         for pattern in [patterns] if isinstance(patterns, str) else patterns:
             for path in _expand(pattern, base):
-                lines.update(line.strip() for line in _read_lines(path))
+                lines.update(line.strip() for line in read_lines(path))
     return out
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from flip_pipeline.corpora.text_files import _read_lines
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_lines
 
 
 def read_tsv(
@@ -29,7 +29,7 @@ def read_tsv(
     path = Path(path)
     if not path.is_file():
         raise FlipInputError(f"{path}: file not found")
-    lines = _read_lines(path)
+    lines = read_lines(path)
     if names is not None:
         header, first = list(names), 1
     elif not lines or not lines[0].strip():

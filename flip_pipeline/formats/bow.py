@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import input_file
 
 
 @dataclass
@@ -50,7 +51,7 @@ class BagOfWords:
         """Read an ``.npz`` written by :meth:`save`; an error naming the file if an array is
         missing or disagrees with ``shape`` ``(n, W)`` (see :func:`_disagreement`)."""
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with np.load(input_file(path, "bag-of-words file"), allow_pickle=False) as z:
                 arrays = {key: z[key] for key in ("ids", "indptr", "indices", "data", "shape", "oov_types")}
         except (OSError, KeyError, ValueError) as err:
             raise FlipInputError(f"{path}: not a bag-of-words file: {err}") from None

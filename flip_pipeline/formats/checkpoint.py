@@ -16,16 +16,16 @@ run (``selected.json``, :mod:`flip_pipeline.formats.selection`) loads as the sel
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from flip_pipeline.atomic import atomic_path, write_json
+from flip_pipeline.atomic import write_json, write_safetensors
 from flip_pipeline.errors import FlipInputError, first_line
+from flip_pipeline.files import input_folder, read_json_object
 from flip_pipeline.formats.selection import selected_model_dir
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import FLiP, LiP, Probe
@@ -43,8 +43,7 @@ def save_checkpoint(out_dir: str | os.PathLike[str], probe: Probe, vocab: Vocabu
     write_json(out_dir / "config.json", {**config, "type": probe.kind, "vocab_size": probe.vocab_size,
                                          "pattern": vocab.tokenizer.pattern})
     tensors = {name: p.detach().cpu().contiguous() for name, p in probe.named_parameters()}
-    with atomic_path(out_dir / "model.safetensors") as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt", "type": probe.kind})
+    write_safetensors(out_dir / "model.safetensors", tensors, {"format": "pt", "type": probe.kind})
 
 
 def resolve_checkpoint(model: str | os.PathLike[str]) -> Path:
@@ -122,7 +121,7 @@ def load_checkpoint(model_dir: str | os.PathLike[str], device: str | torch.devic
     the file and the tensors at fault. A swept run's folder loads the checkpoint of its selected
     point (:func:`~flip_pipeline.formats.selection.selected_model_dir`).
     """
-    model_dir = selected_model_dir(model_dir)
+    model_dir = selected_model_dir(input_folder(model_dir, "checkpoint folder", must_exist=False))
     weights = model_dir / "model.safetensors"
     if not weights.exists():
         raise FlipInputError(f"{model_dir}: no model.safetensors")
@@ -148,7 +147,7 @@ def checkpoint_vocabulary(model: str | os.PathLike[str]) -> Vocabulary:
 def _config(model_dir: Path) -> dict:
     """A checkpoint's ``config.json`` (``{}`` when it has none, as some published folders)."""
     config_path = model_dir / "config.json"
-    return json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+    return read_json_object(config_path, "checkpoint configuration") if config_path.exists() else {}
 
 
 def _vocabulary(model_dir: Path, config: dict) -> Vocabulary:

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_parquet, read_parquet_schema
 
 SPLITS = ("train", "dev", "test")  # every corpus has these three, each a table
 MODALITIES = ("text", "speech")
@@ -35,6 +36,7 @@ def view_regex(modalities: tuple[str, ...] = MODALITIES) -> str:
 #: Anchored view pattern: corpus columns, config keys (the schema's ``$defs.view``), wildcards.
 VIEW_PATTERN = re.compile(rf"^{view_regex()}$")
 AUDIO_ROOT_KEY = "flip.audio_root"
+CORPUS_TABLE = "corpus table"  # what errors call the file
 
 
 def with_audio_root(table: pa.Table, root: str | os.PathLike[str]) -> pa.Table:
@@ -46,7 +48,7 @@ def with_audio_root(table: pa.Table, root: str | os.PathLike[str]) -> pa.Table:
 
 def audio_root(path: str | os.PathLike[str]) -> Path | None:
     """The ``flip.audio_root`` of a corpus table file, or ``None`` if it has none."""
-    metadata = pq.read_schema(path).metadata or {}
+    metadata = read_parquet_schema(path, CORPUS_TABLE).metadata or {}
     value = metadata.get(AUDIO_ROOT_KEY.encode())
     return Path(value.decode()) if value else None
 
@@ -102,13 +104,11 @@ def read_view(path: str | os.PathLike[str], view: str) -> tuple[list[str], list[
     or has null values (the row id of the first null is given).
     """
     path = Path(path)
-    if not path.exists():
-        raise FlipInputError(f"{path}: corpus table not found")
-    schema = pq.read_schema(path)
+    schema = read_parquet_schema(path, CORPUS_TABLE)
     if view not in schema.names:
         views = [c for c in schema.names if is_view(c)]
         raise FlipInputError(f"{path}: no view {view!r}; the table has views {views}")
-    table = pq.read_table(path, columns=["id", view])
+    table = read_parquet(path, ["id", view], CORPUS_TABLE)
     ids = table.column("id").to_pylist()
     values = table.column(view).to_pylist()
     for row, value in enumerate(values):

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from flip_pipeline.atomic import atomic_path, strict_json
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_lines
 
 
 def write_records(path: str | os.PathLike[str], records: Iterable[dict]) -> int:
@@ -35,8 +36,8 @@ def read_entities(
     keep = set(labels) if labels is not None else None
     ids: list[str] = []
     texts: list[list[str]] = []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
+    for line_no, line in enumerate(read_lines(path, "entities file"), 1):
+        if line.strip():
             try:
                 record = json.loads(line)
                 ents = [e["text"] for e in record["entities"] if keep is None or e["label"] in keep]

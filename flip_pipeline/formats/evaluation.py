@@ -8,7 +8,6 @@ sentence and skip counts, and ``{"mean", "std", "se", "n"}`` of every metric (fr
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path, write_json
-from flip_pipeline.errors import FlipInputError
 
 
 def write_evaluation(summary: dict, details: pa.Table, json_path: str | os.PathLike[str]) -> None:
@@ -27,9 +25,3 @@ def write_evaluation(summary: dict, details: pa.Table, json_path: str | os.PathL
     write_json(json_path, summary)
 
 
-def read_json(path: str | os.PathLike[str]) -> dict:
-    """A JSON object from ``path`` (a summary, an entity-recall result), or an error naming the file."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise FlipInputError(f"{path}: cannot read JSON: {err}") from None

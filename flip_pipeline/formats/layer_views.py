@@ -8,7 +8,6 @@ lists them in model order. The similarity and t-SNE stages read views through
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import input_folder, read_json_object
 from flip_pipeline.formats.layout import MANIFEST
 from flip_pipeline.formats.shards import ViewEmbeddings
 
@@ -49,24 +49,25 @@ class LayerView:
         return view.read_rows(0, len(view))
 
 
-def open_layer_view(language: str, modality: str, path: str | os.PathLike[str]) -> LayerView:
+def open_layer_view(language: str, modality: str, path: str | os.PathLike[str],
+                    encoder: str | None = None) -> LayerView:
     """Read a view's ``_SUCCESS`` and every listed layer's ids; an error names a missing or
-    unfinished manifest, a listed layer without its folder, and layers whose ids differ."""
-    path = Path(path)
+    unfinished manifest, a listed layer without its folder, layers whose ids differ, and a layer
+    extracted from another model than ``encoder`` (when given: the analysis's model)."""
+    path = input_folder(path, f"layers folder of {language} {modality}")
     manifest = path / MANIFEST
     if not manifest.is_file():
         raise FlipInputError(f"{manifest}: missing; the layers stage has not finished {language} {modality}")
-    try:
-        layers = json.loads(manifest.read_text(encoding="utf-8"))["layers"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise FlipInputError(f"{manifest}: not a layers manifest with a 'layers' list ({err})") from None
+    layers = read_json_object(manifest, "layers manifest").get("layers")
     if not isinstance(layers, list) or not layers:
         raise FlipInputError(f"{manifest}: 'layers' must be a non-empty list of layer names")
     ids = None
     for layer in layers:
         if not (path / layer).is_dir():
             raise FlipInputError(f"{manifest}: lists layer {layer!r} but {path / layer} does not exist")
-        layer_ids = ViewEmbeddings(path / layer).ids
+        layer_view = ViewEmbeddings(path / layer)
+        layer_view.check_encoder(encoder, None, f"the analysis of {encoder}")
+        layer_ids = layer_view.ids
         if ids is None:
             ids = layer_ids
         elif not np.array_equal(ids, layer_ids):

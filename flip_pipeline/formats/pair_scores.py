@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_parquet
 from flip_pipeline.formats.corpus_table import view_language, view_modality
 
 
@@ -64,13 +64,7 @@ def write_pair_scores(path: str | os.PathLike[str], ids, cosine: np.ndarray, met
 
 def read_pair_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(ids, cosine)`` of a pair-scores file."""
-    path = Path(path)
-    if not path.exists():
-        raise FlipInputError(f"{path}: similarity file not found (run the pair stage)")
-    table = pq.read_table(path)
-    for column in ("id", "cosine"):
-        if column not in table.column_names:
-            raise FlipInputError(f"{path}: no column {column!r}; it has {table.column_names}")
+    table = read_parquet(path, ["id", "cosine"], "pair-scores file (of the pair stage)")
     ids = table.column("id").to_numpy(zero_copy_only=False)
     return ids, table.column("cosine").to_numpy(zero_copy_only=False).astype(np.float32)
 

@@ -15,13 +15,13 @@ Record::
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from flip_pipeline.atomic import write_json
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.layout import SELECTION
 
 KEYS = ("experiment", "run", "fingerprint", "criterion", "selected", "selected_run", "settings", "points")
@@ -37,11 +37,8 @@ def write_selection(path: str | os.PathLike[str], record: dict[str, Any]) -> Non
 
 def read_selection(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The selection record at ``path``; an unreadable or incomplete one is an error naming it."""
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise FlipInputError(f"{path}: cannot read the sweep's selection: {err}") from None
-    missing = [key for key in KEYS if not isinstance(record, dict) or key not in record]
+    record = read_json_object(path, "sweep selection")
+    missing = [key for key in KEYS if key not in record]
     if missing:
         raise FlipInputError(f"{path}: a sweep's selection needs {', '.join(KEYS)}; it lacks {missing[0]!r}")
     return record

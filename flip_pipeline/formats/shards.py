@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path, remove_orphaned_temporaries, write_json
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import input_folder, output_folder, read_json, read_parquet_schema
 from flip_pipeline.formats.layout import MANIFEST
 from flip_pipeline.settings import fingerprint_of
 
@@ -51,6 +52,24 @@ VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq
 #: Encoder keys that change how fast, never what, an encoder computes (tests hold the vectors
 #: equal across their values): left out of the fingerprint, so changing them re-embeds nothing.
 SPEED_ONLY_KEYS = ("audio_workers", "prefetch")
+
+
+def expected_fingerprint(name: str | None, spec: dict[str, Any] | None) -> str | None:
+    """:func:`encoder_fingerprint` of a recorded encoder entry; ``None`` when none is recorded."""
+    return encoder_fingerprint(name, spec) if name and spec else None
+
+
+def model_encoder(config: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(encoder name, config fingerprint)`` a model's ``config.json`` says its embeddings come
+    from, for :func:`check_embedded_by`: a model trained or built here records both (its
+    ``encoder`` and ``encoder_spec``); a published checkpoint fetched by a run records the run's
+    encoder (``checkpoint`` and ``source`` beside it); any other (a published folder as
+    downloaded) names none that this pipeline wrote: ``(None, None)``, nothing checked."""
+    if config.get("encoder_spec"):
+        return config.get("encoder"), expected_fingerprint(config.get("encoder"), config["encoder_spec"])
+    if "checkpoint" in config and "source" in config:
+        return config.get("encoder"), None
+    return None, None
 
 
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
@@ -84,6 +103,20 @@ def shard_metadata(encoder: str, view: str, dim: int, fingerprint: str, provenan
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def check_embedded_by(where: str | os.PathLike[str], found: str | None, found_fingerprint: str | None,
+                      encoder: str | None, fingerprint: str | None, whose: str) -> None:
+    """Refuse embeddings (a view folder or a file: ``where``) that record the encoder ``found`` and
+    config ``found_fingerprint``, unless that is the encoder ``encoder`` and, when given, the config
+    ``fingerprint`` (:func:`encoder_fingerprint`) that ``whose`` (a model, a run, another view)
+    expects: embeddings of another space would be scored, silently wrong. ``encoder`` ``None``:
+    nothing is known to check (a published checkpoint names none)."""
+    if encoder is None or (found == encoder and fingerprint in (None, found_fingerprint)):
+        return
+    expected = f"encoder {encoder!r}" + (f" (config fingerprint {fingerprint})" if fingerprint else "")
+    raise FlipInputError(f"{where}: embedded by encoder {found!r} (config fingerprint {found_fingerprint}), but "
+                         f"{whose} needs {expected}: embed it with that encoder, or give the right embeddings")
+
+
 def shard_name(index: int) -> str:
     """``3`` → ``"part-00003.parquet"``."""
     return f"part-{index:05d}.parquet"
@@ -98,8 +131,7 @@ def shard_plan(n_rows: int, shard_rows: int) -> list[tuple[int, int, int]]:
 def open_view(view_dir: str | os.PathLike[str]) -> Path:
     """Make ``view_dir`` ready for (re)writing: create it, remove its manifest (the view is
     incomplete until :func:`close_view` writes a new one) and the temporaries of killed writers."""
-    view_dir = Path(view_dir)
-    view_dir.mkdir(parents=True, exist_ok=True)
+    view_dir = output_folder(view_dir)
     (view_dir / MANIFEST).unlink(missing_ok=True)
     remove_orphaned_temporaries(view_dir, "part-*")
     return view_dir
@@ -146,9 +178,16 @@ def skipped_file_signatures(skipped: Iterable[str], ids: list[str], inputs: list
 
 
 def first_non_finite_row(block: np.ndarray) -> int | None:
-    """Index of the first row of ``block`` ``(n, d)`` with a NaN or infinite value, else ``None``."""
-    bad = ~np.isfinite(block).all(axis=1)
-    return int(np.argmax(bad)) if bad.any() else None
+    """Index of the first row of ``block`` ``(n, d)`` with a NaN or infinite value, else ``None``.
+
+    One read of ``block``: a row's sum is finite only if every value is (NaN and ±inf carry
+    into it); only rows whose sum is not (a bad value, or finite values summing past the dtype's
+    range) are scanned value by value."""
+    suspects = np.flatnonzero(~np.isfinite(block.sum(axis=1)))
+    if not suspects.size:
+        return None
+    bad = ~np.isfinite(block[suspects]).all(axis=1)
+    return int(suspects[np.argmax(bad)]) if bad.any() else None
 
 
 def shard_schema(dim: int, metadata: dict[str, str]) -> pa.Schema:
@@ -206,10 +245,7 @@ def write_manifest(view_dir: Path, shards: list[tuple[str, int]], info: dict) ->
 def _parse_manifest(path: Path) -> dict:
     """The JSON object in ``path`` if it is a manifest of this format with its ``dim`` and
     ``shards``; an error naming the file and what is wrong otherwise."""
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FlipInputError(f"{path}: not a valid manifest: invalid JSON ({err})") from None
+    manifest = read_json(path, "manifest")
     found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
     if found != FORMAT:
         raise FlipInputError(f"{path}: unknown manifest format {found!r}")
@@ -221,7 +257,7 @@ def _parse_manifest(path: Path) -> dict:
 
 def read_manifest(view_dir: str | os.PathLike[str]) -> dict:
     """Load and check ``_SUCCESS``; every listed shard must exist."""
-    view_dir = Path(view_dir)
+    view_dir = input_folder(view_dir, "folder of an embedded view", must_exist=False)
     path = view_dir / MANIFEST
     if not path.exists():
         raise FlipInputError(f"{view_dir}: no {MANIFEST} manifest; the embed stage has not finished this view")
@@ -240,9 +276,16 @@ def bad_shard(path: Path, what: str) -> FlipInputError:
                           f"(snakemake --forcerun {manifest})")
 
 
-def read_embedding_file(path: str | os.PathLike[str], dim: int) -> tuple[list[str], np.ndarray]:
+def read_embedding_file(path: str | os.PathLike[str], dim: int, encoder: str | None = None,
+                        fingerprint: str | None = None, whose: str = "") -> tuple[list[str], np.ndarray]:
     """``id`` and ``embedding`` columns of one Parquet file (e.g. a shard, or a user's file)
-    → ``(ids, float32 (n, dim))``; an error naming the file if a column or the width is wrong."""
+    → ``(ids, float32 (n, dim))``; an error naming the file if a column or the width is wrong, or
+    if it is a shard of another encoder than ``encoder`` (:func:`check_embedded_by`; a file
+    without ``flip.encoder`` metadata, a user's own, is not checked)."""
+    meta = read_parquet_schema(path, "embeddings file").metadata or {}
+    if b"flip.encoder" in meta:
+        check_embedded_by(path, meta[b"flip.encoder"].decode(), meta.get(b"flip.fingerprint", b"").decode() or None,
+                          encoder, fingerprint, whose)
     try:
         table = pq.read_table(path, columns=["id", "embedding"])
     except (OSError, KeyError, ValueError) as err:
@@ -268,11 +311,16 @@ def _flat_values(column: pa.ChunkedArray) -> np.ndarray:
 
 
 @contextmanager
-def _reading(path: Path) -> Iterator[pq.ParquetFile]:
+def _reading(path: Path, mapped: bool = False) -> Iterator[pq.ParquetFile]:
     """An open Parquet reader of the shard ``path``, closed on exit; a file that Arrow cannot
-    read (cut short, not Parquet, a corrupt page) raises one error naming it."""
+    read (cut short, not Parquet, a corrupt page) raises one error naming it.
+
+    ``mapped``: read through a memory map of the file, without pre-buffering (Arrow decodes the
+    pages where the page cache holds them instead of copying the column chunks into buffers first:
+    ~20-30% less CPU time per byte for the embedding column on this project's 2-core VM)."""
+    options = {"memory_map": True, "pre_buffer": False} if mapped else {}
     try:
-        with pq.ParquetFile(path) as pf:
+        with pq.ParquetFile(path, **options) as pf:
             yield pf
     except (OSError, pa.ArrowException) as err:
         raise bad_shard(Path(path), f"not a readable Parquet shard ({err})") from None
@@ -383,9 +431,9 @@ class ViewEmbeddings:
     """Read access to one embedded view without loading it whole.
 
     :meth:`read_rows` reads only the row groups that a contiguous slice touches, with a
-    reader opened for that read: an open Parquet reader keeps the buffers of the row
-    groups it last read, and a memory map keeps every page it touched resident, so either
-    would let memory grow with the data read.
+    reader opened for that read (through a memory map, unmapped when the read ends): an open
+    Parquet reader keeps the buffers of the row groups it last read, and a memory map kept open
+    keeps every page it touched resident, so either would let memory grow with the data read.
 
     Attributes:
         ids: row ids in corpus order, ``(n,)`` object array.
@@ -425,30 +473,57 @@ class ViewEmbeddings:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def check_encoder(self, encoder: str | None, fingerprint: str | None, whose: str) -> None:
+        """:func:`check_embedded_by` of this view (its manifest's encoder and fingerprint)."""
+        check_embedded_by(self.view_dir, self.manifest.get("encoder"), self.manifest.get("fingerprint"), encoder,
+                          fingerprint, whose)
+
     def chunks(self, rows: int = 50_000) -> Iterator[np.ndarray]:
         """Every row in order, as consecutive float32 ``(≤ rows, d)`` arrays (bounded memory)."""
         for lo in range(0, len(self), rows):
             yield self.read_rows(lo, min(len(self), lo + rows))
 
-    def read_rows(self, lo: int, hi: int) -> np.ndarray:
-        """Rows ``[lo, hi)`` as a float32 array ``(hi - lo, d)``; raises on non-finite values."""
-        parts = []
+    def row_group_starts(self) -> np.ndarray:
+        """``(groups,)`` int64 first row of every row group of the view: reads split at these read no
+        row group twice."""
+        starts = [shard.start + shard.group_starts[:-1] for shard in self._shards]
+        return np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, dtype=np.int64)
+
+    def read_rows(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``[lo, hi)`` as a float32 array ``(hi - lo, d)``; raises on non-finite values.
+
+        ``out``: a float32 ``(hi - lo, d)`` array to fill and return (no other copy is made: each
+        row group's values go from Arrow's buffers straight into it); a new one when ``None``.
+        Threads may read disjoint ranges at once (each read opens its own reader).
+        """
+        if out is None:
+            out = np.empty((hi - lo, self.dim), dtype=np.float32)
+        elif out.shape != (hi - lo, self.dim) or out.dtype != np.float32:
+            raise ValueError(f"out is {out.dtype} {out.shape}, rows {lo}:{hi} need float32 {(hi - lo, self.dim)}")
         for shard in self._shards:
             a, b = max(lo, shard.start), min(hi, shard.start + shard.rows)
             if a >= b:
                 continue
             first_rg = int(np.searchsorted(shard.group_starts, a - shard.start, side="right")) - 1
             last_rg = int(np.searchsorted(shard.group_starts, b - 1 - shard.start, side="right")) - 1
-            with _reading(shard.path) as pf:
-                col = pf.read_row_groups(range(first_rg, last_rg + 1), columns=["embedding"]).column(0)
-            flat = _flat_values(col)
-            del col  # the Arrow buffers are released with ``col``
-            offset = a - shard.start - int(shard.group_starts[first_rg])
-            block = flat.reshape(-1, self.dim)[offset : offset + (b - a)]
-            row = first_non_finite_row(block)
-            if row is not None:
-                raise bad_shard(shard.path, f"embedding of id {self.ids[a + row]!r} is not finite")
-            parts.append(block)
-        if not parts:
-            return np.empty((0, self.dim), dtype=np.float32)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+            with _reading(shard.path, mapped=True) as pf:
+                col = pf.read_row_groups(range(first_rg, last_rg + 1), columns=["embedding"],
+                                         use_threads=False).column(0)
+            _copy_rows(col, shard.start + int(shard.group_starts[first_rg]), a, b, out[a - lo : b - lo])
+            del col  # the Arrow buffers are released with it
+            bad = first_non_finite_row(out[a - lo : b - lo])
+            if bad is not None:
+                raise bad_shard(shard.path, f"embedding of id {self.ids[a + bad]!r} is not finite")
+        return out
+
+
+def _copy_rows(column: pa.ChunkedArray, first: int, a: int, b: int, out: np.ndarray) -> None:
+    """Copy the rows ``[a, b)`` of an embedding column whose first row is row ``first`` into
+    ``out`` ``(b - a, d)``, chunk by chunk from Arrow's buffers."""
+    row = first
+    for chunk in column.chunks:
+        values = chunk.flatten().to_numpy(zero_copy_only=False).reshape(-1, out.shape[1])
+        start, end = max(a, row), min(b, row + len(values))
+        if start < end:
+            out[start - a : end - a] = values[start - row : end - row]
+        row += len(values)

@@ -2,8 +2,9 @@
 
 Columns: ``id`` (sentence id), ``language``, ``modality`` (``text``/``speech``),
 ``resource`` (resource level), ``x``, ``y`` (map coordinates, no unit). Schema metadata
-``flip.encoder``, ``flip.layer``, ``flip.settings`` (the TSNE arguments, JSON) and
-``flip.versions`` (scikit-learn's).
+``flip.encoder``, ``flip.layer``, ``flip.layers`` (the layer read per modality, JSON: a
+speech-only layer's map takes the text side's partner), ``flip.settings`` (the TSNE
+arguments, JSON) and ``flip.versions`` (scikit-learn's).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_parquet
 
 COLUMNS = ("id", "language", "modality", "resource", "x", "y")
 
@@ -30,10 +32,7 @@ def write_map(path: str | os.PathLike[str], points: pd.DataFrame, metadata: dict
 
 def read_map(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, str]]:
     """``(points, metadata without the flip. prefix)``; an error naming the file if it is not a map."""
-    try:
-        table = pq.read_table(path)
-    except (OSError, ValueError) as err:
-        raise FlipInputError(f"{path}: not a readable t-SNE map ({err})") from None
+    table = read_parquet(path, what="t-SNE map")
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise FlipInputError(f"{path}: t-SNE map lacks columns {missing}")

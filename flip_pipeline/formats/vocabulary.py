@@ -20,7 +20,6 @@ if none matches, the token is not a unit and the scan advances by one token.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -34,7 +33,8 @@ import scipy.sparse as sp
 
 from flip_pipeline.atomic import atomic_path, write_json
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.text import Tokenizer
+from flip_pipeline.files import read_json_object
+from flip_pipeline.text import TOKEN_PATTERNS, Tokenizer
 
 KINDS = ("words", "concepts")
 
@@ -62,10 +62,10 @@ class Vocabulary:
     def from_json(cls, path: str | os.PathLike[str], pattern: str = "latin") -> Vocabulary:
         """Load a ``vocab.json`` (word → index, indices 0..W-1 each used once)."""
         path = Path(path)
-        try:
-            mapping = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise FlipInputError(f"{path}: cannot read vocabulary: {err}") from None
+        if pattern not in TOKEN_PATTERNS:
+            raise FlipInputError(f"{path}: the token pattern recorded for it, {pattern!r}, is none of "
+                                 f"{sorted(TOKEN_PATTERNS)}")
+        mapping = read_json_object(path, "vocabulary (vocab.json)")
         words = [""] * len(mapping)
         for word, idx in mapping.items():
             if not isinstance(idx, int) or not 0 <= idx < len(mapping) or words[idx]:
@@ -76,9 +76,7 @@ class Vocabulary:
     @classmethod
     def load(cls, vocab_dir: str | os.PathLike[str]) -> Vocabulary:
         """Load ``vocab.json`` with the pattern recorded in ``settings.json`` beside it."""
-        vocab_dir = Path(vocab_dir)
-        settings = json.loads((vocab_dir / "settings.json").read_text(encoding="utf-8"))
-        return cls.from_json(vocab_dir / "vocab.json", settings["pattern"])
+        return cls.from_json(Path(vocab_dir) / "vocab.json", vocabulary_settings(vocab_dir, "pattern")["pattern"])
 
     def bag_of_words(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         """Count in-vocabulary tokens.
@@ -184,12 +182,22 @@ class ConceptVocabulary:
         return cls(plain.words, plain.tokenizer)
 
 
+def vocabulary_settings(vocab_dir: str | os.PathLike[str], *required: str) -> dict:
+    """The ``settings.json`` of a vocabulary folder; an error naming the file when it is missing,
+    not a JSON object, or lacks one of the ``required`` keys."""
+    path = Path(vocab_dir) / "settings.json"
+    settings = read_json_object(path, "vocabulary settings")
+    missing = [key for key in required if not isinstance(settings.get(key), str)]
+    if missing:
+        raise FlipInputError(f"{path}: vocabulary settings lack {missing[0]!r} (rebuild the vocabulary)")
+    return settings
+
+
 def load_vocabulary(vocab_dir: str | os.PathLike[str]) -> Vocabulary | ConceptVocabulary:
     """The vocabulary of a ``vocab/{vocab}/`` folder by its ``settings.json`` ``kind``: a
     :class:`Vocabulary` (words) or a :class:`ConceptVocabulary` (greedy spans). Both have
     ``bag_of_words(texts) -> (counts, oov_types)``."""
-    settings = json.loads((Path(vocab_dir) / "settings.json").read_text(encoding="utf-8"))
-    if settings.get("kind") == "concepts":
+    if vocabulary_settings(vocab_dir).get("kind") == "concepts":
         return ConceptVocabulary.load(vocab_dir)
     return Vocabulary.load(vocab_dir)
 

@@ -18,7 +18,6 @@ of its attention mask.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +29,10 @@ from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batc
 from flip_pipeline.encoders.sentence_transformers import resolve_model_path
 from flip_pipeline.encoders.sonar import PRECISIONS
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_json, read_json_object
 from flip_pipeline.formats.corpus_table import view_modality
-from flip_pipeline.layers.base import masked_mean, stack_names, to_numpy
+from flip_pipeline.layers.base import masked_mean, to_numpy
+from flip_pipeline.layers.names import stack_names
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,14 @@ def sentence_transformer_folder(model: str) -> tuple[str, int | None]:
     modules = folder / "modules.json"
     if not modules.is_file():
         return str(folder) if folder.is_dir() else model, None
-    entries = json.loads(modules.read_text(encoding="utf-8"))
-    transformer = next((e for e in entries if e.get("type", "").endswith(".Transformer")), None)
+    entries = read_json(modules, "sentence-transformers module list")
+    transformer = next((e for e in entries if isinstance(e, dict) and str(e.get("type", "")).endswith(".Transformer")),
+                       None) if isinstance(entries, list) else None
     if transformer is None:
         raise FlipInputError(f"model {model!r}: {modules} names no Transformer module to read layers from")
     sub = folder / transformer.get("path", "")
     config = sub / "sentence_bert_config.json"
-    limit = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length") if config.is_file() else None
+    limit = read_json_object(config, "sentence-transformers config").get("max_seq_length") if config.is_file() else None
     return str(sub), limit
 
 

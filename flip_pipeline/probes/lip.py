@@ -58,11 +58,14 @@ class Probe(nn.Module):
     def prox_l1(self, threshold: float) -> None:
         """Soft-threshold the word matrix: ``E ← sign(E) · max(|E| − threshold, 0)``.
 
-        Called after each optimiser step with ``threshold = lr · λ``.
+        One in-place pass over ``E`` (ATen's ``softshrink`` writing into ``E``): ``E ∓ threshold``
+        outside ``[−threshold, threshold]``, +0 inside, the very values of ``E − clamp(E, −threshold,
+        threshold)`` (two passes moving five times ``E``'s bytes: for the paper-size ``E1``, 1 GB,
+        ~0.25 ms at an H200's 4.1 TB/s). Called after each optimiser step with ``threshold = lr · λ``.
         """
         if threshold > 0:
             w = self.words
-            w.copy_(torch.sign(w) * torch.clamp(w.abs() - threshold, min=0.0))
+            torch.ops.aten.softshrink.out(w, threshold, out=w)
 
 
 class LiP(Probe):

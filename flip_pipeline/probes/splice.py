@@ -23,7 +23,6 @@ A saved model is a folder: ``concepts.json`` (list of concept strings, index ord
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,11 +32,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
-from flip_pipeline.atomic import atomic_path, write_json
+from flip_pipeline.atomic import write_json, write_safetensors
 from flip_pipeline.encoders.base import Encoder
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_json, read_json_object
 from flip_pipeline.settings import settings_from_dict
 
 
@@ -201,8 +202,7 @@ class SpliceModel:
                                               "dim": int(self.dictionary.shape[1]), "views": sorted(self.means)})
         tensors = {"dictionary": self.dictionary.detach().cpu().contiguous()}
         tensors.update({f"mean.{v}": m.detach().cpu().contiguous() for v, m in self.means.items()})
-        with atomic_path(out_dir / "splice.safetensors") as tmp:
-            save_file(tensors, str(tmp), metadata={"format": "pt", "type": "splice"})
+        write_safetensors(out_dir / "splice.safetensors", tensors, {"format": "pt", "type": "splice"})
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> SpliceModel:
@@ -210,9 +210,14 @@ class SpliceModel:
         weights = model_dir / "splice.safetensors"
         if not weights.exists():
             raise FlipInputError(f"{model_dir}: no splice.safetensors")
-        tensors = load_file(str(weights), device=str(device))
-        concepts = json.loads((model_dir / "concepts.json").read_text(encoding="utf-8"))
-        info = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        try:
+            tensors = load_file(str(weights), device=str(device))
+        except SafetensorError as err:
+            raise FlipInputError(f"{weights}: not a safetensors file ({err})") from None
+        concepts = read_json(model_dir / "concepts.json", "SpLiCE concept list")
+        info = read_json_object(model_dir / "config.json", "SpLiCE model configuration")
+        if not isinstance(concepts, list):
+            raise FlipInputError(f"{model_dir / 'concepts.json'}: must hold a list of concepts")
         if "dictionary" not in tensors or tensors["dictionary"].shape[0] != len(concepts):
             raise FlipInputError(f"{weights}: needs a 'dictionary' with one row per concept of concepts.json "
                                  f"({len(concepts)})")

@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 
 from flip_pipeline.atomic import atomic_path  # noqa: E402
 from flip_pipeline.errors import FlipInputError  # noqa: E402
-from flip_pipeline.formats.evaluation import read_json  # noqa: E402
+from flip_pipeline.files import read_json_object  # noqa: E402
 from flip_pipeline.report.results import collect_results, entries_for_inputs  # noqa: E402
 
 
@@ -111,7 +111,7 @@ def entity_recall_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
     series = 0  # one colour per input × bias
     averages = set()
     for path, entry in zip(inputs, entries_for_inputs(name, spec["entries"], inputs)):
-        record = read_json(path)
+        record = read_json_object(path)
         if "ks" not in record:
             raise FlipInputError(f"{path}: not an entity recall file (no 'ks')")
         averages.add(record.get("average", "entity"))

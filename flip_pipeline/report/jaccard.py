@@ -7,20 +7,16 @@ vocabulary indices of the correct keywords within the first ``k`` ranks), aligne
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_parquet
 from flip_pipeline.metrics import jaccard, summarize
 
 
 def read_hits(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(ids, rows, words)`` of a details file: ``(n,)`` str ids and, for every hit, its
     row (int64, ascending) and vocabulary index (int64)."""
-    try:
-        table = pq.read_table(path, columns=["id", "hit_index"])
-    except (OSError, pa.ArrowException) as err:
-        raise FlipInputError(f"{path}: cannot read columns 'id' and 'hit_index': {err}") from None
+    table = read_parquet(path, ["id", "hit_index"], "evaluation details file")
     hits = table.column("hit_index").combine_chunks()
     lengths = hits.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
     rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)

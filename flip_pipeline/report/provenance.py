@@ -12,11 +12,10 @@ table then carries the fingerprint of all its inputs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.evaluation import read_json
+from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.layout import SELECTION
 from flip_pipeline.formats.selection import read_selection, selected_model_dir, selected_point
 from flip_pipeline.settings import fingerprint_of
@@ -24,10 +23,7 @@ from flip_pipeline.settings import fingerprint_of
 
 def _config_fingerprint(config: Path) -> str | None:
     """The ``fingerprint`` in a model's ``config.json`` (``None`` if it has none)."""
-    try:
-        return json.loads(config.read_text(encoding="utf-8")).get("fingerprint")
-    except (OSError, json.JSONDecodeError) as err:
-        raise FlipInputError(f"{config}: cannot read the model's configuration: {err}") from None
+    return read_json_object(config, "model configuration").get("fingerprint")
 
 
 def _model_fingerprint(model: Path, where: str) -> str | None:
@@ -55,7 +51,7 @@ def check_provenance(entries: list[dict], name: str) -> str | None:
     checked = [e for e in entries if e.get("fingerprint")]
     for e in checked:
         where = f"report {name}: run {e['run']!r} of experiment {e['experiment']!r}"
-        recorded = read_json(e["path"]).get("fingerprint")
+        recorded = read_json_object(e["path"]).get("fingerprint")
         if recorded != e["fingerprint"]:
             raise FlipInputError(f"{where}: {e['path']} was made by another configuration (fingerprint "
                                  f"{recorded} instead of {e['fingerprint']}); rerun snakemake to rebuild it")

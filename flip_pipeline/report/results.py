@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.corpus_table import view_language, view_modality
-from flip_pipeline.formats.evaluation import read_json
+from flip_pipeline.settings import require_keys
 
 METHOD_NAMES = {"lip": "LiP", "flip": "FLiP", "splice": "SpLiCE"}
 
@@ -29,6 +30,10 @@ def probe_label(method: str, rank) -> str:
 
 def entries_for_inputs(name: str, entries: list[dict], inputs: list[str]) -> list[dict]:
     """The spec entry of every input file, in input order; an input no entry describes is an error."""
+    if not isinstance(entries, list):
+        raise FlipInputError(f"report {name}: the report spec's entries must be a list of entries")
+    for i, entry in enumerate(entries):
+        require_keys(entry, ("path",), f"report {name}: --spec entries[{i}]")
     by_path = {str(Path(e["path"])): e for e in entries}
     missing = [p for p in inputs if str(Path(p)) not in by_path]
     if missing:
@@ -46,7 +51,7 @@ def collect_results(entries: list[dict], inputs: list[str], name: str = "") -> p
     """
     rows = []
     for path, entry in zip(inputs, entries_for_inputs(name, entries, inputs)):
-        summary = read_json(path)
+        summary = read_json_object(path)
         try:
             acc = summary["accuracy"]
             row = {

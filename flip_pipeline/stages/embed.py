@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from flip_pipeline.device import pick_device
+from flip_pipeline.device import pick_device, resolve_device
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.encoders.base import Encoder, encode_with_skips
 from flip_pipeline.errors import FlipInputError
@@ -94,9 +94,10 @@ def embed_view(
     Returns:
         The manifest written to ``out_dir/_SUCCESS``.
     """
+    resolve_device(device)  # a device that is not there: refused before anything is touched
+    ids, inputs = read_view(corpus_path, view)  # bad input: refused before the output folder is touched
     last = last_manifest(out_dir)  # before open_view removes it
     out_dir = open_view(out_dir)
-    ids, inputs = read_view(corpus_path, view)
     fingerprint = encoder_fingerprint(encoder_name, encoder_spec)
     plan = shard_plan(len(ids), shard_rows)
     found = {index: check_shard(out_dir / shard_name(index), ids[lo:hi], inputs[lo:hi], fingerprint,

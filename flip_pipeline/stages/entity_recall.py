@@ -21,10 +21,11 @@ import os
 import numpy as np
 
 from flip_pipeline.atomic import write_json
+from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.entities import read_entities
-from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.shards import ViewEmbeddings, model_encoder
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import entity_recall, entity_reference, sentence_means, summarize
 from flip_pipeline.settings import ENTITY_AVERAGE
@@ -66,7 +67,7 @@ def recall_summaries(top: np.ndarray, sentence: np.ndarray, tokens, ks: list[int
 def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str | os.PathLike[str],
                         entities_path: str | os.PathLike[str], ks: list[int], out_json: str | os.PathLike[str],
                         labels: list[str] | None = None, fingerprint: str | None = None,
-                        average: str = ENTITY_AVERAGE) -> dict:
+                        average: str = ENTITY_AVERAGE, device: str = "auto") -> dict:
     """Score entity recall of a trained probe on one embedded test view and write ``out_json``.
 
     Args:
@@ -81,13 +82,15 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
         fingerprint: of the configuration this result belongs to, recorded for the report's check.
         average: ``sentence`` (the published evaluation: per sentence, the mean over its
             entities, then the mean over sentences) or ``entity`` (the mean over entities).
+        device: where the probe ranks (``auto``: CUDA when present, ``cpu``, ``cuda[:i]``).
 
     Returns:
         the JSON written.
     """
-    probe, vocab, _ = load_checkpoint(resolve_checkpoint(model_dir))
+    probe, vocab, recorded = load_checkpoint(resolve_checkpoint(model_dir), pick_device(device))
     ks = _check_ks(ks, len(vocab), model_dir)
     embeddings = ViewEmbeddings(embeddings_dir)
+    embeddings.check_encoder(*model_encoder(recorded), f"model {model_dir}")
     ids, entities = read_entities(entities_path, labels)
     rows = entity_rows(ids, embeddings.ids, entities_path, embeddings_dir)
     tagged = [i for i, ents in enumerate(entities) if ents]

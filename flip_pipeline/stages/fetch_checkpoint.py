@@ -18,7 +18,9 @@ from typing import Any
 
 from flip_pipeline.atomic import atomic_path, write_json
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import output_folder
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
+from flip_pipeline.settings import require_keys
 
 
 def _check_declared(spec: dict[str, Any], probe, where: str) -> None:
@@ -44,12 +46,12 @@ def fetch_checkpoint_stage(spec: dict[str, Any], out_dir: str | os.PathLike[str]
             ``probe``, ``rank`` and its ``fingerprint``, recorded in the copied ``config.json``.
         out_dir: ``models/{experiment}/{run}``.
     """
+    require_keys(spec, ("checkpoint", "probe", "rank"), "--spec (a run with a checkpoint)")
     folder = resolve_checkpoint(spec["checkpoint"])
     where = spec["checkpoint"] if str(folder) == spec["checkpoint"] else f"{spec['checkpoint']} ({folder})"
     probe, _, published = load_checkpoint(folder)
     _check_declared(spec, probe, where)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir)
     with atomic_path(out_dir / "vocab.json") as tmp:
         shutil.copyfile(folder / "vocab.json", tmp)
     write_json(out_dir / "config.json", {**published, **spec, "source": str(folder)})

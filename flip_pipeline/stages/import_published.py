@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import write_json
 from flip_pipeline.corpora.flip_data import (
@@ -37,6 +35,7 @@ from flip_pipeline.corpora.flip_data import (
     view_kind,
 )
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_parquet
 from flip_pipeline.formats import layout
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.pair_scores import write_pair_scores
@@ -90,11 +89,7 @@ def _write_view_shards(
 
 def _table_rows(corpus_table: Path) -> tuple[str, list[str], np.ndarray]:
     """``(split, ids, published array rows)`` of a corpus table written from the published data."""
-    try:
-        table = pq.read_table(corpus_table, columns=["id", "flip_row", "split"])
-    except (OSError, KeyError, pa.ArrowException) as err:
-        raise FlipInputError(f"{corpus_table}: not a corpus table of a flip_data corpus "
-                             f"(needs columns id, flip_row, split): {err}") from None
+    table = read_parquet(corpus_table, ["id", "flip_row", "split"], "corpus table of a flip_data corpus")
     splits = set(table.column("split").to_pylist())
     if len(splits) != 1 or not splits <= set(SPLITS):
         raise FlipInputError(f"{corpus_table}: column split holds {sorted(map(str, splits))}, expected one of {SPLITS}")

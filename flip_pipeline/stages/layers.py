@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import write_json
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import output_folder, read_parquet_schema
 from flip_pipeline.formats.corpus_table import read_view
 from flip_pipeline.formats.layout import MANIFEST
 from flip_pipeline.formats.shards import (
@@ -81,7 +81,7 @@ def _kept_dims(found: dict[int, KeptShard | str], last_dim: int | None) -> set[i
 
 def _recorded(folder: Path, key: str) -> str:
     """The ``flip.<key>`` metadata of the first shard of a complete layer folder."""
-    meta = pq.read_schema(folder / shard_name(0)).metadata or {}
+    meta = read_parquet_schema(folder / shard_name(0), "layer shard").metadata or {}
     return meta.get(f"flip.{key}".encode(), b"").decode()
 
 
@@ -119,8 +119,7 @@ def extract_layers(
     if encoder is None:
         encoder = build_layer_encoder(encoder_name, encoder_spec, str(pick_device(device)))
     names = select_layers(layers, encoder.layer_names(view), encoder_name, view)  # bad input: nothing written yet
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # incomplete until every layer is
     _remove_other_layers(out_dir, names)
     plan = shard_plan(len(ids), shard_rows)

@@ -49,6 +49,7 @@ def pair_views(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], out
             f"{dir_a} and {dir_b} differ in ids at row {row} ({a.ids[row]!r} vs {b.ids[row]!r}); "
             "pair two views of one split"
         )
+    b.check_encoder(a.manifest.get("encoder"), a.manifest.get("fingerprint"), f"pairing with {dir_a}")
     if a.dim != b.dim:
         raise FlipInputError(f"{dir_a} has dimension {a.dim} but {dir_b} has {b.dim}; cosine needs one space")
     parts = [cosine_rows(a.read_rows(lo, min(lo + CHUNK_ROWS, len(a))), b.read_rows(lo, min(lo + CHUNK_ROWS, len(a))))

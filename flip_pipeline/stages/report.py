@@ -17,6 +17,7 @@ from flip_pipeline.report.provenance import check_provenance
 from flip_pipeline.report.results import collect_results, entries_for_inputs
 from flip_pipeline.report.sweeps import add_sweeps, read_sweeps, with_chosen_rank
 from flip_pipeline.report.tables import write_table
+from flip_pipeline.settings import require_keys
 
 
 def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix: str) -> None:
@@ -36,6 +37,7 @@ def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix
     layout = spec.get("layout", "accuracy")
     if layout not in layouts:
         raise FlipInputError(f"report {name}: unknown {kind} layout {layout!r}; known: {', '.join(layouts)}")
+    require_keys(spec, ("entries",), f"report {name}: --spec")
     fingerprint = check_provenance(entries_for_inputs(name, spec["entries"], inputs), name)
     if kind == "table":
         results = collect_results(spec["entries"], inputs, name)

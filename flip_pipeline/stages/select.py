@@ -10,16 +10,19 @@ The choice is written as ``selected.json`` (:mod:`flip_pipeline.formats.selectio
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 from typing import Any
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.layout import MODEL_FILES
 from flip_pipeline.formats.selection import write_selection
+from flip_pipeline.settings import require_keys
 
+SPEC_KEYS = ("experiment", "run", "fingerprint", "criterion", "points")  # of Run.spec() of a swept run
+POINT_KEYS = ("run", "fingerprint", "settings")
 TIE_BREAK = "the first point in grid order (settings sorted by name, values as listed)"
 
 
@@ -36,10 +39,7 @@ def _point_result(model_dir: Path, point: dict[str, Any], criterion: str) -> dic
     if not (model_dir / MODEL_FILES["probe"][0]).exists():
         raise FlipInputError(f"sweep point {point['run']!r}: {model_dir} has no {MODEL_FILES['probe'][0]} (not trained)")
     config_path = model_dir / "config.json"
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise FlipInputError(f"{config_path}: cannot read the sweep point's configuration: {err}") from None
+    config = read_json_object(config_path, "sweep point's configuration")
     if config.get("fingerprint") != point["fingerprint"]:
         raise FlipInputError(f"{config_path}: sweep point {point['run']!r} was trained by another configuration "
                              f"(fingerprint {config.get('fingerprint')} instead of {point['fingerprint']}); "
@@ -63,7 +63,12 @@ def select_stage(spec: dict[str, Any], point_dirs: list[str | os.PathLike[str]],
     Returns:
         the record written.
     """
+    require_keys(spec, SPEC_KEYS, "--spec (a swept run)")
     points = spec["points"]
+    if not isinstance(points, list):
+        raise FlipInputError(f"--spec (a swept run) {spec['run']}: 'points' must be a list of sweep points")
+    for i, point in enumerate(points):
+        require_keys(point, POINT_KEYS, f"--spec (a swept run) {spec['run']}: points[{i}]")
     if len(point_dirs) != len(points) or not points:
         raise FlipInputError(f"run {spec['run']}: {len(points)} sweep points but {len(point_dirs)} model folders")
     criterion = spec["criterion"]

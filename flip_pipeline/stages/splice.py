@@ -12,9 +12,10 @@ from typing import Any
 
 from flip_pipeline.device import pick_device
 from flip_pipeline.encoders import build_encoder
-from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
 from flip_pipeline.formats.vocabulary import ConceptVocabulary
 from flip_pipeline.probes.splice import SpliceSettings, build_splice_model
+from flip_pipeline.settings import require_keys
 
 
 def splice_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: str | os.PathLike[str],
@@ -30,11 +31,15 @@ def splice_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: 
         out_dir: ``models/{experiment}/{run}``.
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
     """
+    require_keys(spec, ("experiment", "run", "encoder", "vocab", "target_view"), "--spec (a SpLiCE run)")
     settings = SpliceSettings.from_dict(spec.get("training", {}), f"experiments.{spec['experiment']}.splice")
     device = str(pick_device(device))
     concepts = ConceptVocabulary.load(vocab_dir).concepts
+    opened = [ViewEmbeddings(folder) for folder in train_dirs]
+    for view in opened:
+        view.check_encoder(spec["encoder"], expected_fingerprint(spec["encoder"], encoder_spec), f"run {spec['run']}")
     encoder = build_encoder(spec["encoder"], encoder_spec, device)
-    views = {view.manifest["view"]: view.chunks() for view in map(ViewEmbeddings, train_dirs)}
+    views = {view.manifest["view"]: view.chunks() for view in opened}
     model = build_splice_model(concepts, encoder, spec["target_view"], views, device)
     model.info.update({"run": spec["run"], "vocab": spec["vocab"], "settings": settings.__dict__,
                        "encoder_spec": encoder_spec, "fingerprint": spec.get("fingerprint")})

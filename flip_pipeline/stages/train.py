@@ -18,18 +18,20 @@ import numpy as np
 
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import output_folder
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.checkpoint import save_checkpoint
 from flip_pipeline.formats.pair_scores import similarity_mask
-from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.objective import view_weights
-from flip_pipeline.settings import rank_of
+from flip_pipeline.settings import rank_of, require_keys
 from flip_pipeline.training.alignment import AlignedView
 from flip_pipeline.training.batches import TrainingData
 from flip_pipeline.training.loop import DevSet, TrainSettings, make_dev_set, train_probe
 
 Folder = str | os.PathLike[str]
+RUN_KEYS = ("run", "probe", "rank", "alpha", "encoder", "train_views", "target_view")  # of Run.spec() used here
 
 
 def _vocab_bag(path: Folder, vocab: Vocabulary, vocab_dir: Folder) -> BagOfWords:
@@ -39,13 +41,22 @@ def _vocab_bag(path: Folder, vocab: Vocabulary, vocab_dir: Folder) -> BagOfWords
     return bow
 
 
-def _dev_set(dev_dirs: list[Folder], weights: list[float], dev_bow_path: Folder, dev_bow: BagOfWords,
-             keep: np.ndarray | None) -> DevSet:
+def _run_views(folders: list[Folder], spec: dict[str, Any], encoder_spec: dict[str, Any]) -> list[ViewEmbeddings]:
+    """The embedded views in ``folders``, each refused unless embedded by the run's encoder (and,
+    when ``encoder_spec`` is given, its config)."""
+    views = [ViewEmbeddings(folder) for folder in folders]
+    for view in views:
+        view.check_encoder(spec["encoder"], expected_fingerprint(spec["encoder"], encoder_spec), f"run {spec['run']}")
+    return views
+
+
+def _dev_set(dev_views: list[ViewEmbeddings], weights: list[float], dev_bow_path: Folder,
+             dev_bow: BagOfWords, keep: np.ndarray | None) -> DevSet:
     """The dev views of weight > 0, restricted to rows every one of them embedded and, when given,
     to the ``keep`` mask of the ``sim_threshold`` filter; ``dev_bow`` is the bag of words read from
     ``dev_bow_path``."""
-    views = [AlignedView(ViewEmbeddings(folder), dev_bow.ids, str(dev_bow_path))
-             for folder, weight in zip(dev_dirs, weights) if weight > 0]
+    views = [AlignedView(view, dev_bow.ids, str(dev_bow_path))
+             for view, weight in zip(dev_views, weights) if weight > 0]
     present = np.logical_and.reduce([view.present for view in views])  # rows no encoder skipped
     if keep is not None:
         present = present & keep
@@ -73,6 +84,8 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
     Returns:
         the training summary (best dev recall, iterations, rows, settings).
     """
+    require_keys(spec, RUN_KEYS, "--spec (a run)")
+    torch_device = pick_device(device)  # a device that is not there: refused before anything is read
     weights = view_weights(spec["alpha"], len(spec["train_views"]))
     if len(train_dirs) != len(weights) or len(dev_dirs) != len(weights):
         raise FlipInputError(f"run {spec['run']}: expected {len(weights)} train and dev embedding folders")
@@ -87,11 +100,11 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
                                  f"{'--sim' if not sim else '--dev-sim'} file was given")
         keep = similarity_mask(sim, bow.ids, settings.sim_threshold)
         dev_keep = similarity_mask(dev_sim, dev_bag.ids, settings.sim_threshold)
-    data = TrainingData([ViewEmbeddings(d) for d in train_dirs], weights, bow, str(train_bow), keep)
-    dev = _dev_set(dev_dirs, weights, dev_bow, dev_bag, dev_keep)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    probe, summary = train_probe(spec["probe"], rank_of(spec["rank"]), data, dev, settings, pick_device(device),
+    train_views = _run_views(train_dirs, spec, encoder_spec)
+    data = TrainingData(train_views, weights, bow, str(train_bow), keep)
+    dev = _dev_set(_run_views(dev_dirs, spec, encoder_spec), weights, dev_bow, dev_bag, dev_keep)
+    out = output_folder(out_dir)
+    probe, summary = train_probe(spec["probe"], rank_of(spec["rank"]), data, dev, settings, torch_device,
                                  out / "train_log.jsonl")
     if keep is not None:
         summary["sim_filter"] = {

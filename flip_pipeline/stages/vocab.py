@@ -32,7 +32,7 @@ import pyarrow as pa
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view, view_language
 from flip_pipeline.formats.vocabulary import ConceptVocabulary, Vocabulary, write_vocabulary
-from flip_pipeline.settings import settings_from_dict
+from flip_pipeline.settings import require_keys, settings_from_dict
 from flip_pipeline.text import Tokenizer, default_pattern, letter_scripts
 
 MAX_WORDS = 100_000  # the paper's vocabulary size
@@ -46,6 +46,7 @@ def vocab_stage(name: str, spec: dict[str, Any], corpus_table: str | os.PathLike
     ``spec["kind"]`` is ``words`` (default) or ``concepts``; ``pattern`` defaults to the
     view language's (:func:`~flip_pipeline.text.default_pattern`).
     """
+    require_keys(spec, ("view",), f"vocabularies.{name}")
     _, texts = read_view(corpus_table, spec["view"])
     pattern = spec.get("pattern", default_pattern(view_language(spec["view"])))
     settings = {"name": name, **spec, "source": str(corpus_table), "sentences": len(texts)}

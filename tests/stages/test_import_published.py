@@ -115,7 +115,7 @@ def test_view_and_score_import_name_bad_input(published, tmp_path):
     with pytest.raises(FlipInputError, match=r"dev_text_embs.npy: row 2 is not finite; .* rebuild the corpus"):
         import_flip_view(published, "en", table, "text_en", out)
     assert not (out / "_SUCCESS").exists()
-    with pytest.raises(FlipInputError, match=r"vocab.json: not a corpus table of a flip_data corpus"):
+    with pytest.raises(FlipInputError, match=r"vocab.json: not a readable corpus table of a flip_data corpus"):
         (tmp_path / "vocab.json").write_text("{}")
         import_flip_scores(published, "en", tmp_path / "vocab.json", tmp_path / "sim.parquet")
 

@@ -35,8 +35,8 @@ def imported(tmp_path, tatoeba_dir):
 
 def _spec(sim_threshold):
     return {"run": "flip-r4-a0.5-sonar_published-text_en+speech_en", "probe": "flip", "rank": 4, "alpha": 0.5,
-            "train_views": VIEWS, "training": {"batch_size": 8, "max_iterations": 2, "eval_every": 1,
-                                               "sim_threshold": sim_threshold}}
+            "encoder": "sonar_published", "train_views": VIEWS, "target_view": "text_en",
+            "training": {"batch_size": 8, "max_iterations": 2, "eval_every": 1, "sim_threshold": sim_threshold}}
 
 
 def _lowered(results, tmp_path, split, rows):

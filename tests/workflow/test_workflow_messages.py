@@ -65,8 +65,8 @@ def test_a_second_run_at_once_says_the_folder_is_locked(tmp_path):
             time.sleep(0.1)
         second = snakemake(tmp_path)
         said = second.stdout + second.stderr
-        assert second.returncode != 0 and "locked by another Snakemake run" in said, said[-2000:]
-        assert "snakemake --unlock" in said
+        assert second.returncode != 0 and "This folder is locked by a Snakemake run (pid" in said, said[-2000:]
+        assert "it is still running: wait for it to end" in said
     finally:
         first.wait(timeout=300)
     assert first.returncode == 0

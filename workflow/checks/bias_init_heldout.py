@@ -102,9 +102,9 @@ def train_and_test(work: Path, vocab_dir: str, encoder: str, probe: str, rank: i
                    max_iterations: int, languages: list[str]) -> dict[str, tuple[float, float]]:
     """One probe trained on the pool; ``{lang: (accuracy on the EN side, on the XX side)}`` in percent."""
     run = f"{probe}{'-r' + str(rank) if probe == 'flip' else ''}-{encoder}-{bias_init}"
-    spec = {"run": run, "probe": probe, "rank": rank if probe == "flip" else None, "alpha": 1.0,
-            "train_views": ["text_en"], "training": {**TRAINING, "max_iterations": max_iterations,
-                                                     "bias_init": bias_init}}
+    spec = {"run": run, "probe": probe, "rank": rank if probe == "flip" else None, "alpha": 1.0, "encoder": encoder,
+            "train_views": ["text_en"], "target_view": "text_en",
+            "training": {**TRAINING, "max_iterations": max_iterations, "bias_init": bias_init}}
     model_dir = layout.model_dir(work, "heldout", run)
     emb = {split: [layout.embedding_dir(work, encoder, "pool", split, "text_en")] for split in ("train", "dev")}
     bow = {split: layout.bow_file(work, "pool_en", "pool", split, "text_en") for split in ("train", "dev")}

@@ -5,42 +5,52 @@ import json
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from flip_pipeline.config import validate_config
 from flip_pipeline.corpora.flip_data import split_files, view_kind
 from flip_pipeline.encoders import uses_gpu
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.files import check_output_folder
 from flip_pipeline.formats import layout
-from flip_pipeline.formats.corpus_table import view_regex
+from flip_pipeline.formats.corpus_table import view_modality, view_regex
 from flip_pipeline.report.selection import ReportPlan
 from flip_pipeline.formats.similarity_scores import ANALYSES as THESIS_ANALYSES
 from flip_pipeline.report.thesis_plan import ThesisPlan
+from flip_pipeline.run_lock import record_owner, recover_from_killed_runs
 from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 CONFIG_FILES = [str(f) for f in workflow.configfiles]
+R = config.get("results", "results")
 try:
     validate_config(config, " + ".join(CONFIG_FILES) + " (with any --config overrides)", CONFIG_FILES)
+    check_output_folder(R, "results folder (config key results)")
 except FlipInputError as err:
     raise WorkflowError(str(err)) from None
 
-def check_no_other_run(state=Path(".snakemake")):
-    """Another run holding this folder's lock while its jobs' outputs are marked incomplete
-    makes Snakemake fail with IncompleteFilesException before it even checks the lock: say
-    what is going on instead (main process of a real run only; jobs and dry runs go on)."""
-    locks, incomplete = list((state / "locks").glob("*.lock")), list((state / "incomplete").glob("*"))
-    locking = getattr(workflow.execution_settings, "lock", True)  # not yet known while the Snakefile is read
-    if workflow.is_main_process and not workflow.dryrun and locking and locks and incomplete:
-        raise WorkflowError(
-            f"this folder is locked by another Snakemake run ({state / 'locks'}; {len(incomplete)} of its outputs "
-            "are in progress): wait for it to finish, or if it was killed, run `snakemake --unlock` and then "
-            "`snakemake --rerun-incomplete`")
+STATE = Path(".snakemake")  # Snakemake's own: its locks and its incomplete markers
 
 
-check_no_other_run()
-R = config.get("results", "results")
+def uses_lock_files():
+    """Whether this is the main process of a run whose locks are files (Snakemake's default persistence)."""
+    backend = getattr(workflow.workflow_settings, "persistence_backend", None)
+    return workflow.is_main_process and getattr(backend, "name", "FILE") == "FILE"
+
+
+def record_lock_owner():
+    """Record this run as the owner of the lock files it holds (run_lock.record_owner); at onstart."""
+    if uses_lock_files() and workflow.execution_settings.lock:
+        mine = [Path(f).name for f in getattr(workflow.persistence, "_lockfile", {}).values()]
+        record_owner(STATE / "locks", ["snakemake", *sys.argv[1:]], mine or None)
+
+
+if uses_lock_files():  # a killed run's lock removed, any other named (README "After a crash"); never an error
+    for message in recover_from_killed_runs(STATE, ["snakemake", *sys.argv[1:]]):
+        logger.warning(message)
 PLAN = ReportPlan(config, R)
 THESIS = ThesisPlan(config, R)
 SHARDS = config.get("shard_rows", SHARD_ROWS)
@@ -192,9 +202,16 @@ def thesis_model(wildcards):
 
 
 def thesis_layer_args(wildcards):
-    """`--layers` of a layers job: `all`, or the model's layer names, each shell-quoted."""
-    layers = THESIS.layer_list(thesis_model(wildcards))
+    """`--layers` of a layers job: `all`, or the model's layer names for the view's modality, each shell-quoted."""
+    layers = THESIS.layer_list(thesis_model(wildcards), view_modality(wildcards.view))
     return "all" if layers == "all" else " ".join(shlex.quote(layer) for layer in layers)
+
+
+def thesis_dimensions_arg(wildcards):
+    """` --dimensions FILE` of a similarity job that reads the model's shared dimensions, else nothing."""
+    inputs = THESIS.similarity_inputs(thesis_model(wildcards), wildcards.analysis)
+    dimensions = THESIS.dimensions_file(wildcards.encoder)
+    return f" --dimensions {shlex.quote(dimensions)}" if dimensions in inputs else ""
 
 
 def thesis_inputs(wildcards):
