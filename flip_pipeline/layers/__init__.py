@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flip_pipeline.encoders import require_family
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.layers.base import LayerEncoder
 
@@ -27,6 +28,7 @@ LAYER_FAMILIES = ("sonar", "seamless_m4t", "transformers", "sentence_transformer
 def build_layer_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> LayerEncoder:
     """The layer encoder of the encoder configured as ``encoders.<name>``; models load on first use."""
     family = spec.get("family")
+    require_family(name, spec)
     if family == "sonar":
         from flip_pipeline.layers.sonar import SonarLayers
 

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable
 
 from flip_pipeline.errors import FlipInputError, first_line
+from flip_pipeline.extras import require
 from flip_pipeline.formats.corpus_table import read_view, view_modality
 from flip_pipeline.formats.entities import write_records
 from flip_pipeline.settings import ENTITY_BATCH_SIZE
@@ -29,6 +30,7 @@ def load_pipeline(name_or_path: str, key: str = "entities.pipeline"):
     Returns:
         the ``spacy.language.Language``.
     """
+    require("entities", "Named-entity tagging (spaCy)", "spacy")
     import spacy
 
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.report.figures import FIGURE_LAYOUTS
+from flip_pipeline.extras import require
 from flip_pipeline.report.layouts import TABLE_LAYOUTS
 from flip_pipeline.report.provenance import check_provenance
 from flip_pipeline.report.results import collect_results, entries_for_inputs
@@ -33,7 +33,7 @@ def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix
         inputs: the summary files, each the ``path`` of an entry.
         out_prefix: output path without extension.
     """
-    layouts = TABLE_LAYOUTS if kind == "table" else FIGURE_LAYOUTS
+    layouts = TABLE_LAYOUTS if kind == "table" else _figure_layouts()
     layout = spec.get("layout", "accuracy")
     if layout not in layouts:
         raise FlipInputError(f"report {name}: unknown {kind} layout {layout!r}; known: {', '.join(layouts)}")
@@ -49,3 +49,12 @@ def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix
         write_table(table, name, spec.get("caption", ""), out_prefix)
     else:
         layouts[layout](spec, inputs, name, out_prefix)
+
+
+def _figure_layouts() -> dict:
+    """:data:`~flip_pipeline.report.figures.FIGURE_LAYOUTS`, imported only for figures (matplotlib is
+    the workflow extra's: tables need only the core)."""
+    require("workflow", "Figures (matplotlib)", "matplotlib")
+    from flip_pipeline.report.figures import FIGURE_LAYOUTS
+
+    return FIGURE_LAYOUTS

@@ -8,9 +8,13 @@ or :data:`~flip_pipeline.report.thesis_figures.THESIS_FIGURE_LAYOUTS`; the spec 
 from __future__ import annotations
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.report.tables import write_table
-from flip_pipeline.report.thesis_figures import THESIS_FIGURE_LAYOUTS
-from flip_pipeline.report.thesis_tables import THESIS_TABLE_LAYOUTS
+from flip_pipeline.extras import require
+
+require("thesis", "The thesis's tables and figures (matplotlib)", "matplotlib")  # one line, not a traceback
+
+from flip_pipeline.report.tables import write_table  # noqa: E402
+from flip_pipeline.report.thesis_figures import THESIS_FIGURE_LAYOUTS  # noqa: E402
+from flip_pipeline.report.thesis_tables import THESIS_TABLE_LAYOUTS  # noqa: E402
 
 
 def thesis_report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix: str) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from flip_pipeline.errors import FlipInputError, first_line
+from flip_pipeline.extras import require
 from flip_pipeline.formats.layer_views import open_layer_view
 from flip_pipeline.formats.tsne_map import write_map
 
@@ -53,6 +54,7 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     Returns:
         The points, ``(n_total, 6)``: id, language, modality, resource, x, y.
     """
+    require("thesis", "t-SNE (scikit-learn)", "sklearn")
     from sklearn import __version__ as sklearn_version
     from sklearn.manifold import TSNE
     from sklearn.utils._param_validation import InvalidParameterError

@@ -77,7 +77,7 @@ rule splice:
         runtime=120,
         gpu=GPUS,
     conda:
-        "../../envs/train.yaml"
+        "../../envs/embed.yaml"  # it embeds the concept vocabulary with the run's encoder
     log:
         "logs/splice/{experiment}/{run}.log",
     shell:
