@@ -31,6 +31,7 @@ tables, figures        ``tables/{name}.{md,csv,tex}``, ``figures/{name}.{png,pdf
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from flip_pipeline.formats.pair_scores import sim_name
 
@@ -46,6 +47,13 @@ def corpus_dir(results: Root, corpus: str) -> str:
 
 def corpus_table(results: Root, corpus: str, split: str) -> str:
     return f"{corpus_dir(results, corpus)}/{split}.parquet"
+
+
+def corpus_and_split(table: str | os.PathLike[str]) -> tuple[str, str]:
+    """``(corpus, split)`` of a corpus table's path, :func:`corpus_table` read backwards (its folder's
+    name and its file's stem; for a table named otherwise, what its path says)."""
+    path = Path(table)
+    return path.parent.name, path.stem
 
 
 def corpus_info(results: Root, corpus: str) -> str:

@@ -126,7 +126,8 @@ def embed_view(
                 log.warning("%s: %s; embedding it again", path, reason)
             if metadata is None:
                 encoder.check_view(view)
-                metadata = shard_metadata(encoder_name, view, encoder.dim, fingerprint, encoder.provenance())
+                metadata = shard_metadata(encoder_name, view, encoder.dim, fingerprint, encoder.provenance(),
+                                          corpus_path)
             embeddings, shard_skipped = encode_with_skips(encoder, ids[lo:hi], inputs[lo:hi], view)
             kept_ids = [i for i in ids[lo:hi] if i not in shard_skipped] if shard_skipped else ids[lo:hi]
             if embeddings.shape != (len(kept_ids), encoder.dim):

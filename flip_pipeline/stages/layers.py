@@ -138,7 +138,7 @@ def extract_layers(
         elif claimed:
             dims[name] = claimed.pop()
 
-    writer = _ShardWriter(out_dir, encoder, encoder_name, view, fingerprints)
+    writer = _ShardWriter(out_dir, encoder, encoder_name, view, fingerprints, corpus_path)
     with ThreadPoolExecutor(max_workers=1) as pool:
         for index, lo, hi in plan:
             todo = [name for name in names if isinstance(found[name][index], str)]
@@ -198,8 +198,9 @@ class _ShardWriter:
     behind the encoder; shards without a kept row wait until their layer's width is known."""
 
     def __init__(self, out_dir: Path, encoder: LayerEncoder, encoder_name: str, view: str,
-                 fingerprints: dict[str, str]):
+                 fingerprints: dict[str, str], corpus_table: str | Path):
         self.out_dir, self.encoder, self.encoder_name, self.view = out_dir, encoder, encoder_name, view
+        self.corpus_table = corpus_table
         self.fingerprints = fingerprints
         self.metadata: dict[str, dict[str, Any]] = {}
         self.pending: Future | None = None
@@ -209,7 +210,8 @@ class _ShardWriter:
         if name not in self.metadata:
             provenance = {**self.encoder.provenance(), "layer": name, "pooling": POOLING,
                           "layer_norm": self.encoder.layer_norm(self.view, name)}
-            self.metadata[name] = shard_metadata(self.encoder_name, self.view, dim, self.fingerprints[name], provenance)
+            self.metadata[name] = shard_metadata(self.encoder_name, self.view, dim, self.fingerprints[name], provenance,
+                                                 self.corpus_table)
         return self.metadata[name]
 
     def add(self, pool: ThreadPoolExecutor, index: int, names: list[str], kept: list[str],

@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+from helpers_readme import readme_sql
 from PIL import Image
 
 from flip_pipeline.cli import build_parser
@@ -49,6 +51,11 @@ def test_quickstart_end_to_end(tmp_path):
     assert acc[("bow_projection", "FLiP r=128", "text_en")] > 90  # ceiling control
     assert acc[("gaussian", "FLiP r=128", "text_en")] < 15  # floor control
     assert acc[("minilm", "FLiP r=128", "text_en")] > acc[("gaussian", "FLiP r=128", "text_en")] + 30
+    con = duckdb.connect()
+    con.execute(f"SET file_search_path = '{tmp_path}'")  # the README's query, run from the folder holding results/
+    queried = con.execute(readme_sql()[1]).fetchall()
+    assert len(queried) == 12 and {r[0] for r in queried} == {"quickstart"}
+    assert sorted(a for *_, a in queried) == pytest.approx(sorted(float(r["accuracy"]) for r in rows), abs=0.006)
     md = (results / "tables" / "quickstart.md").read_text()
     assert "| minilm |" in md and "±" in md
 
