@@ -25,6 +25,7 @@ import numpy as np
 from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches, prefetched
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
+from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class SentenceTransformerEncoder:
         with torch.inference_mode():
             for batch, batch_features in zip(batches, features):
                 out[batch] = self.forward(batch_features)
+                advance(len(batch))  # the stage's progress bar, if one is open
         return out
 
     def tokenize(self, texts: list[str]) -> dict:

@@ -45,6 +45,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_language, view_modality
 from flip_pipeline.layers.base import ADAPTOR, masked_mean, stack_names, to_numpy
 from flip_pipeline.layers.transformers import pool_text_batches
+from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,7 @@ class SeamlessM4TLayers:
                 pooled = self._speech_batch(encoder, extract, [waves[int(good[i])] for i in kept], layers, index)
                 for name, block in to_numpy(pooled).items():
                     out.setdefault(name, np.zeros((len(good), block.shape[1]), dtype=np.float32))[kept] = block
+            advance(len(batch))  # the stage's progress bar, if one is open
         keep = np.array([int(row) not in bad for row in good], dtype=bool)
         skipped = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
         if skipped:

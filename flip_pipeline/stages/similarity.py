@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from itertools import combinations
 from typing import Any
 
@@ -44,6 +45,7 @@ import pandas as pd
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.layer_views import LayerView, open_layer_view
 from flip_pipeline.formats.similarity_scores import ANALYSES, COLUMNS, write_scores
+from flip_pipeline.progress import count, progress, stage_done
 from flip_pipeline.similarity.compare import ChanceCache, compare
 from flip_pipeline.similarity.settings import SimilaritySettings
 
@@ -117,6 +119,7 @@ def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, 
     Returns:
         The scores, columns :data:`COLUMNS`, one row per layer pair, language pair and method.
     """
+    started = time.perf_counter()
     if analysis not in ANALYSES:
         raise FlipInputError(f"analysis {analysis!r}: must be one of {', '.join(ANALYSES)}")
     config = SimilaritySettings.from_dict(settings)
@@ -145,25 +148,31 @@ def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, 
                           first_a.name, first_b.name)
     log.info("%s %s: %d comparisons × %d layer pairs, n = %d", encoder, analysis, len(comparisons), len(pairing), n)
     cache, records = ChanceCache(), []
-    for layer_a, layer_b in pairing:
-        loaded: dict[tuple[str, str, str], np.ndarray] = {}  # this layer pair's sets, each read once
+    with progress(len(comparisons) * len(pairing), "comparisons", f"similarity {encoder} {analysis}", log) as bar:
+        for layer_a, layer_b in pairing:
+            loaded: dict[tuple[str, str, str], np.ndarray] = {}  # this layer pair's sets, each read once
 
-        def rows(view: LayerView, layer: str, ids: list[str]) -> np.ndarray:
-            key = (view.language, view.modality, layer)
-            if key not in loaded:
-                loaded[key] = view.read(layer)
-            return loaded[key][[view.row[i] for i in ids]]
+            def rows(view: LayerView, layer: str, ids: list[str]) -> np.ndarray:
+                key = (view.language, view.modality, layer)
+                if key not in loaded:
+                    loaded[key] = view.read(layer)
+                return loaded[key][[view.row[i] for i in ids]]
 
-        for (a, b), ids in zip(comparisons, shared):
-            for record in compare(rows(a, layer_a, ids), rows(b, layer_b, ids), config,
-                                  f"{a.language} {a.modality} {layer_a}", f"{b.language} {b.modality} {layer_b}",
-                                  chance_cache=cache):
-                records.append({"encoder": encoder, "analysis": analysis, "layer_a": layer_a, "layer_b": layer_b,
-                                "language_a": a.language, "modality_a": a.modality, "language_b": b.language,
-                                "modality_b": b.modality, "resource_a": resource_levels[a.language],
-                                "resource_b": resource_levels[b.language], **record})
+            for (a, b), ids in zip(comparisons, shared):
+                for record in compare(rows(a, layer_a, ids), rows(b, layer_b, ids), config,
+                                      f"{a.language} {a.modality} {layer_a}", f"{b.language} {b.modality} {layer_b}",
+                                      chance_cache=cache):
+                    records.append({"encoder": encoder, "analysis": analysis, "layer_a": layer_a, "layer_b": layer_b,
+                                    "language_a": a.language, "modality_a": a.modality, "language_b": b.language,
+                                    "modality_b": b.modality, "resource_a": resource_levels[a.language],
+                                    "resource_b": resource_levels[b.language], **record})
+                bar.advance()
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     write_scores(frame, out_path, {"encoder": encoder, "analysis": analysis, "settings": config.as_dict(),
                              "views": {lang: dict(paths) for lang, paths in views.items()},
                              "resource_levels": dict(resource_levels)})
+    stage_done(log, f"similarity {encoder} {analysis}", started,
+            read=f"{count(len(opened), 'layer views')} ({', '.join(sorted(views))}), n {n} sentences each",
+            wrote=f"{out_path} ({count(len(frame), 'scores')}: {count(len(comparisons), 'comparisons')} x "
+                  f"{count(len(pairing), 'layer pairs')} x methods)")
     return frame
