@@ -42,13 +42,24 @@ NEEDS = {
 }
 
 
+#: What figures call an encoder of a family when its config entry gives no ``label`` (else its key).
+DEFAULT_LABELS = {"bow_projection": "BoW projection (ceiling)", "gaussian": "Gaussian noise (floor)",
+                  "fbank_projection": "filterbank projection (speech control)"}
+
+
+def encoder_label(name: str, spec: dict[str, Any]) -> str:
+    """How figures name ``encoders.<name>``: its ``label``, else its family's :data:`DEFAULT_LABELS`, else ``name``."""
+    return spec.get("label") or DEFAULT_LABELS.get(spec.get("family", ""), name)
+
+
 def require_family(name: str, spec: dict[str, Any]) -> None:
     """Raise a one-line :class:`~flip_pipeline.extras.MissingExtra` naming the extra to install
     unless what the family of ``encoders.<name>`` imports is installed (a composite: both parts')."""
     family = spec.get("family")
-    if family == "composite":
+    if family == "composite":  # its parts' families; a part that is no entry is build_composite's error
         for modality in ("text", "speech"):
-            require_family(f"{name}.{modality}", spec.get(modality) or {})
+            if isinstance(spec.get(modality), dict):
+                require_family(f"{name}.{modality}", spec[modality])
     elif family in NEEDS:
         extra, modules = NEEDS[family]
         require(extra, f"encoders.{name} (family {family})", *modules)

@@ -24,7 +24,8 @@ layer representations  ``layers/{encoder}/{corpus}/{split}/{view}/{layer}/`` (sh
 similarity scores      ``similarity/{encoder}/{analysis}.parquet`` (``analysis`` ``cross_modal``,
                        ``cross_lingual_text``, ``cross_lingual_speech``, ``cross_lingual_speech_text``)
 t-SNE coordinates      ``tsne/{encoder}/{layer}.parquet``
-tables, figures        ``tables/{name}.{md,csv,tex}``, ``figures/{name}.{png,pdf}``
+tables, figures        ``tables/{name}.{md,csv,tex,html}``, ``figures/{name}.{png,pdf}``
+report job specs       ``.specs/{table,figure}/{name}.{digest}.json`` (the ``--spec`` of ``flip report``)
 =====================  ============================================================
 """
 
@@ -38,7 +39,7 @@ from flip_pipeline.formats.pair_scores import sim_name
 Root = str | os.PathLike[str]
 
 MANIFEST = "_SUCCESS"  # the file that marks an embedded view complete (formats.shards)
-REPORT_SUFFIXES = {"table": ("md", "csv", "tex"), "figure": ("png", "pdf")}
+REPORT_SUFFIXES = {"table": ("md", "csv", "tex", "html"), "figure": ("png", "pdf")}
 
 
 def corpus_dir(results: Root, corpus: str) -> str:
@@ -163,6 +164,11 @@ def report_prefix(results: Root, kind: str, name: str) -> str:
 
 def report_file(results: Root, kind: str, name: str, suffix: str) -> str:
     return f"{report_prefix(results, kind, name)}.{suffix}"
+
+
+def spec_file(results: Root, kind: str, name: str, digest: str) -> str:
+    """The spec a report job reads (``flip report --spec @file``), named by its content's digest."""
+    return f"{results}/.specs/{kind}/{name}.{digest}.json"
 
 
 def report_files(results: Root, kind: str, name: str) -> list[str]:

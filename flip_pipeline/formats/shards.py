@@ -43,7 +43,7 @@ from flip_pipeline.atomic import atomic_path, remove_orphaned_temporaries, write
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import input_folder, output_folder, read_json, read_parquet_schema
 from flip_pipeline.formats.layout import MANIFEST, corpus_and_split
-from flip_pipeline.settings import fingerprint_of
+from flip_pipeline.settings import PRESENTATION_KEYS, fingerprint_of
 
 FORMAT = "flip-embeddings/1"
 ROW_GROUP_ROWS = 8192
@@ -52,7 +52,8 @@ VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq
 
 
 #: Encoder keys that change how fast, never what, an encoder computes (tests hold the vectors
-#: equal across their values): left out of the fingerprint, so changing them re-embeds nothing.
+#: equal across their values): left out of the fingerprint, so changing them re-embeds nothing;
+#: nor is ``label`` (:data:`~flip_pipeline.settings.PRESENTATION_KEYS`), which only names it in figures.
 SPEED_ONLY_KEYS = ("audio_workers", "prefetch")
 
 
@@ -75,14 +76,14 @@ def model_encoder(config: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
-    """A short hash of an encoder's config entry (without :data:`SPEED_ONLY_KEYS`, also in a
-    ``composite``'s parts): shards from another config are stale."""
-    return fingerprint_of({"name": name, **_without_speed_keys(spec)})
+    """A short hash of an encoder's config entry (without :data:`SPEED_ONLY_KEYS` and its ``label``, also
+    in a ``composite``'s parts): shards from another config are stale."""
+    return fingerprint_of({"name": name, **_fingerprinted(spec)})
 
 
-def _without_speed_keys(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: _without_speed_keys(v) if isinstance(v, dict) and "family" in v else v
-            for k, v in spec.items() if k not in SPEED_ONLY_KEYS}
+def _fingerprinted(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: _fingerprinted(v) if isinstance(v, dict) and "family" in v else v
+            for k, v in spec.items() if k not in SPEED_ONLY_KEYS + PRESENTATION_KEYS}
 
 
 def library_versions() -> str:

@@ -77,7 +77,7 @@ def test_paper_regenerates_offline_on_standins(tmp_path, tatoeba_dir, spacy_en, 
 
     tables = tmp_path / "results" / "tables"
     for name in [n for n in config["paper"] if n in config["tables"]]:
-        for ext in ("md", "csv", "tex"):
+        for ext in ("md", "csv", "tex", "html"):
             assert (tables / f"{name}.{ext}").stat().st_size > 0, (name, ext)
         tex = (tables / f"{name}.tex").read_text(encoding="utf-8")
         assert all(rule in tex for rule in ("\\toprule", "\\midrule", "\\bottomrule")), name

@@ -1,6 +1,8 @@
 """The quickstart end to end through Snakemake, from an empty results folder."""
 
+import base64
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +78,16 @@ def test_quickstart_end_to_end(tmp_path):
 
     again = snakemake(tmp_path, "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    report = snakemake(tmp_path, "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "how much lexical content does a sentence-embedding space keep?" in page  # the landing page
+    embedded = [base64.b64decode(m) for m in re.findall(r"data:text/html;charset=utf8;base64,([A-Za-z0-9+/=]+)", page)]
+    table = next(html for html in embedded if b"<h1>quickstart</h1>" in html).decode()
+    assert "<table>" in table and "<td>62" not in table and "± " in table  # the table as a table, its cells
+    assert "English vocabulary.." not in page and "English vocabulary. Cells are mean" in page  # one full stop
+    assert "error bars are ± 1 standard error of that mean" in page
+    params = re.findall(r'"job_params":\s*"((?:[^"\\]|\\.)*)"', page)
+    assert params and all("entries" not in p and "{" not in p for p in params), params  # no JSON in the pane
+    assert any("spec=results/.specs/table/quickstart." in p for p in params), params
