@@ -1,8 +1,8 @@
 """The paper's Tables 1-6, Figure 1 and the PR curves regenerated offline on stand-ins.
 
 config.yaml's paper grid, run by `snakemake paper`, with only what cannot be reached here
-replaced (README "How to run the paper" lists the stand-ins): SONAR -> MiniLM for text + a filterbank projection for speech (one
-composite encoder), LaBSE -> the bag-of-words projection control, Gemini -> the real
+replaced (README "How to run the paper" lists the stand-ins): SONAR -> MiniLM for text + a
+filterbank projection for speech (one composite encoder), LaBSE -> the bag-of-words projection control, Gemini -> the real
 google-genai client against a loopback server; Common Voice -> espeak-ng speech of Tatoeba
 sentences in the release layout; Europarl/Samanantar -> Tatoeba pairs in the Moses/released
 text layouts. spaCy's en_core_web_sm is not replaced: its 3.8.0 PyPI re-upload
