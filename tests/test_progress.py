@@ -153,3 +153,15 @@ def test_train_says_why_it_stopped_the_best_iteration_and_where_it_saved(tmp_pat
     assert f"best dev recall {result['best_dev_recall']:.4f} at iteration 0 (kept)" in last
     assert f"wrote checkpoint {tmp_path / 'model'} (model.safetensors" in last
     assert np.isfinite(result["best_dev_recall"])
+
+
+def test_tsne_moves_its_bar_with_scikit_learns_iteration_lines(caplog):
+    from flip_pipeline.stages.tsne import _IterationReader
+
+    caplog.set_level(logging.DEBUG, logger="flip_pipeline.stages.tsne")
+    with progress(1000, "it", "tsne m layer_01", LOG, io.StringIO()) as bar:
+        reader = _IterationReader(bar)
+        reader.write("[t-SNE] Computing 91 nearest neighbors...\n[t-SNE] Iteration 50: error = 49.8, gradient norm = 0.1")
+        reader.write("2 (50 iterations in 0.1s)\n[t-SNE] Iteration 250: error = 45.1\n")
+        assert bar.done == 250
+    assert "scikit-learn: [t-SNE] Computing 91 nearest neighbors..." in caplog.messages
