@@ -147,6 +147,8 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu"],
+                        help="cpu only: the speech front end decodes and computes filterbanks in CPU worker processes")
     parser.add_argument("--clips", type=int, default=240)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--workers", type=int, default=job_cpus(), help="N (default: the job's CPUs)")

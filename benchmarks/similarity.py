@@ -14,8 +14,10 @@ Timed on Gaussian inputs, on one fraction, and extrapolated:
     ``flip_pipeline.similarity.null``), so the defaults row has none; its own row times it
     with ``min_ratio=0`` to show what it would cost.
   * the stage itself (``similarity_analysis``, reading layer shards) on ``--languages``
-    languages × ``--layers`` layers with counts at zero, against the same comparisons in
-    memory: the reading overhead.
+    languages × ``--layers`` layers with counts at zero and each set at its own dimension,
+    against the same comparisons in memory: the reading overhead; and what the shared
+    cross-lingual dimensions (thesis Table A.7, ``stages/shared_dimensions.py``) of the same
+    folders cost, one SVD per distinct set of every cross-lingual analysis.
 
 Times are CPU seconds of this process (``time.process_time``) with single-threaded BLAS,
 so a busy shared machine does not inflate them; "core-hours" = seconds × 45,000 / 3600.
@@ -41,6 +43,7 @@ from flip_pipeline.formats.layout import MANIFEST, layer_dir, layers_dir  # noqa
 from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard  # noqa: E402
 from flip_pipeline.similarity.compare import ChanceCache, compare  # noqa: E402
 from flip_pipeline.similarity.settings import SimilaritySettings  # noqa: E402
+from flip_pipeline.stages.shared_dimensions import dimension_table  # noqa: E402
 from flip_pipeline.stages.similarity import similarity_analysis  # noqa: E402
 
 LANGUAGES, LAYERS, N, DIM = 30, 25, 251, 1024
@@ -63,9 +66,10 @@ def per_comparison(settings: SimilaritySettings, reps: int, rng: np.random.Gener
     return total / reps
 
 
-def stage_overhead(languages: int, layers: int, rng: np.random.Generator) -> tuple[float, float, int]:
+def stage_overhead(languages: int, layers: int, rng: np.random.Generator) -> tuple[float, float, int, float, int]:
     """Seconds of the stage's cross-lingual speech–text analysis on ``languages × layers``
-    Gaussian layer folders (counts at zero) and of the same comparisons in memory."""
+    Gaussian layer folders (counts at zero, per-set dimensions), of the same comparisons in
+    memory, the comparisons, and the seconds and sets of the folders' shared dimensions."""
     names = [f"l{i:02d}" for i in range(languages)]
     ids = [f"{i:05d}" for i in range(N)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,20 +87,25 @@ def stage_overhead(languages: int, layers: int, rng: np.random.Generator) -> tup
                 views[language][modality] = layers_dir(tmp, "bench", "fleurs", "test", view)
                 write_json(Path(views[language][modality]) / MANIFEST, {"layers": [f"layer_{j:02d}" for j in range(layers)]})
         start = time.process_time()
-        frame = similarity_analysis("bench", "cross_lingual_speech_text", views, dict.fromkeys(names, "high"), ZERO,
-                                    Path(tmp) / "out.parquet")
+        frame = similarity_analysis("bench", "cross_lingual_speech_text", views, dict.fromkeys(names, "high"),
+                                    {**ZERO, "cross_lingual_dimensions": "per_set"}, Path(tmp) / "out.parquet")
         staged = time.process_time() - start
+        start = time.process_time()
+        dims = dimension_table("bench", views, SimilaritySettings(**ZERO))
+        shared = time.process_time() - start
     settings = SimilaritySettings(**ZERO)
     start = time.process_time()
     for j in range(layers):
         for la in names:
             for lb in names:
                 compare(sets[la, "speech", j], sets[lb, "text", j], settings)
-    return staged, time.process_time() - start, len(frame) // len(settings.methods)
+    return staged, time.process_time() - start, len(frame) // len(settings.methods), shared, int(dims.sets.sum())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu"],
+                        help="cpu only: the similarity stage computes in numpy on the CPU")
     parser.add_argument("--reps", type=int, default=3, help="comparisons timed per row")
     parser.add_argument("--languages", type=int, default=3, help="languages of the stage-overhead run")
     parser.add_argument("--layers", type=int, default=2, help="layers of the stage-overhead run")
@@ -121,9 +130,11 @@ def main() -> None:
     for label, overrides, reuse in rows:
         seconds = per_comparison(SimilaritySettings(**overrides), args.reps, rng, reuse)
         print(f"{label:<44} {seconds:>14.3f} {seconds * GRID / 3600:>17.1f}")
-    staged, in_memory, count = stage_overhead(args.languages, args.layers, rng)
+    staged, in_memory, count, shared, sets = stage_overhead(args.languages, args.layers, rng)
     print(f"stage on {args.languages} languages × {args.layers} layers (speech–text, {count} comparisons, counts "
           f"zero): {staged:.2f} s, in memory {in_memory:.2f} s: reading adds {staged / in_memory - 1:+.0%}")
+    print(f"shared cross-lingual dimensions of the same folders: {shared:.2f} s for {sets} distinct sets "
+          f"({shared / max(sets, 1):.3f} s per set)")
 
 
 if __name__ == "__main__":

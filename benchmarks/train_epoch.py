@@ -10,9 +10,11 @@ scores), fits the vocabulary and bags of words (vocab and bow stages) and filter
 imported scores (:func:`flip_pipeline.formats.pair_scores.similarity_mask`).
 
 * ours: :func:`flip_pipeline.training.loop.train_step` (views stacked, fused objective) on
-  batches streamed from the shards (:class:`~flip_pipeline.training.batches.TrainingData`)
-  or gathered from the resident views (:class:`~flip_pipeline.training.resident.ResidentData`),
-  ``precision`` fp32 and bf16;
+  batches streamed from the shards (:class:`~flip_pipeline.training.batches.TrainingData`: the
+  thread pool, and the serial reader it replaced) or gathered from the resident views
+  (:class:`~flip_pipeline.training.resident.ResidentData`), ``precision`` tf32 (the default)
+  and bf16, and the step as it was before (fp32, the objective's passes as torch ops, the logit
+  buffer in 1 GiB row chunks), all on ``--device``;
 * published: the loop of BUTSpeechFIT/FLiP (``lolm/train.py``, ``lolm/data/datasets.py``,
   ``lolm/models/interpretable.py``) rewritten here: the ``.npy`` files memory-mapped, rows
   ``sim > threshold`` kept, batches from ``IntraChunkSampler`` (``shuffle=False``, as
@@ -25,12 +27,14 @@ imported scores (:func:`flip_pipeline.formats.pair_scores.similarity_mask`).
   worker processes (``num_workers``), the per-batch ``.item()`` logging and gradient norm.
 
 Data-path time is the time spent producing batches (ours: the batch iterator; published:
-``__getitems__`` and the tensors), compute the steps; an epoch is their sum, the fastest of
+``__getitems__`` and the tensors), compute the steps (on a GPU each step is waited for, so the
+time is the device's; the next batch's copy then overlaps nothing); an epoch is their sum, the fastest of
 ``--repeats`` (``--bf16-repeats`` for bf16, whose products are slow on CPUs without
 AVX-512 BF16), the variants taking turns. The resident views' one-off load is reported apart. On a shared machine, set
 ``OMP_WAIT_POLICY=PASSIVE``: spinning OpenMP workers otherwise stall every small op.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/train_epoch.py   # 24k pairs, d 1024, W 5000, FLiP r 128, batch 6000
+    python benchmarks/train_epoch.py --device cuda --train 120000 --vocab 20000 --rank 512
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-from synthetic import machine, parse_run
+from synthetic import device_of, machine, parse_run, save_json, synchronize
 from train_step import baseline_update
 
 from flip_pipeline.corpora.flip_data import split_files
@@ -60,7 +64,6 @@ from flip_pipeline.training.batches import TrainingData
 from flip_pipeline.training.loop import TrainSettings, make_optimizer, train_step
 from flip_pipeline.training.resident import ResidentData
 
-CPU = torch.device("cpu")
 CORPUS, ENCODER, VIEWS = "synth", "sonar_published", ("text_en", "speech_en")
 ALPHA, L1 = 0.5, 1e-4
 
@@ -142,7 +145,8 @@ class PublishedBatches:
             yield self.getitems(ixs.numpy())
 
 
-def timed_epoch(batches: Iterator, step: Callable[[object], object]) -> tuple[float, float, int, int]:
+def timed_epoch(batches: Iterator, step: Callable[[object], object],
+                device: torch.device) -> tuple[float, float, int, int]:
     """``(data-path seconds, compute seconds, steps, rows)`` of one pass over ``batches``."""
     data = compute = 0.0
     steps = rows = 0
@@ -154,6 +158,7 @@ def timed_epoch(batches: Iterator, step: Callable[[object], object]) -> tuple[fl
         if batch is None:
             return data, compute, steps, rows
         step(batch)
+        synchronize(device)
         compute += time.perf_counter() - fetched
         steps += 1
         rows += batch[3].shape[0] if isinstance(batch, tuple) else batch.x.shape[0] // 2
@@ -172,28 +177,43 @@ def interleaved_best(epochs: dict[str, Callable[[], tuple]], rounds: dict[str, i
     return best
 
 
-def fresh_probe(vocab: int, dim: int, rank: int):
+def fresh_probe(vocab: int, dim: int, rank: int, device: torch.device):
     torch.manual_seed(0)
-    return make_probe("flip", vocab, dim, rank)
+    return make_probe("flip", vocab, dim, rank).to(device)
 
 
-def published_epoch(published: PublishedBatches, args, vocab: int) -> Callable[[], tuple]:
-    probe = fresh_probe(vocab, published.emb_dim, args.rank)
+def published_epoch(published: PublishedBatches, args, vocab: int, device: torch.device) -> Callable[[], tuple]:
+    probe = fresh_probe(vocab, published.emb_dim, args.rank, device)
     settings = TrainSettings()
     opt = torch.optim.AdamW(probe.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    step = lambda b: baseline_update(probe, opt, (b[3], b[4]), b[0], b[1], b[2], ALPHA, L1)  # noqa: E731
-    return lambda: timed_epoch(published.batches(args.batch), step)
+
+    def step(b):
+        tensors = [t.to(device) for t in b]
+        return baseline_update(probe, opt, (tensors[3], tensors[4]), *tensors[:3], ALPHA, L1)
+
+    return lambda: timed_epoch(published.batches(args.batch), step, device)
 
 
-def our_epoch(data: TrainingData, resident: ResidentData | None, precision: str, args, vocab: int):
-    probe = fresh_probe(vocab, data.dim, args.rank)
-    settings = TrainSettings(precision=precision, batch_size=args.batch)
+#: ``(precision, elementwise, logits_memory_mb)`` of the step as it was before (issue 24).
+BEFORE = ("fp32", "torch", 1024.0)
+
+
+def our_epoch(data: TrainingData, resident: ResidentData | None, args, vocab: int, device: torch.device,
+              precision: str, elementwise: str = "auto", logits_mb: float | None = None, serial: bool = False):
+    """One epoch of ours; ``serial``: streamed by the serial reader (before issue 24)."""
+    probe = fresh_probe(vocab, data.dim, args.rank, device)
+    settings = TrainSettings(precision=precision, batch_size=args.batch, logits_memory_mb=logits_mb)
     opt = make_optimizer(probe, settings)
     rng = np.random.default_rng(0)
 
     def epoch():
-        batches = resident.batches(args.batch, rng) if resident else data.batches(args.batch, rng, CPU)
-        return timed_epoch(batches, lambda b: train_step(probe, opt, b, settings))
+        if resident:
+            batches = resident.batches(args.batch, rng)
+        elif serial:
+            batches = data.serial_batches(args.batch, rng, device)
+        else:
+            batches = data.batches(args.batch, rng, device)
+        return timed_epoch(batches, lambda b: train_step(probe, opt, b, settings, elementwise), device)
 
     return epoch
 
@@ -217,40 +237,52 @@ def main() -> None:
     views = [ViewEmbeddings(layout.embedding_dir(results, ENCODER, CORPUS, "train", v)) for v in VIEWS]
     data = TrainingData(views, [ALPHA, 1 - ALPHA], bow, "train.npz", keep)
     vocab = bow.counts.shape[1]
+    device = device_of(args)
     started = time.perf_counter()
-    resident = ResidentData(data, CPU, torch.float32)
+    resident = ResidentData(data, device, torch.float32)
+    synchronize(device)
     load = time.perf_counter() - started
 
-    stored_bf16 = ResidentData(data, CPU, torch.bfloat16)
-    epochs = {"published loop (fp32)": published_epoch(PublishedBatches(root, bow.counts, args.sim_threshold),
-                                                       args, vocab)}
-    for precision in ("fp32", "bf16"):
-        epochs[f"ours, streamed ({precision})"] = our_epoch(data, None, precision, args, vocab)
-        epochs[f"ours, resident ({precision})"] = our_epoch(data, resident, precision, args, vocab)
-    epochs["ours, resident bfloat16 storage (fp32)"] = our_epoch(data, stored_bf16, "fp32", args, vocab)
+    stored_bf16 = ResidentData(data, device, torch.bfloat16)
+    published = PublishedBatches(root, bow.counts, args.sim_threshold)
+    epochs = {
+        "published loop (fp32)": published_epoch(published, args, vocab, device),
+        "ours before, streamed serially (fp32, torch passes)": our_epoch(data, None, args, vocab, device, *BEFORE,
+                                                                           serial=True),
+        "ours before, resident (fp32, torch passes)": our_epoch(data, resident, args, vocab, device, *BEFORE),
+        "ours, streamed (tf32)": our_epoch(data, None, args, vocab, device, "tf32"),
+        "ours, resident (tf32)": our_epoch(data, resident, args, vocab, device, "tf32"),
+        "ours, streamed (bf16)": our_epoch(data, None, args, vocab, device, "bf16"),
+        "ours, resident (bf16)": our_epoch(data, resident, args, vocab, device, "bf16"),
+        "ours, resident bfloat16 storage (tf32)": our_epoch(data, stored_bf16, args, vocab, device, "tf32"),
+    }
     rounds = {name: args.bf16_repeats if name.endswith("(bf16)") else args.repeats for name in epochs}
-    report(interleaved_best(epochs, rounds), args, len(data), vocab, load)
+    report(interleaved_best(epochs, rounds), args, len(data), vocab, load, device)
 
 
-def report(rows: dict[str, tuple], args, kept: int, vocab: int, load: float) -> None:
-    print(f"# one epoch: {kept:,} kept pairs (of {args.train:,}; sim_threshold {args.sim_threshold:g}) x 2 views, "
-          f"d={args.dim}, W={vocab:,}, FLiP r={args.rank}, batch {args.batch}; {machine()}; "
+def report(rows: dict[str, tuple], args, kept: int, vocab: int, load: float, device: torch.device) -> None:
+    print(f"# one epoch on {device}: {kept:,} kept pairs (of {args.train:,}; sim_threshold {args.sim_threshold:g}) "
+          f"x 2 views, d={args.dim}, W={vocab:,}, FLiP r={args.rank}, batch {args.batch}; {machine(device)}; "
           f"best of {args.repeats} (bf16: {args.bf16_repeats})")
-    print("| loop | steps | data path (s) | compute (s) | epoch (s) | data share | speed-up |")
-    print("|---|---|---|---|---|---|---|")
+    print("| loop | steps | data path (s) | compute (s) | epoch (s) | data share | pairs/s | speed-up |")
+    print("|---|---|---|---|---|---|---|---|")
     base = sum(rows["published loop (fp32)"][:2])
+    table = []
     for name, (data_s, compute_s, steps, seen) in rows.items():
         assert seen == kept, f"{name} saw {seen} rows, not {kept}"
         epoch = data_s + compute_s
         print(f"| {name} | {steps} | {data_s:.2f} | {compute_s:.2f} | {epoch:.2f} | {100 * data_s / epoch:.1f}% | "
-              f"{base / epoch:.2f}x |")
+              f"{kept / epoch:,.0f} | {base / epoch:.2f}x |")
+        table.append({"name": name, "steps": steps, "data_s": data_s, "compute_s": compute_s, "epoch_s": epoch})
     print(f"\nresident views loaded once in {load:.1f} s (not in the epochs)")
-    targets = [("ours, resident (fp32)", "speed-up >= 1.4x", lambda r: base / (r[0] + r[1]) >= 1.4),
+    targets = [("ours, resident (tf32)", "speed-up >= 1.4x", lambda r: base / (r[0] + r[1]) >= 1.4),
                ("ours, resident (bf16)", "speed-up >= 2.5x", lambda r: base / (r[0] + r[1]) >= 2.5),
-               ("ours, resident (fp32)", "data path < 5% of the epoch", lambda r: r[0] < 0.05 * (r[0] + r[1])),
+               ("ours, resident (tf32)", "data path < 5% of the epoch", lambda r: r[0] < 0.05 * (r[0] + r[1])),
                ("ours, resident (bf16)", "data path < 5% of the epoch", lambda r: r[0] < 0.05 * (r[0] + r[1]))]
     for name, target, met in targets:
         print(f"target: {name}: {target} -> {'met' if met(rows[name]) else 'NOT met'}")
+    save_json(args, {"device": str(device), "machine": machine(device), "kept": kept, "vocab": vocab,
+                     "rank": args.rank, "batch": args.batch, "load_s": load, "epochs": table})
     if not args.keep:
         shutil.rmtree(args.workdir)
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from synthetic import synthetic_bow, write_view
 
+from flip_pipeline.device import pick_device
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.probes.lip import make_probe
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--step-every", type=int, default=40, help="run a training step every N batches")
     parser.add_argument("--logits-memory-mb", type=float, default=512, help="training.logits_memory_mb of the steps")
     parser.add_argument("--keep", action="store_true", help="keep the shards for another run")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:i]: where the "
+                        "steps run and the batches go (host memory is measured either way)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -72,13 +75,14 @@ def main() -> None:
     bow = BagOfWords.load(bow_path)
     views = [ViewEmbeddings(args.workdir / name) for name in ("text_en", "speech_en")]
     data = TrainingData(views, [0.5, 0.5], bow, str(bow_path))
+    device = pick_device(args.device)
     torch.manual_seed(0)
-    probe = make_probe("flip", args.vocab, args.dim, 8)
+    probe = make_probe("flip", args.vocab, args.dim, 8).to(device)
     settings = TrainSettings(batch_size=args.batch, logits_memory_mb=args.logits_memory_mb)
     opt = make_optimizer(probe, settings)
     t = time.perf_counter()
     batches = steps = rows = 0
-    for batch in data.batches(args.batch, np.random.default_rng(0), torch.device("cpu"), settings.chunk_batches):
+    for batch in data.batches(args.batch, np.random.default_rng(0), device, settings.chunk_batches):
         rows += batch.x.shape[0] // 2
         if batches % args.step_every == 0:
             train_step(probe, opt, batch, settings)

@@ -91,7 +91,7 @@ def run_splice(a):
 def run_evaluate(a):
     from flip_pipeline.stages.evaluate import evaluate_stage
     evaluate_stage(a.model_dir, a.method, a.embeddings, a.bow, a.out, a.use_bias, distinct(a.top_n, "--top-n"),
-                   a.fingerprint)
+                   a.fingerprint, a.device)
 
 
 def run_entities(a):
@@ -102,7 +102,7 @@ def run_entities(a):
 def run_entity_recall(a):
     from flip_pipeline.stages.entity_recall import entity_recall_stage
     entity_recall_stage(a.model_dir, a.embeddings, a.entities, list(distinct(a.ks, "--ks")), a.out, a.labels or None,
-                        a.fingerprint, a.average)
+                        a.fingerprint, a.average, a.device)
 
 
 def run_report(a):
@@ -112,7 +112,12 @@ def run_report(a):
 
 def run_tsne(a):
     from flip_pipeline.stages.tsne import tsne_map
-    tsne_map(a.encoder, a.layer, a.views, a.resource, a.settings, a.out)
+    tsne_map(a.encoder, a.layer, a.views, a.resource, a.settings, a.out, a.pairs)
+
+
+def run_shared_dimensions(a):
+    from flip_pipeline.stages.shared_dimensions import shared_dimensions_stage
+    shared_dimensions_stage(a.encoder, a.views, a.settings, a.out)
 
 
 def run_thesis_report(a):
@@ -127,7 +132,7 @@ def run_pair(a):
 
 def run_similarity(a):
     from flip_pipeline.stages.similarity import similarity_analysis
-    similarity_analysis(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out)
+    similarity_analysis(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out, a.dimensions)
 
 
 def run_import_flip_view(a):
@@ -162,7 +167,7 @@ def run_check_config(a):
 
 def run_keywords(a):
     from flip_pipeline.keywords import query_keywords
-    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view):
+    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view, a.device):
         print(f"{row_id}\t{' '.join(words)}")
 
 
@@ -252,7 +257,7 @@ COMMANDS = {
         ("--use-bias", dict(action="store_true", help="rank with E x + b (default: E x, as the paper)")),
         ("--top-n", dict(type=positive_int, nargs="+", default=list(TOP_N),
                          help="the N of precision@N etc. (1 or more)")),
-        FINGERPRINT,
+        FINGERPRINT, DEVICE,
     ]),
     "entity-recall": (run_entity_recall, "Strict and partial named-entity recall at top-k, with and without the "
                       "bias.", [
@@ -262,7 +267,7 @@ COMMANDS = {
         ("--labels", dict(nargs="*", default=None, help="entity labels kept (default: all)")),
         ("--out", dict(required=True)), FINGERPRINT,
         ("--average", dict(default=ENTITY_AVERAGE, choices=["sentence", "entity"],
-                           help="mean over sentences (the published evaluation) or over entities")),
+                           help="mean over sentences (the published evaluation) or over entities")), DEVICE,
     ]),
     "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
         ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
@@ -276,7 +281,16 @@ COMMANDS = {
         ("--views", dict(required=True, type=spec_json, help='{language: {modality: layers folder}} as JSON')),
         ("--resource", dict(type=spec_json, default={}, help="{language: resource level} as JSON")),
         ("--settings", dict(type=spec_json, default={}, help="thesis.tsne as JSON")),
+        ("--pairs", dict(type=spec_json, default={}, help="thesis.similarity.pairs as JSON: speech layer -> text layer")),
         ("--out", dict(required=True, help="tsne/{encoder}/{layer}.parquet")),
+    ]),
+    "shared-dimensions": (run_shared_dimensions, "The one reduced dimension per modality and layer of an encoder's "
+                          "cross-lingual analyses (thesis Table A.7; Parquet).", [
+        ("--encoder", dict(required=True, help="encoder name (recorded)")),
+        ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
+                                                          'layers_dir}}')),
+        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--out", dict(required=True, help="similarity/{encoder}/cross_lingual_dimensions.parquet")),
     ]),
     "thesis-report": (run_thesis_report, "Assemble a thesis table (md, csv, tex) or figure (png, pdf) from "
                       "similarity files or a t-SNE map.", [
@@ -305,8 +319,9 @@ COMMANDS = {
         ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
                                                           'layers_dir}}')),
         ("--resource", dict(required=True, type=spec_json, help="JSON (or @file): {lang: high|medium|low}")),
-        ("--settings", dict(type=spec_json, default={},
-                            help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--dimensions", dict(default=None, help="similarity/{encoder}/cross_lingual_dimensions.parquet (shared "
+                                                 "dimensions; computed here when absent)")),
         ("--out", dict(required=True, help="similarity/{encoder}/{analysis}.parquet")),
     ]),
     "import-flip-view": (run_import_flip_view, "Import one view of one split of the published FLiP embeddings as "
@@ -344,7 +359,7 @@ COMMANDS = {
         ("--view", dict(default=None, type=view_name, help="text view of --text (default: the model's target "
                                                           "view)")),
         ("-k", "--top-k", dict(type=positive_int, default=10)),
-        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")),
+        ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")), DEVICE,
         _text_or_embeddings,
     ]),
 }

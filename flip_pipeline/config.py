@@ -22,11 +22,12 @@ import jsonschema
 
 from flip_pipeline.config_file import read_config_file
 from flip_pipeline.config_schema import key_path, load_schema
+from flip_pipeline.config_thesis import check_thesis
 from flip_pipeline.corpora.fleurs_languages import view_language as fleurs_view_language
 from flip_pipeline.corpora.splits import split_fractions
+from flip_pipeline.encoders.languages import view_language_problem
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.settings import computing_entry, fingerprint_of
-from flip_pipeline.similarity.settings import SimilaritySettings
 
 #: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
 SWEPT_RANK = "sweep"
@@ -181,6 +182,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for i, view in enumerate(exp["test_views"]):
             if view not in views:
                 raise FlipInputError(f"{source}: {key}.test_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
+        _check_view_languages(exp, encoders, f"{source}: {key}")
         _check_sweep(exp, source, key)
         ranks_key = "sweep.rank" if "rank" in exp.get("sweep", {}) else "ranks"
         for i, rank in enumerate(exp.get("sweep", {}).get("rank", exp.get("ranks", ["full"]))):
@@ -211,7 +213,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
             if spec["layout"] == "entity_recall" and spec.get("entities") not in config.get("entities", {}):
                 raise FlipInputError(f"{source}: {section}.{name}.entities: needs an entry of entities, "
                                      f"got {spec.get('entities')!r}")
-    _check_thesis(config, source)
+    check_thesis(config, source, corpus_views)
     outputs = {*config.get("tables", {}), *config.get("figures", {})}
     for key in ("targets", "paper"):
         for i, target in enumerate(config.get(key, [])):
@@ -267,35 +269,16 @@ def _check_checkpoint_experiment(exp: dict[str, Any], config: dict[str, Any], so
         raise FlipInputError(f"{source}: {key}.rank: rank {rank} exceeds the dimension {dim} of encoder {enc!r}")
 
 
-def _check_thesis(config: dict[str, Any], source: str) -> None:
-    """The layer-wise family's references: each language's corpus has its views, each model is an encoder."""
-    thesis = config.get("thesis")
-    if not thesis:
-        return
-    corpora, encoders = config["corpora"], config["encoders"]
-    SimilaritySettings.from_dict(thesis.get("similarity"), key=f"{source}: thesis.similarity")
-    for lang, spec in thesis["languages"].items():
-        key = f"{source}: thesis.languages.{lang}.corpus"
-        if spec["corpus"] not in corpora:
-            raise FlipInputError(f"{key}: unknown corpus {spec['corpus']!r}")
-    for name, model in thesis["models"].items():
-        key = f"{source}: thesis.models.{name}"
-        if name not in encoders:
-            raise FlipInputError(f"{key}: unknown encoder {name!r} (the models are entries of encoders)")
-        for i, lang in enumerate(model.get("languages", [])):
-            if lang not in thesis["languages"]:
-                raise FlipInputError(f"{key}.languages[{i}]: {lang!r} is not one of thesis.languages")
-        for lang in model.get("languages", thesis["languages"]):
-            corpus = thesis["languages"][lang]["corpus"]
-            for modality in model.get("modalities", ["text", "speech"]):
-                if f"{modality}_{lang}" not in corpus_views(corpora[corpus]):
-                    raise FlipInputError(f"{key}: corpus {corpus!r} of language {lang!r} has no view "
-                                         f"{modality}_{lang} (views: {corpus_views(corpora[corpus])})")
-        layers = model.get("layers", "all")
-        for option in ("tsne_layers", "heatmap_layers"):
-            unknown = [layer for layer in model.get(option, []) if layers != "all" and layer not in layers]
-            if unknown:
-                raise FlipInputError(f"{key}.{option}: {unknown} are not among its layers {layers}")
+def _check_view_languages(exp: dict[str, Any], encoders: dict[str, Any], key: str) -> None:
+    """Every encoder of an experiment takes the language of each of its views (its model's own
+    list, :mod:`flip_pipeline.encoders.languages`); else an error naming the view's key."""
+    keyed = [(f"train_views[{i}]", view) for i, pair in enumerate(exp["train_views"]) for view in pair]
+    keyed += [(f"test_views[{i}]", view) for i, view in enumerate(exp["test_views"])]
+    for enc in exp["encoders"]:
+        for where, view in keyed:
+            problem = view_language_problem(encoders[enc], view, enc)
+            if problem is not None:
+                raise FlipInputError(f"{key}.{where}: encoder {enc!r}: {problem}")
 
 
 def _check_sweep(exp: dict[str, Any], source: str, key: str) -> None:

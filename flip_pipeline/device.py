@@ -48,12 +48,14 @@ def resolve_device(text: str, *, key: str = "--device") -> torch.device:
 
 
 @functools.lru_cache(maxsize=None)
-def pick_device(requested: str = "auto", key: str = "--device") -> torch.device:
-    """:func:`resolve_device` of ``requested`` (errors name ``key``), logged once per process
-    with the device's name, torch's version and the CPU threads."""
+def pick_device(requested: str = "auto", key: str = "--device", log_level: int = logging.INFO) -> torch.device:
+    """:func:`resolve_device` of ``requested`` (errors name ``key``), logged once per process at
+    ``log_level`` (``flip keywords``: debug, its stderr stays quiet) with the device's name, torch's
+    version and the CPU threads."""
     device = resolve_device(requested, key=key)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    log.info("device: %s (%s), torch %s, %d CPU threads", device, name, torch.__version__, torch.get_num_threads())
+    log.log(log_level, "device: %s (%s), torch %s, %d CPU threads", device, name, torch.__version__,
+            torch.get_num_threads())
     return device
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 
+from flip_pipeline.device import pick_device
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
@@ -17,49 +20,53 @@ from flip_pipeline.probes.lip import Probe
 def top_words(
     probe: Probe, embeddings: np.ndarray, depth: int, use_bias: bool = False, logits_memory_mb: float = 512.0
 ) -> np.ndarray:
-    """Indices of the ``depth`` highest-scoring words per embedding.
+    """Indices of the ``depth`` highest-scoring words per embedding, ranked on the probe's device.
 
     Args:
-        probe: a trained LiP or FLiP (on any device).
-        embeddings: float32 ``(n, d)``.
+        probe: a trained LiP or FLiP (on any device: a GPU ranks there).
+        embeddings: float32 ``(n, d)`` on the host.
         depth: how many words per row (clipped to the vocabulary size).
         use_bias: add the log-unigram bias ``b`` (the paper evaluates without it).
-        logits_memory_mb: cap on the ``(rows, W)`` score buffer; rows are scored in chunks.
+        logits_memory_mb: cap on the ``(rows, W)`` score buffer; rows are scored in chunks, so the
+            device holds the probe, one chunk's scores and the ``(n, depth)`` indices at most.
 
     Returns:
-        int64 ``(n, depth)``, best first.
+        int64 ``(n, depth)``, best first. The indices of every chunk stay on the device until the
+        last one is ranked (one copy back, so the device never waits for the host between chunks).
     """
     device = probe.b.device
     depth = min(depth, probe.vocab_size)
-    out = np.empty((len(embeddings), depth), dtype=np.int64)
+    top = torch.empty((len(embeddings), depth), dtype=torch.int64, device=device)
     batch_size = max(1, int(logits_memory_mb * 2**20 // (4 * probe.vocab_size)))
     for lo in range(0, len(embeddings), batch_size):
-        x = torch.tensor(embeddings[lo : lo + batch_size], dtype=torch.float32, device=device)  # a copy: input may be read-only
+        x = torch.tensor(embeddings[lo : lo + batch_size], dtype=torch.float32).to(device)  # a copy: may be read-only
         scores = probe.logits(x, use_bias=use_bias)
-        out[lo : lo + len(x)] = scores.topk(depth, dim=1, sorted=True).indices.cpu().numpy()
-    return out
+        top[lo : lo + len(x)] = scores.topk(depth, dim=1, sorted=True).indices
+    return top.cpu().numpy()
 
 
 def query_keywords(
     model: str, texts: list[str] | None, embeddings_path: str | None, top_k: int, use_bias: bool,
-    view: str | None = None,
+    view: str | None = None, device: str = "auto",
 ) -> list[tuple[str, list[str]]]:
     """Keywords for sentences (embedded with the model's recorded encoder) or stored embeddings.
 
     ``model`` is a checkpoint folder or a hub id (:func:`~flip_pipeline.formats.checkpoint.resolve_checkpoint`).
     ``top_k`` must be 1 or more and no text empty (errors name the ``flip keywords`` flags).
+    ``device`` (``auto``, ``cpu``, ``cuda[:i]``) embeds and ranks.
     Returns ``[(row id, [word, …])]``; for ``texts`` the id is the sentence itself.
     """
     _check_query(texts, top_k, view, embeddings_path is not None)
     model_dir = resolve_checkpoint(model)
-    probe, vocab, config = load_checkpoint(model_dir)
+    chosen = pick_device(device, log_level=logging.DEBUG)  # a query tool: its stderr stays quiet
+    probe, vocab, config = load_checkpoint(model_dir, chosen)
     if embeddings_path is not None:
         ids, x = read_embedding_file(embeddings_path, probe.dim, *model_encoder(config), f"model {model_dir}")
     else:
         if not config.get("encoder_spec"):
             raise FlipInputError(f"{model_dir}/config.json records no encoder_spec; use --embeddings instead of --text")
         view = view or config.get("target_view", "text_en")
-        encoder = build_encoder(config["encoder"], config["encoder_spec"])
+        encoder = build_encoder(config["encoder"], config["encoder_spec"], str(chosen))
         encoder.check_view(view)
         ids, x = list(texts), encoder.encode([f"query-{i}" for i in range(len(texts))], list(texts), view)
     top = top_words(probe, x, top_k, use_bias=use_bias)

@@ -99,15 +99,26 @@ def test_runs_expand_the_grid(config):
     assert flip.training["batch_size"] == 256 and flip.training["lr"] == 0.005
 
 
-def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path, config):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({**config, "training": {"batchsize": 10}}))
+def _sonar_on_amharic(config):
+    bad = copy.deepcopy(config)
+    bad["thesis"]["models"]["sonar"]["languages"].append("am")
+    return bad
+
+
+@pytest.mark.parametrize("bad, target, expected", [
+    (lambda c: {**c, "training": {"batchsize": 10}}, [], "'batchsize' was unexpected"),
+    # a language the model cannot take fails the thesis's dry run, not its layers jobs hours later
+    (_sonar_on_amharic, ["thesis"], "thesis.models.sonar.languages[30]: SONAR has no speech encoder for 'am'"),
+])
+def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path, config, bad, target, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad(config)))
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad), "--directory", str(tmp_path)],
+        [sys.executable, "-m", "snakemake", "-n", *target, "--configfile", str(path), "--directory", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True,
     )
     assert proc.returncode != 0
-    assert "'batchsize' was unexpected" in proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
 
 
@@ -159,7 +170,34 @@ def test_thesis_grid_is_the_thesis_table(config):
         (lambda c: c["thesis"]["models"]["sonar"].update(layers=["embeddings"], tsne_layers=["pooled"]),
          "thesis.models.sonar.tsne_layers: ['pooled'] are not among its layers ['embeddings']"),
         (lambda c: c["thesis"]["similarity"].update(variance=1.5), "thesis.similarity.variance: 1.5 must be in (0, 1]"),
+        (lambda c: c["thesis"]["similarity"].update(cross_lingual_dimensions="mean"),
+         "thesis.similarity.cross_lingual_dimensions: 'mean' is not one of ['shared', 'per_set']"),
         (lambda c: c["thesis"]["tsne"].update(perplexity=0), "thesis.tsne.perplexity"),
+        # languages the models cannot take, named with the key and the language
+        (lambda c: c["thesis"]["models"]["sonar"]["languages"].append("el"),
+         "thesis.models.sonar.languages[30]: SONAR has no speech encoder for 'el' (view speech_el"),
+        (lambda c: c["encoders"]["seamless_m4t"].update(languages={"de": "ger"}),
+         "thesis.models.seamless_m4t.languages[5]: SeamlessM4T v2 takes no text in 'de' (view text_de, code 'ger'"),
+        # ... and an experiment's view an encoder cannot take
+        (lambda c: c["encoders"]["sonar"].update(languages={"de": "deu_Grek"}),
+         "experiments.t2_modality_de.train_views[0]: encoder 'sonar': SONAR's text encoder (text_sonar_basic_encoder) "
+         "takes no language 'deu_Grek' (view text_de"),
+        # layers a model lacks, or a map without its text partner
+        (lambda c: c["thesis"]["models"]["seamless_m4t"].update(tsne_layers=["pooled"]),
+         "thesis.models.seamless_m4t.tsne_layers[0]: a seamless_m4t model has no layer 'pooled'"),
+        (lambda c: c["thesis"]["models"]["sonar"].update(heatmap_changes=[["layer_24", "adaptor"]]),
+         "thesis.models.sonar.heatmap_changes[0][1]: a sonar model has no layer 'adaptor'"),
+        (lambda c: c["thesis"]["models"]["sonar"].update(layers=["embeddings", "layer_00"]),
+         "thesis.models.sonar.layers[1]: 'layer_00': encoder layers count from layer_01"),
+        (lambda c: c["thesis"]["models"]["seamless_m4t"].update(
+            layers=["embeddings", "adaptor"], tsne_layers=["adaptor"], heatmap_layers=["embeddings"],
+            heatmap_changes=[], tsne_id_layers=[]),
+         "thesis.models.seamless_m4t.tsne_layers: 'adaptor' is a speech layer mapped with its text partner (the "
+         "last encoder layer, as in the similarity stage), which is not among its layers"),
+        (lambda c: c["thesis"]["models"]["sonar"].update(tsne_id_layers=["layer_02"]),
+         "thesis.models.sonar.tsne_id_layers: ['layer_02'] are not among its tsne_layers"),
+        (lambda c: c["thesis"]["models"].update(gemini={}), "thesis.models.gemini: encoder 'gemini' has family "
+         "'gemini', which has no per-layer"),
     ],
 )
 def test_thesis_references_are_checked(config, mutate, expected):

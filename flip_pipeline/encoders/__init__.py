@@ -89,6 +89,7 @@ def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encod
             revision=spec.get("revision"),
             max_tokens=spec.get("max_tokens"),
             prefetch=spec.get("prefetch", True),
+            **({"text_block_size": spec["text_block_size"]} if "text_block_size" in spec else {}),
         )
     if family in ("bow_projection", "gaussian"):
         from flip_pipeline.encoders.controls import BowProjection, GaussianNoise

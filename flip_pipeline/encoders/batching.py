@@ -4,12 +4,15 @@ Padding costs compute in proportion to the spread of lengths in a batch; sorting
 whole shard by length first makes that spread small. Batches are cut longest first so
 that an out-of-memory batch shows up at once, not at the end of a shard.
 :func:`prefetched` prepares the next batch (tokenise, pad, copy to the device) on a
-thread while the model runs the current one.
+thread while the model runs the current one; :func:`to_device` copies a batch from pinned
+memory without making the host wait; :class:`HostCopies` brings the vectors back the same
+way, so on a GPU the host queues batch after batch and never waits for one to finish.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -67,3 +70,48 @@ def prefetched(prepare: Callable[[T], U], items: Iterable[T]) -> Iterator[U]:
             ready = pending.pop().result()
             pending = [thread.submit(prepare, item) for item in itertools.islice(items, 1)]
             yield ready
+
+
+def to_device(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``tensor`` (on the host) on ``device`` in ``dtype``: to a GPU through pinned memory without
+    waiting for the copy (it is queued on the current stream, before the work that reads it)."""
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, dtype, non_blocking=device.type == "cuda")
+
+
+class HostCopies:
+    """Vectors of batches computed on a device, brought back to the host without waiting for them.
+
+    :meth:`put` starts copying a batch's ``(rows, dim)`` vectors into pinned host memory on the
+    device's stream and hands them to ``store(rows, float32 array)`` once ``lag`` later batches
+    were put (or at :meth:`finish`), by which time they are long done: the host keeps queueing
+    work instead of waiting at every batch. Vectors on the CPU are stored at once.
+    """
+
+    def __init__(self, store: Callable[[np.ndarray, np.ndarray], None], lag: int = 8):
+        self.store, self.lag = store, lag
+        self._pending: deque[tuple[np.ndarray, torch.Tensor, torch.cuda.Event]] = deque()
+
+    def put(self, rows: np.ndarray, vectors: torch.Tensor) -> None:
+        vectors = vectors.float()
+        if vectors.device.type != "cuda":
+            self.store(rows, vectors.numpy())
+            return
+        host = torch.empty(vectors.shape, dtype=torch.float32, pin_memory=True)
+        host.copy_(vectors, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record(torch.cuda.current_stream(vectors.device))
+        self._pending.append((rows, host, done))
+        while len(self._pending) > self.lag:
+            self._store_oldest()
+
+    def finish(self) -> None:
+        """Store every batch still pending."""
+        while self._pending:
+            self._store_oldest()
+
+    def _store_oldest(self) -> None:
+        rows, host, done = self._pending.popleft()
+        done.synchronize()
+        self.store(rows, host.numpy())

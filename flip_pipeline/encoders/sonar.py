@@ -42,7 +42,14 @@ from flip_pipeline.encoders.audio_features import load_audio as load_audio  # th
 from flip_pipeline.encoders.audio_frontend import CLIPS_PER_TASK, AudioFrontEnd
 from flip_pipeline.encoders.audio_frontend import audio_workers as audio_workers_of
 from flip_pipeline.encoders.bad_audio import bad_audio_error, describe, encode_or_raise
-from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches, prefetched
+from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches, prefetched, to_device
+from flip_pipeline.encoders.sonar_languages import (
+    DEFAULT_SPEECH_ENCODER,
+    DEFAULT_TEXT_ENCODER,
+    speech_language,
+    text_code,
+    view_problem,
+)
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_language, view_modality
 from flip_pipeline.progress import advance
@@ -50,8 +57,6 @@ from flip_pipeline.progress import advance
 log = logging.getLogger(__name__)
 
 DIM = 1024
-DEFAULT_TEXT_ENCODER = "text_sonar_basic_encoder"
-DEFAULT_SPEECH_ENCODER = "sonar_speech_encoder_{iso3}"
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 #: Padded tokens (rows × longest) per text batch on CPU unless ``max_tokens`` is given:
 #: on 2 AVX-512 cores 256 beat 128, 512 and fixed batches of 4–32 sentences.
@@ -62,25 +67,6 @@ CPU_TEXT_MAX_TOKENS = 256
 #: waits for, is short (a shard chunk is up to tens of thousands of rows).
 TEXT_BLOCK_SIZE = 4096
 
-#: View language (ISO 639-1, or 639-3 where there is no two-letter code) → NLLB/SONAR code.
-#: ``languages`` in the encoder config overrides or extends it.
-LANGUAGE_CODES = {
-    "ar": "arb_Arab", "as": "asm_Beng", "bn": "ben_Beng", "ca": "cat_Latn", "cs": "ces_Latn",
-    "cy": "cym_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
-    "es": "spa_Latn", "et": "est_Latn", "fa": "pes_Arab", "fi": "fin_Latn", "fr": "fra_Latn",
-    "gu": "guj_Gujr", "he": "heb_Hebr", "hi": "hin_Deva", "hr": "hrv_Latn", "hu": "hun_Latn",
-    "id": "ind_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "kn": "kan_Knda", "ko": "kor_Hang",
-    "lt": "lit_Latn", "lv": "lvs_Latn", "ml": "mal_Mlym", "mr": "mar_Deva", "nl": "nld_Latn",
-    "or": "ory_Orya", "pa": "pan_Guru", "pl": "pol_Latn", "pt": "por_Latn", "ro": "ron_Latn",
-    "ru": "rus_Cyrl", "sk": "slk_Latn", "sl": "slv_Latn", "sv": "swe_Latn", "sw": "swh_Latn",
-    "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tr": "tur_Latn", "uk": "ukr_Cyrl",
-    "ur": "urd_Arab", "vi": "vie_Latn", "zh": "zho_Hans",
-    # the rest of the thesis's SONAR languages (seed 002, Table 4.2; FLEURS view codes)
-    "bg": "bul_Cyrl", "cmn": "zho_Hans", "lo": "lao_Laoo", "sd": "snd_Arab", "yue": "yue_Hant",
-}
-#: Speech-encoder card language where it is not the NLLB code's first part: SONAR's
-#: Mandarin speech encoder is ``sonar_speech_encoder_cmn`` (NLLB writes Mandarin ``zho_Hans``).
-SPEECH_CARD_LANGUAGE = {"zho": "cmn"}
 
 
 class SonarEncoder:
@@ -93,7 +79,8 @@ class SonarEncoder:
         speech_encoder: asset card of the speech encoders, either a template with
             ``{iso3}`` (the first part of the NLLB code: ``eng``, ``deu``) or a mapping
             view language → card.
-        languages: view language → NLLB code, overriding :data:`LANGUAGE_CODES`.
+        languages: view language → FLORES-200 (NLLB) code, overriding
+            :data:`~flip_pipeline.encoders.sonar_languages.LANGUAGE_CODES`.
         device: torch device.
         precision: ``fp32``, ``fp16`` or ``bf16`` weights and activations (outputs are float32).
         batch_size: most sentences per text batch.
@@ -153,7 +140,7 @@ class SonarEncoder:
         self.name = name
         self.text_card, self.tokenizer_card = text_encoder, tokenizer or text_encoder
         self.speech_encoder = speech_encoder
-        self.languages = {**LANGUAGE_CODES, **(languages or {})}
+        self.languages = dict(languages or {})  # overrides of sonar_languages.text_code
         self.device = torch.device(device)
         max_tokens = cpu_token_budget(max_tokens, self.device, CPU_TEXT_MAX_TOKENS)
         self.precision, self.dtype = precision, PRECISIONS[precision]
@@ -175,13 +162,9 @@ class SonarEncoder:
 
     # ----------------------------------------------------------------- languages and cards
     def nllb_code(self, view: str) -> str:
-        lang = view_language(view)
-        code = self.languages.get(lang)
+        code = text_code(view_language(view), self.languages)
         if code is None:
-            raise FlipInputError(
-                f"encoder {self.name!r}: no SONAR language code for view {view!r}; "
-                f"add it under encoders.{self.name}.languages (e.g. {lang}: xxx_Latn)"
-            )
+            raise FlipInputError(f"encoder {self.name!r}: {view_problem({'languages': self.languages}, view, self.name)}")
         return code
 
     def speech_card(self, view: str) -> str:
@@ -190,14 +173,15 @@ class SonarEncoder:
             if card is None:
                 raise FlipInputError(f"encoder {self.name!r}: no speech encoder for view {view!r} in speech_encoder")
             return card
-        iso3 = self.nllb_code(view).split("_")[0]
-        return self.speech_encoder.format(iso3=SPEECH_CARD_LANGUAGE.get(iso3, iso3), lang=view_language(view))
+        return self.speech_encoder.format(iso3=speech_language(self.nllb_code(view)), lang=view_language(view))
 
     def check_view(self, view: str) -> None:
         modality = view_modality(view)
         if modality not in ("text", "speech"):
             raise FlipInputError(f"encoder {self.name!r} (sonar): unknown modality of view {view!r}")
-        self.nllb_code(view)
+        problem = view_problem(self.spec(), view, self.name)
+        if problem is not None:
+            raise FlipInputError(f"encoder {self.name!r}: {problem}")
         if modality == "speech":
             card = self.speech_card(view)
             if card not in self._speech_models:
@@ -208,6 +192,14 @@ class SonarEncoder:
             from sonar.models.sonar_text import get_sonar_text_encoder_hub
 
             _check_card(get_sonar_text_encoder_hub(), self.text_card, f"encoders.{self.name}.text_encoder")
+
+    def spec(self) -> dict[str, Any]:
+        """The config keys :func:`~flip_pipeline.encoders.sonar_languages.view_problem` reads."""
+        spec: dict[str, Any] = {"languages": self.languages, "text_encoder": self.text_card,
+                                "speech_encoder": self.speech_encoder}
+        if self.tokenizer_card != self.text_card:
+            spec["tokenizer"] = self.tokenizer_card
+        return spec
 
     # ----------------------------------------------------------------- models
     def _prepare(self, model: torch.nn.Module) -> torch.nn.Module:
@@ -306,8 +298,8 @@ class SonarEncoder:
     def _pad(self, seqs: list[np.ndarray | torch.Tensor], pad_value: int, pad_to_multiple: int):
         """``seqs`` (arrays or CPU tensors, each ``(length, *features)``) padded with
         ``pad_value`` into one batch ``(n, width, *features)``, ``width`` the longest length
-        rounded up to ``pad_to_multiple``, on the device (in the model's dtype if floating),
-        and its fairseq2 ``BatchLayout``.
+        rounded up to ``pad_to_multiple``, on the device (in the model's dtype if floating; to a
+        GPU through pinned memory, the host not waiting for the copy), and its fairseq2 ``BatchLayout``.
 
         Built in numpy: no torch operation on the host, so no OpenMP team wakes and spins
         there between batches (spinning took ~0.8 of this process's CPU from the audio
@@ -321,7 +313,7 @@ class SonarEncoder:
         for row, a in enumerate(arrays):
             padded[row, : len(a)] = a
         batch = torch.from_numpy(padded)
-        batch = batch.to(self.device, self.dtype if batch.is_floating_point() else batch.dtype)
+        batch = to_device(batch, self.device, self.dtype if batch.is_floating_point() else batch.dtype)
         return batch, BatchLayout.of(batch, lengths)
 
     def _run(self, model: torch.nn.Module, padded: torch.Tensor, layout) -> np.ndarray:

@@ -23,6 +23,7 @@ layer representations  ``layers/{encoder}/{corpus}/{split}/{view}/{layer}/`` (sh
                        each; the view's own ``_SUCCESS`` lists its layers, written last)
 similarity scores      ``similarity/{encoder}/{analysis}.parquet`` (``analysis`` ``cross_modal``,
                        ``cross_lingual_text``, ``cross_lingual_speech``, ``cross_lingual_speech_text``)
+shared dimensions      ``similarity/{encoder}/cross_lingual_dimensions.parquet`` (thesis Table A.7)
 t-SNE coordinates      ``tsne/{encoder}/{layer}.parquet``
 tables, figures        ``tables/{name}.{md,csv,tex,html}``, ``figures/{name}.{png,pdf}``
 report job specs       ``.specs/{table,figure}/{name}.{digest}.json`` (the ``--spec`` of ``flip report``)
@@ -151,6 +152,11 @@ def layer_dir(results: Root, encoder: str, corpus: str, split: str, view: str, l
 
 def similarity_file(results: Root, encoder: str, analysis: str) -> str:
     return f"{results}/similarity/{encoder}/{analysis}.parquet"
+
+
+def dimensions_file(results: Root, encoder: str) -> str:
+    """The one reduced dimension per modality and layer of an encoder's cross-lingual analyses."""
+    return f"{results}/similarity/{encoder}/cross_lingual_dimensions.parquet"
 
 
 def tsne_file(results: Root, encoder: str, layer: str) -> str:

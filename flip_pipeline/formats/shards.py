@@ -477,9 +477,23 @@ class ViewEmbeddings:
         for lo in range(0, len(self), rows):
             yield self.read_rows(lo, min(len(self), lo + rows))
 
-    def read_rows(self, lo: int, hi: int) -> np.ndarray:
-        """Rows ``[lo, hi)`` as a float32 array ``(hi - lo, d)``; raises on non-finite values."""
-        parts = []
+    def row_group_starts(self) -> np.ndarray:
+        """``(groups,)`` int64 first row of every row group of the view: reads split at these read no
+        row group twice."""
+        starts = [shard.start + shard.group_starts[:-1] for shard in self._shards]
+        return np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, dtype=np.int64)
+
+    def read_rows(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``[lo, hi)`` as a float32 array ``(hi - lo, d)``; raises on non-finite values.
+
+        ``out``: a float32 ``(hi - lo, d)`` array to fill and return (no other copy is made: each
+        row group's values go from Arrow's buffers straight into it); a new one when ``None``.
+        Threads may read disjoint ranges at once (each read opens its own reader).
+        """
+        if out is None:
+            out = np.empty((hi - lo, self.dim), dtype=np.float32)
+        elif out.shape != (hi - lo, self.dim) or out.dtype != np.float32:
+            raise ValueError(f"out is {out.dtype} {out.shape}, rows {lo}:{hi} need float32 {(hi - lo, self.dim)}")
         for shard in self._shards:
             a, b = max(lo, shard.start), min(hi, shard.start + shard.rows)
             if a >= b:
@@ -488,14 +502,21 @@ class ViewEmbeddings:
             last_rg = int(np.searchsorted(shard.group_starts, b - 1 - shard.start, side="right")) - 1
             with _reading(shard.path) as pf:
                 col = pf.read_row_groups(range(first_rg, last_rg + 1), columns=["embedding"]).column(0)
-            flat = _flat_values(col)
-            del col  # the Arrow buffers are released with ``col``
-            offset = a - shard.start - int(shard.group_starts[first_rg])
-            block = flat.reshape(-1, self.dim)[offset : offset + (b - a)]
-            row = first_non_finite_row(block)
-            if row is not None:
-                raise bad_shard(shard.path, f"embedding of id {self.ids[a + row]!r} is not finite")
-            parts.append(block)
-        if not parts:
-            return np.empty((0, self.dim), dtype=np.float32)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+            _copy_rows(col, shard.start + int(shard.group_starts[first_rg]), a, b, out[a - lo : b - lo])
+            del col  # the Arrow buffers are released with it
+            bad = first_non_finite_row(out[a - lo : b - lo])
+            if bad is not None:
+                raise bad_shard(shard.path, f"embedding of id {self.ids[a + bad]!r} is not finite")
+        return out
+
+
+def _copy_rows(column: pa.ChunkedArray, first: int, a: int, b: int, out: np.ndarray) -> None:
+    """Copy the rows ``[a, b)`` of an embedding column whose first row is row ``first`` into
+    ``out`` ``(b - a, d)``, chunk by chunk from Arrow's buffers."""
+    row = first
+    for chunk in column.chunks:
+        values = chunk.flatten().to_numpy(zero_copy_only=False).reshape(-1, out.shape[1])
+        start, end = max(a, row), min(b, row + len(values))
+        if start < end:
+            out[start - a : end - a] = values[start - row : end - row]
+        row += len(values)

@@ -2,8 +2,9 @@
 
 Columns: ``id`` (sentence id), ``language``, ``modality`` (``text``/``speech``),
 ``resource`` (resource level), ``x``, ``y`` (map coordinates, no unit). Schema metadata
-``flip.encoder``, ``flip.layer``, ``flip.settings`` (the TSNE arguments, JSON) and
-``flip.versions`` (scikit-learn's).
+``flip.encoder``, ``flip.layer``, ``flip.layers`` (the layer read per modality, JSON: a
+speech-only layer's map takes the text side's partner), ``flip.settings`` (the TSNE
+arguments, JSON) and ``flip.versions`` (scikit-learn's).
 """
 
 from __future__ import annotations

@@ -12,17 +12,26 @@ family                 layers
 ``transformers``       ``embeddings``, ``layer_01``..``layer_NN`` of any transformers encoder; text
 ``sentence_transformers``  as ``transformers``, of the model's Hugging Face module; text
 =====================  ======================================================================
+
+A new family: its layer names beyond ``embeddings``/``layer_NN`` in
+:data:`flip_pipeline.layers.names.FAMILY_EXTRAS`, a branch in :func:`build_layer_encoder`, and,
+if it takes a language, its model's language list beside it and in
+:data:`flip_pipeline.encoders.languages.PROBLEMS` (config validation reads both).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flip_pipeline.encoders import require_family
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.layers.base import LayerEncoder
+from flip_pipeline.layers.names import FAMILY_EXTRAS
 
-LAYER_FAMILIES = ("sonar", "seamless_m4t", "transformers", "sentence_transformers")
+if TYPE_CHECKING:  # the package is imported by config validation, which loads no torch
+    from flip_pipeline.layers.base import LayerEncoder
+
+#: The families with per-layer representations: those whose layer names are known (layers.names).
+LAYER_FAMILIES = tuple(FAMILY_EXTRAS)
 
 
 def build_layer_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> LayerEncoder:

@@ -1,15 +1,10 @@
-"""Per-layer sentence representations: the protocol every family implements, layer names,
-and masked mean pooling.
+"""Per-layer sentence representations: the protocol every family implements, and masked
+mean pooling.
 
 A *layer representation* of a sentence is the mean over its sequence positions of one
 layer's hidden states, padding excluded (thesis §3): ``(T, d)`` hidden states of a
-sentence of ``T`` positions → one ``(d,)`` vector. Names, shared by every family:
-
-* ``embeddings``: the input embeddings (text: token + position embeddings; speech: the
-  frontend's output, i.e. the projected filterbank features the first layer reads);
-* ``layer_01`` … ``layer_NN``: the output of each encoder layer, 1-based;
-* ``pooled``: the model's own sentence embedding (SONAR), not a mean of ours;
-* ``adaptor``: the speech encoder's output after its length adaptor (SeamlessM4T).
+sentence of ``T`` positions → one ``(d,)`` vector. Layer names, shared by every family, are
+in :mod:`flip_pipeline.layers.names` (``embeddings``, ``layer_01`` …, ``pooled``, ``adaptor``).
 
 Every representation also records whether the model's final layer norm has been applied
 to it (:data:`LAYER_NORMS`), since hooks and ``hidden_states`` differ on that.
@@ -25,22 +20,11 @@ import torch
 
 from flip_pipeline.errors import FlipInputError
 
-EMBEDDINGS, POOLED, ADAPTOR = "embeddings", "pooled", "adaptor"
 POOLING = "masked_mean"
 #: ``before``: the model has a final layer norm and this representation precedes it;
 #: ``after``: it has been applied; ``none``: the model has no final layer norm (each
 #: post-LN layer ends in its own).
 LAYER_NORMS = ("before", "after", "none")
-
-
-def layer_name(index: int) -> str:
-    """``3`` → ``"layer_03"`` (1-based encoder layer)."""
-    return f"layer_{index:02d}"
-
-
-def stack_names(num_layers: int) -> list[str]:
-    """``embeddings`` then ``layer_01`` … ``layer_{num_layers}``."""
-    return [EMBEDDINGS] + [layer_name(i) for i in range(1, num_layers + 1)]
 
 
 class LayerEncoder(Protocol):
@@ -106,8 +90,8 @@ def select_layers(requested: str | Sequence[str], available: list[str], encoder:
                              f"not {requested!r}")
     missing = [name for name in requested if name not in available]
     if missing:
-        raise FlipInputError(f"encoder {encoder!r}, view {view!r} has no layer {', '.join(map(repr, missing))}; "
-                             f"its layers: {', '.join(available)}")
+        raise FlipInputError(f"thesis.models.{encoder}.layers: encoder {encoder!r}, view {view!r} has no layer "
+                             f"{', '.join(map(repr, missing))}; its layers: {', '.join(available)}")
     wanted = set(requested)
     return [name for name in available if name in wanted]
 

@@ -33,26 +33,18 @@ import torch
 from flip_pipeline.encoders.bad_audio import bad_audio_error, describe
 from flip_pipeline.encoders.batching import cpu_token_budget, length_sorted_batches
 from flip_pipeline.encoders.sentence_transformers import resolve_model_path
-from flip_pipeline.encoders.sonar import (
-    LANGUAGE_CODES,
-    PRECISIONS,
-    SAMPLE_RATE,
-    AudioError,
-    audio_duration,
-    load_audio,
-)
+from flip_pipeline.encoders.sonar import PRECISIONS, SAMPLE_RATE, AudioError, audio_duration, load_audio
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_language, view_modality
-from flip_pipeline.layers.base import ADAPTOR, masked_mean, stack_names, to_numpy
+from flip_pipeline.layers.base import masked_mean, to_numpy
+from flip_pipeline.layers.names import ADAPTOR, stack_names
+from flip_pipeline.layers.seamless_m4t_languages import language_code, view_problem
 from flip_pipeline.layers.transformers import pool_text_batches
 from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "facebook/seamless-m4t-v2-large"
-#: SeamlessM4T's source-language codes are the ISO 639-3 part of the NLLB code
-#: (:data:`~flip_pipeline.encoders.sonar.LANGUAGE_CODES`) except these.
-CODE_EXCEPTIONS = {"zh": "cmn"}
 CPU_MAX_TOKENS = 1024
 
 
@@ -63,7 +55,8 @@ class SeamlessM4TLayers:
         name: config name (``encoders.<name>``).
         model: hub id or local folder of a SeamlessM4T v2 checkpoint (config, weights,
             tokenizer, feature extractor).
-        languages: view language → SeamlessM4T language code (``en: eng``), overriding the default.
+        languages: view language → SeamlessM4T language code (``en: eng``), overriding
+            :data:`~flip_pipeline.layers.seamless_m4t_languages.VIEW_CODES`.
         device: torch device.
         precision: ``fp32``, ``fp16`` or ``bf16`` weights (outputs are float32).
         batch_size, max_tokens: most texts and padded tokens per text batch.
@@ -98,20 +91,18 @@ class SeamlessM4TLayers:
         return self._config
 
     def language_code(self, view: str) -> str:
-        lang = view_language(view)
-        code = self.languages.get(lang) or CODE_EXCEPTIONS.get(lang)
-        if code is None and lang in LANGUAGE_CODES:
-            code = LANGUAGE_CODES[lang].split("_")[0]
+        code = language_code(view_language(view), self.languages)
         if code is None:
-            raise FlipInputError(f"encoder {self.name!r}: no SeamlessM4T language code for view {view!r}; "
-                                 f"add it under encoders.{self.name}.languages (e.g. {lang}: xxx)")
+            problem = view_problem({"languages": self.languages}, view, self.name)
+            raise FlipInputError(f"encoder {self.name!r}: {problem}")
         return code
 
     def check_view(self, view: str) -> None:
         if view_modality(view) not in ("text", "speech"):
             raise FlipInputError(f"encoder {self.name!r} (seamless_m4t): unknown modality of view {view!r}")
-        if view_modality(view) == "text":
-            self.language_code(view)
+        problem = view_problem({"languages": self.languages}, view, self.name)
+        if problem is not None:
+            raise FlipInputError(f"encoder {self.name!r}: {problem}")
 
     def _encoder(self, modality: str) -> torch.nn.Module:
         if modality not in self._encoders:

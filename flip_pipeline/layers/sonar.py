@@ -30,7 +30,8 @@ from flip_pipeline.encoders.bad_audio import describe
 from flip_pipeline.encoders.sonar import SonarEncoder
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
-from flip_pipeline.layers.base import EMBEDDINGS, POOLED, layer_name, masked_mean, stack_names, to_numpy
+from flip_pipeline.layers.base import masked_mean, to_numpy
+from flip_pipeline.layers.names import EMBEDDINGS, POOLED, layer_name, stack_names
 
 
 def layout_mask(layout, seqs: torch.Tensor) -> torch.Tensor:

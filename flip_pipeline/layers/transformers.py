@@ -31,7 +31,8 @@ from flip_pipeline.encoders.sonar import PRECISIONS
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json, read_json_object
 from flip_pipeline.formats.corpus_table import view_modality
-from flip_pipeline.layers.base import masked_mean, stack_names, to_numpy
+from flip_pipeline.layers.base import masked_mean, to_numpy
+from flip_pipeline.layers.names import stack_names
 from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)

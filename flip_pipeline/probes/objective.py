@@ -11,13 +11,29 @@ and eq. 4 weighs two views of the same sentence: ``α · log p(c | x₁) + (1 �
 
 :func:`weighted_count_nll` computes the negative of that sum over a batch with a fused
 forward/backward that keeps a single ``(N, W)`` buffer and never forms ``log_softmax``.
-:func:`reference_view_nll` is the same objective written plainly, the way the published
-code computes it; tests and ``benchmarks/train_step.py`` compare the two.
+Its elementwise passes over that buffer run one of two ways (``elementwise``):
+
+* ``torch``: torch ops (max, subtract, exp, sums; scale, column sums), on a CPU in row blocks
+  that stay in cache (:func:`_blockwise`); on a GPU each op is one pass over the whole buffer;
+* ``fused``: two Triton kernels (:mod:`flip_pipeline.probes.fused_passes`), one read of the
+  buffer forward and one read and write backward, every value computed in fp32.
+
+``auto`` (the default) takes ``fused`` on a CUDA device where Triton runs (:func:`fused_available`),
+else ``torch``. :func:`reference_view_nll` is the same objective written plainly, the way the
+published code computes it; tests and ``benchmarks/train_step.py`` compare them.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+
 import torch
+
+#: ``elementwise`` choices of :func:`weighted_count_nll`.
+ELEMENTWISE = ("auto", "fused", "torch")
+#: Oldest CUDA compute capability the fused passes are used on (Triton's own floor, Turing).
+FUSED_MIN_CAPABILITY = (7, 5)
 
 
 def view_weights(alpha: float, n_views: int) -> list[float]:
@@ -29,9 +45,22 @@ def view_weights(alpha: float, n_views: int) -> list[float]:
     raise ValueError(f"eq. 4 mixes one or two views, got {n_views}")
 
 
-def _lowp_addmm(bias: torch.Tensor, hidden: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-    """``bias + hidden @ words.T`` with bf16 operands and fp32 accumulation; bf16 result."""
-    return torch.addmm(bias.bfloat16(), hidden.bfloat16(), words.bfloat16().T)
+@functools.lru_cache(maxsize=None)
+def fused_available(device: torch.device) -> bool:
+    """Whether the Triton passes run on ``device``: a CUDA device of compute capability at least
+    :data:`FUSED_MIN_CAPABILITY`, with Triton installed."""
+    if device.type != "cuda" or importlib.util.find_spec("triton") is None:
+        return False
+    return torch.cuda.get_device_capability(device) >= FUSED_MIN_CAPABILITY
+
+
+def use_fused(elementwise: str, device: torch.device) -> bool:
+    """Whether ``elementwise`` (one of :data:`ELEMENTWISE`) takes the fused passes on ``device``.
+
+    ``fused`` is taken as asked (on a CPU that runs only under ``TRITON_INTERPRET=1``, as in the tests)."""
+    if elementwise not in ELEMENTWISE:
+        raise ValueError(f"elementwise {elementwise!r}; expected one of {', '.join(ELEMENTWISE)}")
+    return elementwise == "fused" or (elementwise == "auto" and fused_available(device))
 
 
 #: Bytes of one row block of the elementwise passes on a CPU (in the accumulation dtype):
@@ -75,59 +104,68 @@ def _blockwise(z: torch.Tensor, acc: torch.dtype, update) -> None:
 class _WeightedCountNLL(torch.autograd.Function):
     """Fused ``Σ_i [ n_i · lse(z_i) − Σ_w c_iw z_iw ]`` with ``z = hidden @ words.T + bias``.
 
-    The ``(N, W)`` buffer is the only large tensor: it holds ``z``, then ``exp(z − max)``,
-    then ``d loss / d z``. Its elementwise passes (max, exp, sums, scaling) go through
-    :func:`_blockwise`: on a CPU in row blocks of the accumulation dtype, so that with ``bf16``
-    only the three matrix products and the buffer's storage are bf16 there.
+    The ``(N, W)`` buffer is the only large tensor: it holds ``z``, then (``torch`` passes)
+    ``exp(z − max)``, then ``d loss / d z``. With ``torch`` passes its elementwise work (max, exp,
+    sums, scaling) goes through :func:`_blockwise`: on a CPU in row blocks of the accumulation
+    dtype, so that with ``bf16`` only the three matrix products and the buffer's storage are bf16
+    there. With ``fused`` passes ``z`` stays as it is until the backward kernel turns it into
+    ``d loss / d z`` (:mod:`flip_pipeline.probes.fused_passes`).
     """
 
     @staticmethod
-    def forward(ctx, hidden, words, bias, rows, cols, vals, totals, bf16):
-        if bf16:
-            z = _lowp_addmm(bias, hidden, words)  # (N, W) bf16
-        else:
-            z = torch.addmm(bias, hidden, words.T)  # (N, W) fp32
+    def forward(ctx, hidden, words, bias, rows, cols, vals, totals, bf16, fused):
+        # bf16: the products' operands in bf16 (fp32 accumulation), kept for the backward products
+        hidden_mm, words_mm = (hidden.bfloat16(), words.bfloat16()) if bf16 else (hidden, words)
+        z = torch.addmm(bias.to(hidden_mm.dtype), hidden_mm, words_mm.T)  # (N, W) bf16 or fp32
         acc = hidden.dtype  # accumulation dtype: fp32 (fp64 in tests) even when products are bf16
         picked = z[rows, cols].to(acc)  # (nnz,)
-        lse = torch.empty(z.shape[0], dtype=acc, device=z.device)  # (N,)
-        sums = torch.empty_like(lse)
+        if fused:
+            from flip_pipeline.probes import fused_passes
 
-        def exponentiate(block, lo, hi):  # block becomes exp(z - peak); its row sums and lse kept
-            peak = block.amax(dim=1, keepdim=True)
-            block.sub_(peak).exp_()
-            sums[lo:hi] = block.sum(dim=1, dtype=acc)
-            lse[lo:hi] = peak.squeeze(1) + sums[lo:hi].log()
+            lse = fused_passes.row_logsumexp(z).to(acc)  # (N,); z is kept as it is
+            saved = lse
+        else:
+            lse = torch.empty(z.shape[0], dtype=acc, device=z.device)  # (N,)
+            sums = torch.empty_like(lse)
 
-        _blockwise(z, acc, exponentiate)
+            def exponentiate(block, lo, hi):  # block becomes exp(z - peak); its row sums and lse kept
+                peak = block.amax(dim=1, keepdim=True)
+                block.sub_(peak).exp_()
+                sums[lo:hi] = block.sum(dim=1, dtype=acc)
+                lse[lo:hi] = peak.squeeze(1) + sums[lo:hi].log()
+
+            _blockwise(z, acc, exponentiate)
+            saved = sums
         loss = (totals * lse).sum() - (vals * picked).sum()
-        ctx.save_for_backward(z, sums, hidden, words, rows, cols, vals, totals)
-        ctx.bf16 = bf16
+        ctx.save_for_backward(z, saved, hidden_mm, words_mm, rows, cols, vals, totals)
+        ctx.fused, ctx.acc = fused, acc
         return loss
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_loss):
-        z, sums, hidden, words, rows, cols, vals, totals = ctx.saved_tensors
-        acc = hidden.dtype
+        z, saved, hidden_mm, words_mm, rows, cols, vals, totals = ctx.saved_tensors
+        acc = ctx.acc
         # d loss / d z = n_i softmax(z_i) − c_i, built in place in the saved buffer.
-        scale = (grad_loss * totals / sums).unsqueeze(1)  # (N, 1)
-        d_bias = torch.zeros(z.shape[1], dtype=acc, device=z.device)  # (W,)
+        if ctx.fused:
+            from flip_pipeline.probes import fused_passes
 
-        def scale_rows(block, lo, hi):  # n_i softmax(z_i); its column sums go to d_bias
-            block.mul_(scale[lo:hi])
-            d_bias.add_(block.sum(dim=0, dtype=acc))
+            d_bias = fused_passes.softmax_grad_(z, saved, grad_loss * totals).to(acc)  # (W,); saved = lse
+        else:
+            scale = (grad_loss * totals / saved).unsqueeze(1)  # (N, 1); saved = Σ exp(z - peak)
+            d_bias = torch.zeros(z.shape[1], dtype=acc, device=z.device)  # (W,)
 
-        _blockwise(z, acc, scale_rows)
+            def scale_rows(block, lo, hi):  # n_i softmax(z_i); its column sums go to d_bias
+                block.mul_(scale[lo:hi])
+                d_bias.add_(block.sum(dim=0, dtype=acc))
+
+            _blockwise(z, acc, scale_rows)
         picked_grad = grad_loss * vals  # (nnz,)
         z[rows, cols] -= picked_grad.to(z.dtype)  # (rows, cols) pairs are unique
         d_bias.index_add_(0, cols, picked_grad, alpha=-1)
-        if ctx.bf16:
-            d_hidden = (z @ words.bfloat16()).to(acc)
-            d_words = (z.T @ hidden.bfloat16()).to(acc)
-        else:
-            d_hidden = z @ words
-            d_words = z.T @ hidden
-        return d_hidden, d_words, d_bias, None, None, None, None, None
+        d_hidden = (z @ words_mm).to(acc)
+        d_words = (z.T @ hidden_mm).to(acc)
+        return d_hidden, d_words, d_bias, None, None, None, None, None, None
 
 
 def weighted_count_nll(
@@ -139,6 +177,7 @@ def weighted_count_nll(
     vals: torch.Tensor,
     totals: torch.Tensor,
     bf16: bool = False,
+    elementwise: str = "auto",
 ) -> torch.Tensor:
     """Negative weighted log-likelihood of bags of words under the softmax probe.
 
@@ -150,12 +189,16 @@ def weighted_count_nll(
         vals: ``(nnz,)`` float32 counts, already multiplied by their row's view weight.
         totals: ``(N,)`` float32 per-row sums of ``vals`` (weighted word counts).
         bf16: bf16 matrix products with fp32 accumulation and a bf16 ``(N, W)`` buffer;
-            sums and log-sum-exp in fp32, max and exp too on a CPU (in bf16 on an accelerator).
+            sums and log-sum-exp in fp32, max and exp too on a CPU and in the fused passes (in
+            bf16 with ``torch`` passes on an accelerator).
+        elementwise: ``auto``, ``fused`` or ``torch``: how the passes over the ``(N, W)`` buffer
+            run (see the module docstring; :func:`use_fused`).
 
     Returns:
         Scalar float32: ``Σ_i totals_i · logsumexp(z_i) − Σ vals · z[rows, cols]``.
     """
-    return _WeightedCountNLL.apply(hidden, words, bias, rows, cols, vals, totals, bf16)
+    fused = use_fused(elementwise, hidden.device)
+    return _WeightedCountNLL.apply(hidden, words, bias, rows, cols, vals, totals, bf16, fused)
 
 
 def reference_view_nll(

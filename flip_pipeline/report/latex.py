@@ -14,7 +14,8 @@ _ESCAPES = str.maketrans({
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "\u2212": "$-$", "\u2013": "--", "±": r"$\pm$", "Δ": r"$\Delta$", "α": r"$\alpha$",
-    "✓": r"$\checkmark$", "✗": r"$\times$", "·": r"$\cdot$", "→": r"$\rightarrow$",
+    "✓": r"$\checkmark$", "✗": r"$\times$", "·": r"$\cdot$", "→": r"$\rightarrow$", "×": r"$\times$",
+    "†": r"$^\dagger$", "‡": r"$^\ddagger$",
 })
 
 PREAMBLE = (r"% needs \usepackage{booktabs,amssymb}; shaded cells need \usepackage[table]{xcolor} "

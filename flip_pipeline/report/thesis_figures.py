@@ -1,8 +1,11 @@
-"""The thesis's figures (seed 002 chapter 5) from similarity and t-SNE files.
+"""The thesis's curve figures (seed 002 chapter 5) from similarity files.
 
 Every layout is ``layout(spec, inputs, name, out_prefix)`` like :mod:`flip_pipeline.report.figures`:
 ``spec`` holds ``labels`` (model → panel title), ``caption`` and layout options; scores are
-drawn beside their chance level, never alone.
+drawn beside their chance level, never alone. Figures 5.1 and 5.5 add a row below each
+panel: the change from each layer to the next, with its paired interval where there is one
+and the change of the chance level beside it (:mod:`flip_pipeline.report.thesis_changes`).
+The heatmaps and t-SNE maps are in :mod:`flip_pipeline.report.thesis_maps`.
 """
 
 from __future__ import annotations
@@ -12,16 +15,19 @@ import pandas as pd
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import read_scores
-from flip_pipeline.formats.tsne_map import read_map
 from flip_pipeline.report.figures import plt, save_figure, wrap_caption
-from flip_pipeline.report.thesis_results import per_layer
+from flip_pipeline.report.thesis_changes import consecutive_changes
+from flip_pipeline.report.thesis_results import RESOURCE_LEVELS, per_layer
 
-RESOURCE_LEVELS = ("high", "medium", "low")
 
-
-def _panels(n: int, width: float = 5.0, height: float = 3.4):
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
-    return fig, list(axes[0])
+def _panels(n: int, width: float = 5.0, height: float = 3.4, changes: bool = False):
+    """``(fig, score axes, change axes or Nones)``: one column per panel, a change row below when asked."""
+    if not changes:
+        fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+        return fig, list(axes[0]), [None] * n
+    fig, axes = plt.subplots(2, n, figsize=(width * n, height * 1.6), squeeze=False, sharex="col",
+                             gridspec_kw={"height_ratios": [2, 1]})
+    return fig, list(axes[0]), list(axes[1])
 
 
 def _axis_layers(block: pd.DataFrame) -> list[str]:
@@ -40,6 +46,32 @@ def _curve(ax, curve: pd.DataFrame, axis: list[str], label: str, color, band: bo
         ax.fill_between(x, curve.ci_low, curve.ci_high, color=color, alpha=0.15, lw=0)
 
 
+def _steps(ax, steps: pd.DataFrame, axis: list[str], color, offset: float) -> bool:
+    """The changes of one curve at the position of the layer each arrives at: the change (dot)
+    with its paired interval (bar; a filled star where it excludes 0), chance's change (x).
+    Returns whether a change had no interval."""
+    x = np.array([axis.index(layer) for layer in steps.layer_to], dtype=float) + offset
+    has = steps.ci_low.notna().to_numpy()
+    ax.plot(x, steps.chance_change, ls="none", marker="x", ms=3, color=color, alpha=0.6)
+    ax.plot(x[~has], steps.change[~has], ls="none", marker="o", ms=3, mfc="none", color=color)
+    if has.any():
+        low, high = steps.ci_low[has].to_numpy(), steps.ci_high[has].to_numpy()
+        change = steps.change[has].to_numpy()
+        ax.vlines(x[has], low, high, color=color, lw=1)  # a percentile interval need not hold the change itself
+        ax.plot(x[has], change, ls="none", marker="o", ms=3, color=color)
+        apart = (low > 0) | (high < 0)
+        ax.plot(x[has][apart], change[apart], ls="none", marker="*", ms=8, color=color)
+    return bool((~has).any())
+
+
+def _change_axis(ax, note: bool) -> None:
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_ylabel("Δ from the layer before", fontsize=7)
+    if note:
+        ax.text(0.01, 0.02, "open dots: no interval (n small for the dimension)", transform=ax.transAxes,
+                fontsize=6, color="grey")
+
+
 def _layer_axis(ax, layers: list[str]) -> None:
     step = max(1, len(layers) // 12)
     ticks = list(range(0, len(layers), step))
@@ -51,21 +83,36 @@ def _by_model(frame: pd.DataFrame, spec: dict) -> list[tuple[str, pd.DataFrame]]
     return [(spec.get("labels", {}).get(m, m), frame[frame.encoder == m]) for m in dict.fromkeys(frame.encoder)]
 
 
-def cross_modal_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
-    """Figure 5.1: per model, every method's mean cross-modal score per layer with its chance."""
-    curves = per_layer(read_scores(inputs))
+def _curves_with_changes(spec: dict, frame: pd.DataFrame, series: str, name: str, out_prefix: str,
+                         ylabel: str) -> None:
+    """One column per model: the curves of ``frame`` grouped by ``series`` (``method`` or
+    ``analysis``) above, their layer-to-layer changes below."""
+    curves, changes = per_layer(frame), consecutive_changes(frame)
     models = _by_model(curves, spec)
-    fig, axes = _panels(len(models))
-    for ax, (label, block) in zip(axes, models):
+    fig, axes, below = _panels(len(models), changes=True)
+    for ax, low, (label, block) in zip(axes, below, models):
         axis = _axis_layers(block)
-        for i, (method, curve) in enumerate(block.groupby("method", sort=False)):
-            _curve(ax, curve, axis, method, f"C{i}", band=True)
-        _layer_axis(ax, axis)
+        missing = False
+        groups = list(block.groupby(series, sort=False))
+        for i, (key, curve) in enumerate(groups):
+            short = key.replace("cross_lingual_", "intra-")
+            _curve(ax, curve, axis, short, f"C{i}", band=True)
+            steps = changes[(changes.encoder == curve.encoder.iloc[0]) & (changes[series] == key)
+                            & (changes.analysis.isin(set(curve.analysis)))]
+            missing |= _steps(low, steps, axis, f"C{i}", 0.1 * (i - (len(groups) - 1) / 2))
+        _change_axis(low, missing)
+        _layer_axis(low, axis)
         ax.set_title(label, fontsize=9)
-        ax.set_ylabel("similarity")
+        ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=6, ncols=2)
     fig.suptitle(wrap_caption(spec.get("caption", name)), fontsize=8)
     save_figure(fig, out_prefix)
+
+
+def cross_modal_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
+    """Figure 5.1: per model, every method's mean cross-modal score per layer with its chance,
+    and below it the change from each layer to the next."""
+    _curves_with_changes(spec, read_scores(inputs), "method", name, out_prefix, "similarity")
 
 
 def cross_modal_by_resource_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
@@ -77,7 +124,7 @@ def cross_modal_by_resource_figure(spec: dict, inputs: list[str], name: str, out
         raise FlipInputError(f"{name}: no {method} scores in {inputs}")
     curves = per_layer(frame, by=("resource_a",))
     levels = [r for r in RESOURCE_LEVELS if r in set(curves.resource_a)]
-    fig, axes = _panels(len(levels) + 1, width=4.2)
+    fig, axes, _ = _panels(len(levels) + 1, width=4.2)
     for ax, level in zip(axes, ["all", *levels]):
         curve = per_layer(frame) if level == "all" else curves[curves.resource_a == level]
         _curve(ax, curve, list(curve.layer), method, "C0", band=True)
@@ -92,75 +139,15 @@ def cross_modal_by_resource_figure(spec: dict, inputs: list[str], name: str, out
 
 
 def cross_lingual_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
-    """Figure 5.5: per model, the mean cross-lingual SVCCA per layer within text and within speech."""
+    """Figure 5.5: per model, the mean cross-lingual SVCCA per layer within text and within speech,
+    and below it the change from each layer to the next."""
     frame = read_scores(inputs)
     method = spec.get("method", "svcca")
-    curves = per_layer(frame[frame.method == method])
-    models = _by_model(curves, spec)
-    fig, axes = _panels(len(models))
-    for ax, (label, block) in zip(axes, models):
-        axis = _axis_layers(block)
-        for i, (analysis, curve) in enumerate(block.groupby("analysis", sort=False)):
-            _curve(ax, curve, axis, analysis.replace("cross_lingual_", "intra-"), f"C{i}", band=True)
-        _layer_axis(ax, axis)
-        ax.set_title(label, fontsize=9)
-        ax.set_ylabel(f"{method} similarity")
-    axes[0].legend(fontsize=6)
-    fig.suptitle(wrap_caption(spec.get("caption", name)), fontsize=8)
-    save_figure(fig, out_prefix)
-
-
-def heatmap_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
-    """Language × language SVCCA at each of ``spec["layers"]`` (rows ``language_a``); the panel
-    title gives the mean chance level of its cells."""
-    frame = read_scores(inputs)
-    frame = frame[frame.method == spec.get("method", "svcca")]
-    layers = spec.get("layers", ["embeddings"])
-    missing = [layer for layer in layers if layer not in set(frame.layer)]
-    if missing:
-        raise FlipInputError(f"{name}: heatmap_layers {missing} are not among the layers of {inputs[0]} "
-                             f"({', '.join(dict.fromkeys(frame.layer))})")
-    languages = sorted(set(frame.language_a) | set(frame.language_b))
-    fig, axes = _panels(len(layers), width=0.35 * len(languages) + 2.5, height=0.35 * len(languages) + 1.8)
-    for ax, layer in zip(axes, layers):
-        cells = frame[frame.layer == layer]
-        matrix = cells.pivot_table(index="language_a", columns="language_b", values="score").reindex(
-            index=languages, columns=languages)
-        image = ax.imshow(matrix.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
-        ax.set_xticks(range(len(languages)), languages, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(languages)), languages, fontsize=6)
-        ax.set_title(f"{layer} (chance {cells.chance.mean():.2f})", fontsize=8)
-        fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.suptitle(wrap_caption(f"{spec.get('labels', {}).get(frame.encoder.iloc[0], frame.encoder.iloc[0])}, "
-                        f"{frame.analysis.iloc[0]}: {spec.get('caption', name)}"), fontsize=8)
-    save_figure(fig, out_prefix)
-
-
-def tsne_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
-    """The t-SNE map of one layer: colour = language, marker = modality (``o`` text, ``^`` speech)."""
-    points, meta = read_map(inputs[0])
-    fig, ax = plt.subplots(figsize=(6.4, 5.6))
-    languages = sorted(set(points.language))
-    colors = plt.get_cmap("tab20", max(len(languages), 1))
-    for i, lang in enumerate(languages):
-        for modality, marker in (("text", "o"), ("speech", "^")):
-            sel = points[(points.language == lang) & (points.modality == modality)]
-            if len(sel):
-                ax.scatter(sel.x, sel.y, s=6, marker=marker, color=colors(i), alpha=0.7,
-                           label=f"{lang} {modality}", linewidths=0)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.legend(fontsize=5, ncols=max(1, len(languages) // 10), markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
-    encoder, layer = meta.get("encoder", ""), meta.get("layer", "")
-    ax.set_title(wrap_caption(f"{spec.get('labels', {}).get(encoder, encoder)}, {layer}: {spec.get('caption', name)}"),
-                 fontsize=7)
-    save_figure(fig, out_prefix)
+    _curves_with_changes(spec, frame[frame.method == method], "analysis", name, out_prefix, f"{method} similarity")
 
 
 THESIS_FIGURE_LAYOUTS = {
     "cross_modal": cross_modal_figure,
     "cross_modal_by_resource": cross_modal_by_resource_figure,
     "cross_lingual": cross_lingual_figure,
-    "heatmap": heatmap_figure,
-    "tsne": tsne_figure,
 }

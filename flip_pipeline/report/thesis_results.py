@@ -15,6 +15,7 @@ from flip_pipeline.formats.similarity_scores import read_settings
 from flip_pipeline.similarity.settings import METHOD_NAMES
 
 AVERAGED = ("score", "chance", "null_mean", "null_p95", "ci_low", "ci_high", "n")
+RESOURCE_LEVELS = ("high", "medium", "low")
 EXTRA_LAYERS = ("adaptor", "pooled")  # stages after the encoder layers (seed 002 §4.1)
 
 

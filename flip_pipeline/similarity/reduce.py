@@ -57,18 +57,45 @@ def reduced_dimension(singular_values: np.ndarray, variance: float = DEFAULT_VAR
 
 
 def svd_reduce(x: np.ndarray, variance: float = DEFAULT_VARIANCE, convention: str = DEFAULT_CONVENTION,
-               name: str = "set") -> np.ndarray:
+               name: str = "set", k: int | None = None) -> np.ndarray:
     """The centred set ``x`` ``(n, d)`` in its top ``k`` singular directions: ``U_k · diag(s_k)``,
-    float64 ``(n, k)``, ``k`` from :func:`reduced_dimension` (``name`` labels errors)."""
+    float64 ``(n, k)``; ``k`` from :func:`reduced_dimension` unless given (a dimension shared by
+    several sets, :mod:`flip_pipeline.stages.shared_dimensions`). ``name`` labels errors."""
+    u, s = _decompose(x, name)
+    if k is None:
+        k = _own_dimension(s, variance, convention, name)
+    elif not 1 <= k <= len(s):
+        raise FlipInputError(f"{name}: reduced dimension {k} is not between 1 and its {len(s)} singular directions")
+    return u[:, :k] * s[:k]
+
+
+def own_dimension(x: np.ndarray, variance: float = DEFAULT_VARIANCE, convention: str = DEFAULT_CONVENTION,
+                  name: str = "set") -> tuple[int, np.ndarray]:
+    """``(k, s)``: the set's own reduced dimension (:func:`reduced_dimension`) and its singular
+    values ``s`` (decreasing), for :func:`variance_kept` at another dimension."""
+    _, s = _decompose(x, name)
+    return _own_dimension(s, variance, convention, name), s
+
+
+def variance_kept(singular_values: np.ndarray, k: int, convention: str = DEFAULT_CONVENTION) -> float:
+    """The share of the weights (``s`` or ``s²``, see the module) that the top ``k`` directions hold."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    weights = s**2 if convention == "squared" else s
+    return float(weights[:k].sum() / weights.sum())
+
+
+def _decompose(x: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     xc = centre(x)
     if xc.ndim != 2 or xc.shape[0] < 2:
         raise FlipInputError(f"{name}: needs at least 2 rows of representations, has shape {xc.shape}")
-    u, s = _left_singular(xc)
+    return _left_singular(xc)
+
+
+def _own_dimension(s: np.ndarray, variance: float, convention: str, name: str) -> int:
     try:
-        k = reduced_dimension(s, variance, convention)
+        return reduced_dimension(s, variance, convention)
     except FlipInputError as err:
         raise FlipInputError(f"{name}: {err}") from None
-    return u[:, :k] * s[:k]
 
 
 def _left_singular(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

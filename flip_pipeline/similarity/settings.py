@@ -20,6 +20,11 @@ key                    default                            meaning
 ``pairs``              ``{}``                             speech layer → text layer, for layers of one
                                                           side only (stage; ``adaptor`` pairs with the
                                                           last encoder layer without it)
+``cross_lingual_``     ``"shared"``                       ``"shared"``: the cross-lingual analyses reduce
+``dimensions``                                            every set of one model, layer and modality to
+                                                          one dimension, the smallest that keeps
+                                                          ``variance`` of every such set (thesis Table
+                                                          A.7); ``"per_set"``: each set to its own
 =====================  =================================  ==============================================
 """
 
@@ -35,6 +40,7 @@ from flip_pipeline.similarity.cca import EPSILON
 from flip_pipeline.similarity.reduce import CONVENTIONS, DEFAULT_CONVENTION, DEFAULT_VARIANCE
 
 METHOD_NAMES = ("svcca", "pwcca", "linear_cka", "debiased_cka")
+CROSS_LINGUAL_DIMENSIONS = ("shared", "per_set")
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class SimilaritySettings:
     n: int | None = None
     min_ratio: float = 10.0
     pairs: dict[str, str] = field(default_factory=dict)
+    cross_lingual_dimensions: str = "shared"
     key: str = field(default="settings", compare=False, repr=False)  # config key errors name
 
     @classmethod
@@ -89,6 +96,8 @@ class SimilaritySettings:
             raise bad("min_ratio", "must be ≥ 0")
         if not isinstance(self.pairs, dict) or not all(isinstance(v, str) for v in self.pairs.values()):
             raise bad("pairs", "must map layer names to layer names")
+        if self.cross_lingual_dimensions not in CROSS_LINGUAL_DIMENSIONS:
+            raise bad("cross_lingual_dimensions", f"must be one of {', '.join(CROSS_LINGUAL_DIMENSIONS)}")
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as plain JSON-able values (recorded beside the scores)."""

@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from flip_pipeline.atomic import write_json
+from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.entities import read_entities
@@ -68,7 +69,7 @@ def recall_summaries(top: np.ndarray, sentence: np.ndarray, tokens, ks: list[int
 def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str | os.PathLike[str],
                         entities_path: str | os.PathLike[str], ks: list[int], out_json: str | os.PathLike[str],
                         labels: list[str] | None = None, fingerprint: str | None = None,
-                        average: str = ENTITY_AVERAGE) -> dict:
+                        average: str = ENTITY_AVERAGE, device: str = "auto") -> dict:
     """Score entity recall of a trained probe on one embedded test view and write ``out_json``.
 
     Args:
@@ -83,12 +84,13 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
         fingerprint: of the configuration this result belongs to, recorded for the report's check.
         average: ``sentence`` (the published evaluation: per sentence, the mean over its
             entities, then the mean over sentences) or ``entity`` (the mean over entities).
+        device: where the probe ranks (``auto``: CUDA when present, ``cpu``, ``cuda[:i]``).
 
     Returns:
         the JSON written.
     """
     started = time.perf_counter()
-    probe, vocab, recorded = load_checkpoint(resolve_checkpoint(model_dir))
+    probe, vocab, recorded = load_checkpoint(resolve_checkpoint(model_dir), pick_device(device))
     ks = _check_ks(ks, len(vocab), model_dir)
     embeddings = ViewEmbeddings(embeddings_dir)
     embeddings.check_encoder(*model_encoder(recorded), f"model {model_dir}")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
@@ -126,7 +127,7 @@ def evaluate_view(
 
 def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_dir: str | os.PathLike[str],
                    bow_path: str | os.PathLike[str], out: str | os.PathLike[str], use_bias: bool = False,
-                   top_n: tuple[int, ...] = TOP_N, fingerprint: str | None = None) -> dict:
+                   top_n: tuple[int, ...] = TOP_N, fingerprint: str | None = None, device: str = "auto") -> dict:
     """Evaluate the model in ``model_dir`` on one embedded test view; write ``out`` and its details.
 
     Args:
@@ -144,14 +145,17 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
         fingerprint: of the configuration this evaluation belongs to
             (:meth:`flip_pipeline.config.Run.eval_fingerprint`), recorded in the summary so a
             report can refuse an evaluation made by another configuration.
+        device: where the model ranks (``auto``: CUDA when present, ``cpu``, ``cuda[:i]``); the
+            rankings are those of the CPU, up to ties and rounding of near-equal scores.
 
     Returns:
         the summary written.
     """
     started = time.perf_counter()
     embeddings = ViewEmbeddings(embeddings_dir)
+    device_used = pick_device(device)
     if method == "splice":
-        model = SpliceModel.load(model_dir)
+        model = SpliceModel.load(model_dir, device_used)
         settings = SpliceSettings.from_dict(model.info.get("settings", {}), f"{model_dir}/config.json")
         recorded = model.info
         ranker, words = model.ranker(embeddings.manifest["view"], settings), model.concepts
@@ -159,7 +163,7 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
     elif method == "probe":
         folder = resolve_checkpoint(model_dir)  # a hub id: its folder in the hub's cache
         selected = selected_model_dir(folder)  # a swept run: the checkpoint of its selected point
-        probe, vocab, recorded = load_checkpoint(selected)
+        probe, vocab, recorded = load_checkpoint(selected, device_used)
         ranker, words = probe_ranker(probe, use_bias), vocab.words
         chosen, words_source = {"method": "probe", "use_bias": use_bias}, f"{selected}/vocab.json"
         if folder != Path(model_dir):  # a hub id: the snapshot it read, whose path names the commit

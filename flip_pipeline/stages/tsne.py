@@ -5,6 +5,12 @@ mapped together with scikit-learn's ``TSNE``. The thesis used its defaults (§4.
 ``n_components=2, perplexity=30, early_exaggeration=12.0, learning_rate='auto',
 max_iter=1000``); the seed is fixed (``random_state``), so a map is reproducible on the
 same machine and library version (recorded in the file).
+
+A speech-only layer (SeamlessM4T's ``adaptor``, or a layer ``pairs`` maps to a text layer) is
+mapped with the text views' partner layer, paired as the similarity stage pairs them
+(:func:`~flip_pipeline.similarity.sets.layer_partner`: the adaptor with the last encoder layer),
+so the map of Figure A.36 shows the speech after the length adaptor beside the text the thesis
+compares it with; the file records each modality's layer (``flip.layers``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.extras import require
 from flip_pipeline.formats.layer_views import open_layer_view
 from flip_pipeline.formats.tsne_map import write_map
+from flip_pipeline.layers.names import SPEECH_ONLY
 from flip_pipeline.progress import Progress, count, progress, stage_done
+from flip_pipeline.similarity.sets import layer_partner
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +41,27 @@ TSNE_DEFAULTS = {"perplexity": 30.0, "early_exaggeration": 12.0, "learning_rate"
                  "init": "pca", "seed": 0}
 
 
-def layer_rows(language: str, modality: str, layers_dir: str, layer: str,
-               encoder: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids (n,), vectors (n, d) float32)`` of one layer of one extracted view (of ``encoder``'s
-    layers, when given); an error naming the folder and the layers it has when it lacks ``layer``."""
+def layer_rows(language: str, modality: str, layers_dir: str, layer: str, pairs: dict[str, str] | None = None,
+               encoder: str | None = None) -> tuple[str, np.ndarray, np.ndarray]:
+    """``(layer read, ids (n,), vectors (n, d) float32)`` of one layer of one extracted view (of
+    ``encoder``'s layers, when given): a text view lacking a speech-only ``layer`` gives its partner
+    (see the module); an error names the folder and the layers it has when it lacks ``layer``."""
+    pairs = pairs or {}
     view = open_layer_view(language, modality, layers_dir, encoder)
-    if layer not in view.layers:
-        raise FlipInputError(f"{layers_dir}: no layer {layer!r} (it has: {', '.join(view.layers)})")
-    return view.ids, view.read(layer)
+    read = layer
+    if modality == "text" and (layer in pairs or (layer in SPEECH_ONLY and layer not in view.layers)):
+        read = layer_partner(layer, view.layers, pairs)
+        if read is None:
+            raise FlipInputError(f"{layers_dir}: no text partner {pairs.get(layer, 'layer_NN')!r} of the speech layer "
+                                 f"{layer!r} to map it with (it has: {', '.join(view.layers)}; "
+                                 f"thesis.models.{encoder or '<model>'}.tsne_layers, thesis.similarity.pairs)")
+    if read not in view.layers:
+        raise FlipInputError(f"{layers_dir}: no layer {read!r} (it has: {', '.join(view.layers)})")
+    return read, view.ids, view.read(read)
 
 
 def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resource: dict[str, str],
-             settings: dict[str, Any], out_path: str) -> pd.DataFrame:
+             settings: dict[str, Any], out_path: str, pairs: dict[str, str] | None = None) -> pd.DataFrame:
     """Map ``layer`` of every view in ``views`` together and write ``out_path``.
 
     Args:
@@ -55,6 +72,7 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
         settings: ``thesis.tsne``: :data:`TSNE_DEFAULTS` keys, and ``max_per_language``
             (first rows of each view kept; default all).
         out_path: ``tsne/{encoder}/{layer}.parquet``.
+        pairs: ``thesis.similarity.pairs``, speech layer → text layer (see the module).
 
     Returns:
         The points, ``(n_total, 6)``: id, language, modality, resource, x, y.
@@ -67,10 +85,10 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
 
     options = {**TSNE_DEFAULTS, **{k: v for k, v in settings.items() if k != "max_per_language"}}
     cap = settings.get("max_per_language")
-    blocks, labels = [], []
+    blocks, labels, read = [], [], {}
     for language, by_modality in views.items():
         for modality, folder in by_modality.items():
-            ids, vectors = layer_rows(language, modality, folder, layer, encoder)
+            read[modality], ids, vectors = layer_rows(language, modality, folder, layer, pairs, encoder)
             ids, vectors = ids[:cap], vectors[:cap]
             blocks.append(vectors)
             labels.append(pd.DataFrame({"id": ids.astype(str), "language": language, "modality": modality,
@@ -95,10 +113,11 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     points["x"], points["y"] = coords[:, 0], coords[:, 1]
     settings_json = json.dumps({**options, "seed": seed, "max_per_language": cap}, sort_keys=True)
     write_map(out_path, points, {"encoder": encoder, "layer": layer, "settings": settings_json,
+                                 "layers": json.dumps(read, sort_keys=True),
                                  "versions": f"scikit-learn {sklearn_version}"})
     stage_done(log, f"tsne {encoder} {layer}", started,
-            read=f"{count(len(blocks), 'views')} ({', '.join(views)}), {count(len(data), 'points')} of dimension "
-                 f"{data.shape[1]}", wrote=str(out_path))
+               read=f"{count(len(blocks), 'views')} ({', '.join(views)}), {count(len(data), 'points')} of "
+                    f"dimension {data.shape[1]}", wrote=str(out_path))
     return points
 
 

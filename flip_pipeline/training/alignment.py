@@ -50,12 +50,21 @@ class AlignedView:
     def __len__(self) -> int:
         return len(self.present)
 
-    def read_rows(self, lo: int, hi: int) -> np.ndarray:
-        """Corpus rows ``[lo, hi)`` as float32 ``(hi - lo, d)``; skipped rows are zeros."""
+    def row_group_starts(self) -> np.ndarray:
+        """Corpus row of the first row of every row group of the view (skipped rows not counted)."""
+        starts = self.view.row_group_starts()
+        return starts if self._position is None else np.flatnonzero(self.present)[starts]
+
+    def read_rows(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Corpus rows ``[lo, hi)`` as float32 ``(hi - lo, d)``, into ``out`` when given; skipped
+        rows are zeros."""
         if self._position is None:
-            return self.view.read_rows(lo, hi)
+            return self.view.read_rows(lo, hi, out)
         present = self.present[lo:hi]
-        out = np.zeros((hi - lo, self.dim), dtype=np.float32)
+        if out is None:
+            out = np.zeros((hi - lo, self.dim), dtype=np.float32)
+        else:
+            out[:] = 0
         if present.any():
             rows = self._position[lo:hi][present]  # consecutive embedding rows
             out[present] = self.view.read_rows(int(rows[0]), int(rows[-1]) + 1)

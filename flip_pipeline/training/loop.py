@@ -14,7 +14,7 @@ import copy
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from flip_pipeline.atomic import strict_json
+from flip_pipeline.device import available_memory
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
@@ -30,6 +31,7 @@ from flip_pipeline.probes.objective import weighted_count_nll
 from flip_pipeline.progress import progress
 from flip_pipeline.settings import settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData
+from flip_pipeline.training.precision import check_precision, matmul_precision
 from flip_pipeline.training.resident import ResidentData, resident_or_streamed, storage_dtype
 from flip_pipeline.training.stopping import DevCriterion
 
@@ -65,13 +67,20 @@ class TrainSettings:
             learns them (README, training section).
         dev_depth_factor, dev_max_depth: dev recall looks at the top
             ``min(dev_max_depth, ceil(factor · k_i))`` words (published: 2 and 100).
-        precision: ``fp32`` or ``bf16`` (bf16 products, fp32 accumulation and log-sum-exp).
+        precision: ``tf32`` (float32; TF32 matrix products on a CUDA GPU, the same numbers as
+            ``fp32`` on a CPU), ``fp32`` (true float32 everywhere) or ``bf16`` (the word layer's
+            products in bf16, fp32 accumulation and log-sum-exp): :mod:`flip_pipeline.training.precision`.
         seed: seeds initialisation and shuffling.
         chunk_batches: batches per contiguous chunk read from the shards.
+        stream_workers: threads that read and decode the shards and build the batches of the
+            streamed path (:meth:`~flip_pipeline.training.batches.TrainingData.batches`);
+            ``None``: the job's CPUs (:func:`flip_pipeline.device.job_cpus`).
         sim_threshold: train only on pairs whose two views have cosine similarity above
             this (the published filter); ``None`` keeps every row.
-        logits_memory_mb: cap on the ``(rows, W)`` logit buffer of one step; a batch that
-            needs more is processed in row chunks (same gradient, bounded memory).
+        logits_memory_mb: cap (MiB) on the ``(rows, W)`` logit buffer of one step; a batch that
+            needs more is processed in row chunks (same gradient, bounded memory). ``None``:
+            :data:`CPU_LOGITS_MB` on a CPU, :data:`GPU_LOGITS_SHARE` of a GPU's free memory when
+            training starts (:func:`logits_budget_mb`; the value used is recorded).
         resident_memory_gb: GiB (2³⁰ bytes) the kept rows of the training views may take
             when held whole on the training device (host RAM on the CPU, device memory on a
             GPU; ``n × d × views`` values plus the CSR bag of words), batches then gathered
@@ -98,16 +107,18 @@ class TrainSettings:
     bias_init: str = "log_unigram"
     dev_depth_factor: float = 2.0
     dev_max_depth: int = 100
-    precision: str = "fp32"
+    precision: str = "tf32"
     seed: int = 0
     chunk_batches: int = 8
+    stream_workers: int | None = None
     sim_threshold: float | None = None
-    logits_memory_mb: float = 1024.0
+    logits_memory_mb: float | None = None
     resident_memory_gb: float | None = None
     resident_dtype: str = "float32"
 
     def __post_init__(self) -> None:
         storage_dtype(self.resident_dtype)  # refused here, before any data is read
+        check_precision(self.precision)
         if self.bias_init not in BIAS_INITS:
             raise FlipInputError(f"training.bias_init: {self.bias_init!r}; expected one of {', '.join(BIAS_INITS)}")
         if self.resident_memory_gb is not None and self.resident_memory_gb < 0:
@@ -150,29 +161,64 @@ def make_dev_set(views: list[np.ndarray], counts, source: str) -> DevSet:
     return DevSet(views, reference, k)
 
 
-def train_step(probe: Probe, opt: torch.optim.Optimizer, batch: Batch, settings: TrainSettings) -> float:
-    """One proximal-gradient step on eq. 4; returns the batch's negative log-likelihood.
+#: ``training.logits_memory_mb`` on a CPU when it is not set (MiB).
+CPU_LOGITS_MB = 1024.0
+#: Share of a GPU's free memory the logit buffer may take when ``logits_memory_mb`` is not set.
+GPU_LOGITS_SHARE = 0.25
 
-    The ``(N, W)`` logit buffer is processed in row chunks of at most
-    ``settings.logits_memory_mb`` (gradients accumulate over chunks; the step is the same).
-    """
-    n_rows = batch.x.shape[0]
-    element_bytes = 2 if settings.precision == "bf16" else 4  # the logit buffer's dtype
-    chunk = max(1, int(settings.logits_memory_mb * 2**20 // (element_bytes * probe.vocab_size)))
+
+def logits_budget_mb(configured: float | None, device: torch.device) -> float:
+    """MiB the ``(rows, W)`` logit buffer of a step may take: ``configured`` when set, else
+    :data:`CPU_LOGITS_MB` on a CPU and :data:`GPU_LOGITS_SHARE` of the GPU's free memory now."""
+    if configured is not None:
+        return float(configured)
+    if device.type == "cpu":
+        return CPU_LOGITS_MB
+    free, _ = available_memory(device)
+    return GPU_LOGITS_SHARE * free / 2**20
+
+
+def _row_spans(batch: Batch, chunk: int) -> list[tuple[int, int, int, int]]:
+    """``(lo, hi, a, b)`` per row chunk of at most ``chunk`` rows: rows ``lo:hi`` hold the counts
+    ``a:b``. One chunk is known without asking the device (no wait between steps)."""
+    n_rows, nnz = batch.x.shape[0], batch.rows.shape[0]
+    if n_rows <= chunk:
+        return [(0, n_rows, 0, nnz)]
     bounds = torch.arange(0, n_rows + chunk, chunk, device=batch.rows.device).clamp_(max=n_rows)
     nnz_bounds = torch.searchsorted(batch.rows, bounds).tolist()  # rows are sorted
     bounds = bounds.tolist()
+    return [(lo, hi, a, b) for lo, hi, a, b in zip(bounds, bounds[1:], nnz_bounds, nnz_bounds[1:]) if lo < hi]
+
+
+def train_step(
+    probe: Probe, opt: torch.optim.Optimizer, batch: Batch, settings: TrainSettings, elementwise: str = "auto",
+) -> torch.Tensor:
+    """One proximal-gradient step on eq. 4.
+
+    The ``(N, W)`` logit buffer is processed in row chunks of at most ``settings.logits_memory_mb``
+    (:func:`logits_budget_mb`; gradients accumulate over chunks; the step is the same), its float32
+    matrix products in ``settings.precision``'s mode (:func:`~flip_pipeline.training.precision.matmul_precision`),
+    its elementwise passes as ``elementwise`` says (:func:`~flip_pipeline.probes.objective.weighted_count_nll`).
+
+    Returns:
+        the batch's negative log-likelihood, a 0-dim tensor on the training device: nothing here
+        waits for the device, which runs the step while the host prepares the next one.
+    """
+    device = probe.b.device
+    element_bytes = 2 if settings.precision == "bf16" else 4  # the logit buffer's dtype
+    budget = logits_budget_mb(settings.logits_memory_mb, device)
+    chunk = max(1, int(budget * 2**20 // (element_bytes * probe.vocab_size)))
     opt.zero_grad(set_to_none=True)
-    total = 0.0
-    for (lo, hi), (a, b) in zip(zip(bounds, bounds[1:]), zip(nnz_bounds, nnz_bounds[1:])):
-        if lo == hi:
-            continue
-        loss = weighted_count_nll(
-            probe.hidden(batch.x[lo:hi]), probe.words, probe.b.view(-1), batch.rows[a:b] - lo,
-            batch.cols[a:b], batch.vals[a:b], batch.totals[lo:hi], bf16=settings.precision == "bf16",
-        )
-        loss.backward()
-        total += float(loss.detach())
+    total = torch.zeros((), device=device)
+    with matmul_precision(settings.precision, device):
+        for lo, hi, a, b in _row_spans(batch, chunk):
+            loss = weighted_count_nll(
+                probe.hidden(batch.x[lo:hi]), probe.words, probe.b.view(-1), batch.rows[a:b] - lo,
+                batch.cols[a:b], batch.vals[a:b], batch.totals[lo:hi], bf16=settings.precision == "bf16",
+                elementwise=elementwise,
+            )
+            loss.backward()
+            total += loss.detach()
     opt.step()
     probe.prox_l1(opt.param_groups[0]["lr"] * settings.l1)
     return total
@@ -185,7 +231,7 @@ def epoch_batches(
     """One epoch of shuffled batches: gathered on the device from ``resident``, else streamed from ``data``."""
     if resident is not None:
         return resident.batches(settings.batch_size, rng)
-    return data.batches(settings.batch_size, rng, device, settings.chunk_batches)
+    return data.batches(settings.batch_size, rng, device, settings.chunk_batches, settings.stream_workers)
 
 
 def make_optimizer(probe: Probe, settings: TrainSettings) -> torch.optim.AdamW:
@@ -225,6 +271,7 @@ def train_probe(
         probe.init_bias_log_unigram(data.word_counts())
     probe.to(device)
     resident, data_path = resident_or_streamed(data, settings.resident_memory_gb, settings.resident_dtype, device)
+    settings = replace(settings, logits_memory_mb=logits_budget_mb(settings.logits_memory_mb, device))  # recorded
     opt = make_optimizer(probe, settings)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="max", factor=settings.lr_factor, patience=settings.lr_patience
@@ -239,7 +286,7 @@ def train_probe(
         log_file.write(strict_json({"iteration": 0, "dev_recall": criterion.best, "data_path": data_path}) + "\n")
         bar.status(f"dev recall {criterion.best:.3f} before training")
         for iteration in range(1, settings.max_iterations + 1):
-            nll, tokens, steps = 0.0, 0, 0
+            nll, tokens, steps = torch.zeros((), device=device), 0, 0
             for batch in epoch_batches(data, resident, settings, rng, device):
                 nll += train_step(probe, opt, batch, settings)
                 tokens += batch.tokens
@@ -247,7 +294,7 @@ def train_probe(
             record = {
                 "iteration": iteration,
                 "steps": steps,
-                "nll_per_token": nll / max(tokens, 1),
+                "nll_per_token": float(nll) / max(tokens, 1),
                 "lr": opt.param_groups[0]["lr"],
                 "word_matrix_zeros": float((probe.words == 0).float().mean()),
                 "seconds": round(time.perf_counter() - started, 3),

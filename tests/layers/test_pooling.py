@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.layers.base import lengths_mask, masked_mean, select_layers, stack_names
+from flip_pipeline.layers.base import lengths_mask, masked_mean, select_layers
+from flip_pipeline.layers.names import stack_names
 
 
 def test_masked_mean_ignores_padding_whatever_it_holds():

@@ -78,7 +78,8 @@ def test_speech_layers_incl_the_adaptor_from_espeak_audio(seamless, folder, wavs
 
 
 def test_bad_input_is_named(seamless, wavs, tmp_path):
-    with pytest.raises(FlipInputError, match=r"no SeamlessM4T language code for view 'text_xx'.*encoders\.m4t\.languages"):
+    with pytest.raises(FlipInputError,
+                       match=r"SeamlessM4T v2 has no language code for 'xx' \(view text_xx\).*encoders\.m4t\.languages"):
         seamless.layer_names("text_xx")
     with pytest.raises(FlipInputError, match=r"tokenizer .* has no language 'fra'"):
         seamless.encode_layers(["a"], ["Bonjour."], "text_fr", ["layer_01"])

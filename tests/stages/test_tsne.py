@@ -61,3 +61,22 @@ def test_missing_layer_and_too_few_points_are_named(views, tmp_path):
     with pytest.raises(FlipInputError, match=r"embedded by encoder 'toy' .* needs encoder 'other'"):
         tsne_map("other", "embeddings", views, {}, {}, str(tmp_path / "x.parquet"))
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_a_speech_only_layer_is_mapped_with_its_text_partner(views, tmp_path):
+    rng = np.random.default_rng(1)
+    ids = [f"s{i}" for i in range(40)]
+    for lang in views:  # speech views with an adaptor, as SeamlessM4T's
+        layers = {name: rng.normal(size=(40, 6)) for name in ("embeddings", "layer_01", "adaptor")}
+        views[lang]["speech"] = write_layers(tmp_path / lang / "speech_adaptor", ids, layers, f"speech_{lang}")
+    settings = {"perplexity": 10, "max_iter": 250}
+    points = tsne_map("toy", "adaptor", views, {}, settings, str(tmp_path / "a.parquet"))
+    assert len(points) == 160
+    meta = read_map(tmp_path / "a.parquet")[1]
+    assert json.loads(meta["layers"]) == {"text": "layer_01", "speech": "adaptor"}  # as the similarity stage pairs
+    tsne_map("toy", "adaptor", views, {}, settings, str(tmp_path / "p.parquet"), pairs={"adaptor": "embeddings"})
+    assert json.loads(read_map(tmp_path / "p.parquet")[1]["layers"])["text"] == "embeddings"
+    with pytest.raises(FlipInputError, match=r"no text partner 'layer_09' of the speech layer 'adaptor'.*"
+                                             r"thesis\.models\.toy\.tsne_layers"):
+        tsne_map("toy", "adaptor", views, {}, settings, str(tmp_path / "x.parquet"), pairs={"adaptor": "layer_09"})
+    assert not (tmp_path / "x.parquet").exists()

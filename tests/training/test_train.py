@@ -179,3 +179,44 @@ def test_misaligned_ids_and_mismatched_dimensions_are_refused(prepared, tmp_path
                      bow, "bow.npz")
     with pytest.raises(FlipInputError, match="weight 0"):
         TrainingData([ViewEmbeddings(root / "train" / "text_en")], [0.0], bow, "bow.npz")
+
+
+def test_tf32_trains_as_fp32_on_a_cpu_and_an_unknown_precision_is_refused(prepared):
+    data, _ = _data(prepared["root"], "train")
+    batch = next(data.batches(100, np.random.default_rng(0), CPU))
+    states = []
+    for precision in ("fp32", "tf32"):
+        torch.manual_seed(0)
+        probe = make_probe("flip", data.bow.counts.shape[1], data.dim, 8)
+        settings = TrainSettings(precision=precision)
+        loss = train_step(probe, make_optimizer(probe, settings), batch, settings)
+        assert loss.shape == () and loss.device == CPU  # left on the device: the host does not wait
+        states.append(probe.state_dict())
+    for name, tensor in states[0].items():
+        assert torch.equal(tensor, states[1][name]), name
+    assert TrainSettings().precision == "tf32"
+    with pytest.raises(FlipInputError, match="training.precision: 'fp16' is not one of fp32, tf32, bf16"):
+        TrainSettings(precision="fp16")
+
+
+def test_matmul_precision_sets_cublas_around_the_block_only():
+    from flip_pipeline.training.precision import matmul_precision
+
+    cublas = torch.backends.cuda.matmul
+    before = cublas.fp32_precision
+    with matmul_precision("tf32", torch.device("cuda")):
+        assert cublas.fp32_precision == "tf32"
+    with pytest.raises(RuntimeError, match="inside"), matmul_precision("fp32", torch.device("cuda")):
+        assert cublas.fp32_precision == "ieee"
+        raise RuntimeError("inside")
+    assert cublas.fp32_precision == before
+    with matmul_precision("tf32", CPU):  # no CUDA device: nothing is set
+        assert cublas.fp32_precision == before
+
+
+def test_the_logit_budget_is_set_or_follows_the_device(monkeypatch):
+    from flip_pipeline.training import loop
+
+    assert loop.logits_budget_mb(None, CPU) == loop.CPU_LOGITS_MB and loop.logits_budget_mb(5, CPU) == 5.0
+    monkeypatch.setattr(loop, "available_memory", lambda device: (8 * 2**30, "free memory of the GPU"))
+    assert loop.logits_budget_mb(None, torch.device("cuda")) == loop.GPU_LOGITS_SHARE * 8 * 1024

@@ -17,7 +17,7 @@ from flip_pipeline.encoders import uses_gpu
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import check_output_folder
 from flip_pipeline.formats import layout
-from flip_pipeline.formats.corpus_table import view_regex
+from flip_pipeline.formats.corpus_table import view_modality, view_regex
 from flip_pipeline.report.selection import ReportPlan
 from flip_pipeline.report.spec_files import spec_file
 from flip_pipeline.formats.similarity_scores import ANALYSES as THESIS_ANALYSES
@@ -210,9 +210,16 @@ def thesis_model(wildcards):
 
 
 def thesis_layer_args(wildcards):
-    """`--layers` of a layers job: `all`, or the model's layer names, each shell-quoted."""
-    layers = THESIS.layer_list(thesis_model(wildcards))
+    """`--layers` of a layers job: `all`, or the model's layer names for the view's modality, each shell-quoted."""
+    layers = THESIS.layer_list(thesis_model(wildcards), view_modality(wildcards.view))
     return "all" if layers == "all" else " ".join(shlex.quote(layer) for layer in layers)
+
+
+def thesis_dimensions_arg(wildcards):
+    """` --dimensions FILE` of a similarity job that reads the model's shared dimensions, else nothing."""
+    inputs = THESIS.similarity_inputs(thesis_model(wildcards), wildcards.analysis)
+    dimensions = THESIS.dimensions_file(wildcards.encoder)
+    return f" --dimensions {shlex.quote(dimensions)}" if dimensions in inputs else ""
 
 
 def thesis_inputs(wildcards):

@@ -13,6 +13,7 @@ rule evaluate:
         bias=lambda w: "--use-bias" if run_of(w).evaluation.get("use_bias", False) else "",
         top_n=lambda w: " ".join(str(n) for n in run_of(w).evaluation.get("top_n", TOP_N)),
         fingerprint=lambda w: run_of(w).eval_fingerprint(w.view),
+        device=DEVICE,
     conda:
         "../../envs/train.yaml"
     log:
@@ -20,7 +21,7 @@ rule evaluate:
     shell:
         "flip evaluate --model-dir {params.model_dir:q} --method {params.method} --embeddings {params.emb_dir:q}"
         " --bow {input.bow:q} --out {output.summary:q} {params.bias} --top-n {params.top_n}"
-        " --fingerprint {params.fingerprint} 2> {log:q}"
+        " --fingerprint {params.fingerprint} --device {params.device} 2> {log:q}"
 
 
 # Named entities of test sentences (paper §3.3) and entity recall of a probe (§4.6, Figure 1).
@@ -56,6 +57,7 @@ rule entity_recall:
         labels=lambda w: " ".join(entities_setting(w, "labels", [])),
         fingerprint=lambda w: PLAN.entity_recall_fingerprint(run_of(w), w.view, w.entities),
         average=lambda w: entities_setting(w, "average", ENTITY_AVERAGE),
+        device=DEVICE,
     conda:
         "../../envs/train.yaml"
     log:
@@ -63,4 +65,4 @@ rule entity_recall:
     shell:
         "flip entity-recall --model-dir {params.model_dir:q} --embeddings {params.emb_dir:q} --entities {input.entities:q}"
         " --ks {params.ks} --labels {params.labels} --out {output:q} --fingerprint {params.fingerprint}"
-        " --average {params.average} 2> {log:q}"
+        " --average {params.average} --device {params.device} 2> {log:q}"

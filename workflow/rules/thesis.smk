@@ -1,5 +1,5 @@
-# The layer-wise family (seed 002): per-layer representations → similarity with chance
-# levels and t-SNE maps → the thesis's figures and tables. What each builds comes from
+# The layer-wise family (seed 002): per-layer representations → shared cross-lingual dimensions
+# → similarity with chance levels, and t-SNE maps → the thesis's figures and tables. What each builds comes from
 # flip_pipeline/report/thesis_plan.py (ThesisPlan); `snakemake thesis` builds all of it,
 # `snakemake thesis_fig5_1` one figure and only what it needs. THESIS and the input
 # functions: workflow/rules/common.smk.
@@ -32,9 +32,30 @@ rule layers:
         " --shard-rows {params.shard_rows} --device {params.device} 2> {log:q}"
 
 
-rule similarity:
+rule similarity_dimensions:
     input:
         lambda w: THESIS.layers_manifests(thesis_model(w)),
+    output:
+        layout.dimensions_file(R, "{encoder}"),
+    params:
+        views=lambda w: as_json(THESIS.view_dirs(thesis_model(w))),
+        settings=as_json(THESIS.spec.get("similarity", {})),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/core.yaml"
+    log:
+        "logs/similarity/{encoder}/cross_lingual_dimensions.log",
+    shell:
+        "flip shared-dimensions --encoder {wildcards.encoder} --views {params.views:q} --settings {params.settings:q}"
+        " --out {output:q} 2> {log:q}"
+
+
+rule similarity:
+    input:
+        lambda w: THESIS.similarity_inputs(thesis_model(w), w.analysis),
     output:
         layout.similarity_file(R, "{encoder}", "{analysis}"),
     wildcard_constraints:
@@ -43,6 +64,7 @@ rule similarity:
         views=lambda w: as_json(THESIS.view_dirs(thesis_model(w))),
         resource=lambda w: as_json(THESIS.resource_levels(thesis_model(w))),
         settings=as_json(THESIS.spec.get("similarity", {})),
+        dimensions=thesis_dimensions_arg,
     threads: 2
     resources:
         mem_mb=8000,
@@ -53,7 +75,7 @@ rule similarity:
         "logs/similarity/{encoder}/{analysis}.log",
     shell:
         "flip similarity --encoder {wildcards.encoder} --analysis {wildcards.analysis} --views {params.views:q}"
-        " --resource {params.resource:q} --settings {params.settings:q} --out {output:q} 2> {log:q}"
+        " --resource {params.resource:q} --settings {params.settings:q}{params.dimensions} --out {output:q} 2> {log:q}"
 
 
 rule tsne:
@@ -65,6 +87,7 @@ rule tsne:
         views=lambda w: as_json(THESIS.view_dirs(thesis_model(w))),
         resource=lambda w: as_json(THESIS.resource_levels(thesis_model(w))),
         settings=as_json(THESIS.spec.get("tsne", {})),
+        pairs=as_json(THESIS.spec.get("similarity", {}).get("pairs", {})),
     threads: 2
     resources:
         mem_mb=8000,
@@ -75,7 +98,8 @@ rule tsne:
         "logs/tsne/{encoder}/{layer}.log",
     shell:
         "flip tsne --encoder {wildcards.encoder} --layer {wildcards.layer} --views {params.views:q}"
-        " --resource {params.resource:q} --settings {params.settings:q} --out {output:q} 2> {log:q}"
+        " --resource {params.resource:q} --settings {params.settings:q} --pairs {params.pairs:q} --out {output:q}"
+        " 2> {log:q}"
 
 
 rule thesis_table:
