@@ -59,6 +59,9 @@ def standin_config(root: Path, tatoeba_dir: Path, gemini_url: str, ner_pipeline:
     standin["splice"].update(max_iter=200)
     standin["gpus"] = 0
     standin["targets"] = []
+    # The layer-wise family is not built here (test_thesis_standin.py runs it), and its thesis.models name
+    # `sonar`, which is a composite here: config validation refuses that (a composite has no layers).
+    standin.pop("thesis", None)
     return standin
 
 
