@@ -101,7 +101,8 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     if len(data) <= options["perplexity"] * 3:
         raise FlipInputError(f"t-SNE of {encoder} {layer}: {len(data)} points are too few for perplexity "
                              f"{options['perplexity']} (thesis.tsne.perplexity; scikit-learn needs more than 3x)")
-    log.info("t-SNE of %s %s: %d points of dimension %d, %s", encoder, layer, len(data), data.shape[1], options)
+    log.info("t-SNE of %s %s: %d points of dimension %d, %s", encoder, layer, len(data), data.shape[1],
+             ", ".join(f"{key} {value}" for key, value in options.items()))
     seed = options.pop("seed")
     try:
         with progress(int(options["max_iter"]), "it", f"tsne {encoder} {layer}", log) as bar, \
