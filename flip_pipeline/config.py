@@ -27,7 +27,7 @@ from flip_pipeline.corpora.fleurs_languages import view_language as fleurs_view_
 from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.encoders.languages import view_language_problem
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.settings import fingerprint_of
+from flip_pipeline.settings import computing_entry, fingerprint_of
 
 #: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
 SWEPT_RANK = "sweep"
@@ -436,7 +436,7 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
         encoder, probe = exp["encoders"][0], exp["probe"]
         return [Run(experiment, probe, exp["rank"] if probe == "flip" else None, None, encoder, (), exp["corpus"],
                     None, checkpoint_vocab_view(exp, corpus, f"experiments.{experiment}"), tuple(exp["test_views"]),
-                    {}, evaluation, {"encoder": config["encoders"][encoder], "corpus": corpus},
+                    {}, evaluation, {"encoder": computing_entry(config["encoders"][encoder]), "corpus": corpus},
                     checkpoint=exp["checkpoint"])]
     vocab = config["vocabularies"][exp["vocab"]]
     training = {**config.get("training", {}), **exp.get("training", {})}
@@ -452,6 +452,6 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
                         run = Run(experiment, probe, rank, float(alpha), encoder, tuple(views), exp["corpus"],
                                   exp["vocab"], vocab["view"], tuple(exp["test_views"]),
                                   splice if probe == "splice" else training, evaluation,
-                                  {"encoder": config["encoders"][encoder], "corpus": corpus, "vocab": vocab})
+                                  {"encoder": computing_entry(config["encoders"][encoder]), "corpus": corpus, "vocab": vocab})
                         runs.setdefault(run.name, _swept(run, sweep))
     return list(runs.values())
