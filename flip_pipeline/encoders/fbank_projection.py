@@ -31,6 +31,7 @@ from flip_pipeline.encoders.audio_frontend import audio_workers as audio_workers
 from flip_pipeline.encoders.bad_audio import bad_audio_error, encode_or_raise
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
+from flip_pipeline.progress import advance
 
 FEATURES = 2 * MEL_BINS  # per-bin mean and standard deviation over frames
 
@@ -92,6 +93,7 @@ class FbankProjection:
                     skipped[row_id] = f"{path}: {result}"
                 else:
                     rows.append(result)
+                advance()  # the stage's progress bar, if one is open
         if skipped and not self.skip_bad_audio:
             raise bad_audio_error(self.name, view, skipped)
         features = np.asarray(rows, dtype=np.float32).reshape(len(rows), FEATURES)

@@ -32,6 +32,7 @@ import numpy as np
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
+from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +276,7 @@ class GeminiEncoder:
                 missing[key] = text
         self.stats["cached"] += len(inputs) - sum(1 for k in keys if k in missing)
         todo = list(missing.items())
+        advance(len(inputs) - len(todo))  # the stage's progress bar, if one is open: the cached rows at once
         for lo in range(0, len(todo), self.batch_size):
             batch = todo[lo : lo + self.batch_size]
             vectors = self._request([text for _, text in batch])
@@ -282,6 +284,7 @@ class GeminiEncoder:
             self.cache.put_many(fresh)  # durable before we move on: a crash does not pay twice
             found.update(fresh)
             self.stats["requested"] += len(batch)
+            advance(len(batch))
         if todo:
             log.info("gemini: %d texts requested, %d from cache", len(todo), len(inputs) - len(todo))
         out = np.stack([found[k] for k in keys]).astype(np.float32) if keys else np.empty((0, self.dim), np.float32)

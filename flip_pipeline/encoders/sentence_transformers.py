@@ -38,6 +38,7 @@ from flip_pipeline.encoders.batching import HostCopies, cpu_token_budget, length
 from flip_pipeline.encoders.token_blocks import TokenBlock
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_modality
+from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class SentenceTransformerEncoder:
             for rows, features in ahead(self._pad_to_device, _block_batches(tokenised, self.batch_size,
                                                                             self.max_tokens)):
                 results.put(rows, self.embed(features))
+                advance(len(rows))  # the stage's progress bar, if one is open
             results.finish()
         return out
 
@@ -175,6 +177,7 @@ class SentenceTransformerEncoder:
         with torch.inference_mode():
             for batch, batch_features in zip(batches, features):
                 out[batch] = self.embed(batch_features).float().cpu().numpy()
+                advance(len(batch))  # the stage's progress bar, if one is open
         return out
 
     def _prompt(self) -> str | None:

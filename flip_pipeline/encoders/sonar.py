@@ -52,6 +52,7 @@ from flip_pipeline.encoders.sonar_languages import (
 )
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_language, view_modality
+from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class SonarEncoder:
             (see :meth:`encode_skipping`) instead of raising.
         audio_workers: processes that decode clips and compute their filterbanks (default:
             the job's CPUs; 0: in this process, on one background thread).
-        progress: show a tqdm bar per call.
+        progress: report each batch to the stage's progress bar (:mod:`flip_pipeline.progress`).
         text_model, text_tokenizer, speech_models: already built models to use instead of
             loading the cards (``speech_models`` maps card name → model); for callers that
             build models themselves, e.g. from an architecture config.
@@ -249,10 +250,9 @@ class SonarEncoder:
                 return self._encode_text(inputs, self.nllb_code(view)), {}
             return self._encode_speech(ids, inputs, view)
 
-    def _bar(self, total: int, unit: str):
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, unit=unit, disable=not self.progress, leave=False, desc=self.name, mininterval=5)
+    def _advance(self, rows: int) -> None:
+        if self.progress:
+            advance(rows)
 
     def _encode_text(self, texts: list[str], lang: str) -> np.ndarray:
         model, tokenizer = self._text()
@@ -280,10 +280,9 @@ class SonarEncoder:
             return batch[0], self._pad(batch[1], pad_idx, 1)
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        with self._bar(len(texts), "sent") as bar:
-            for rows, padded in ahead(pad, batches()):
-                out = self._store(out, rows, self._run(model, *padded))
-                bar.update(len(rows))
+        for rows, padded in ahead(pad, batches()):
+            out = self._store(out, rows, self._run(model, *padded))
+            self._advance(len(rows))
         if truncated:
             log.warning("%d of %d texts truncated to %d tokens", truncated, len(texts), limit)
         return out
@@ -347,17 +346,16 @@ class SonarEncoder:
             batches = [good[b] for b in length_sorted_batches(frames, self.speech_batch_size, budget)]
             features = front.map(sonar_fbank, [paths[row] for rows in batches for row in rows], CLIPS_PER_TASK)
             out = np.zeros((len(paths), self.dim), dtype=np.float32)
-            with self._bar(len(good), "clip") as bar:
-                for rows in batches:
-                    ready = {int(row): next(features) for row in rows}
-                    failed = {row: str(r) for row, r in ready.items() if isinstance(r, AudioError)}
-                    if failed:
-                        bad.update(failed)
-                        self._check_bad(failed, ids, paths, view)
-                    kept = [row for row in ready if row not in failed]
-                    if kept:
-                        out = self._store(out, kept, self._forward(model, [ready[row] for row in kept], 0, 2))
-                    bar.update(len(rows))
+            for rows in batches:
+                ready = {int(row): next(features) for row in rows}
+                failed = {row: str(r) for row, r in ready.items() if isinstance(r, AudioError)}
+                if failed:
+                    bad.update(failed)
+                    self._check_bad(failed, ids, paths, view)
+                kept = [row for row in ready if row not in failed]
+                if kept:
+                    out = self._store(out, kept, self._forward(model, [ready[row] for row in kept], 0, 2))
+                self._advance(len(rows))
         keep = np.array([row not in bad for row in range(len(paths))], dtype=bool)
         skipped = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
         if skipped:

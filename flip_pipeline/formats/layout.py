@@ -25,20 +25,22 @@ similarity scores      ``similarity/{encoder}/{analysis}.parquet`` (``analysis``
                        ``cross_lingual_text``, ``cross_lingual_speech``, ``cross_lingual_speech_text``)
 shared dimensions      ``similarity/{encoder}/cross_lingual_dimensions.parquet`` (thesis Table A.7)
 t-SNE coordinates      ``tsne/{encoder}/{layer}.parquet``
-tables, figures        ``tables/{name}.{md,csv,tex}``, ``figures/{name}.{png,pdf}``
+tables, figures        ``tables/{name}.{md,csv,tex,html}``, ``figures/{name}.{png,pdf}``
+report job specs       ``.specs/{table,figure}/{name}.{digest}.json`` (the ``--spec`` of ``flip report``)
 =====================  ============================================================
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from flip_pipeline.formats.pair_scores import sim_name
 
 Root = str | os.PathLike[str]
 
 MANIFEST = "_SUCCESS"  # the file that marks an embedded view complete (formats.shards)
-REPORT_SUFFIXES = {"table": ("md", "csv", "tex"), "figure": ("png", "pdf")}
+REPORT_SUFFIXES = {"table": ("md", "csv", "tex", "html"), "figure": ("png", "pdf")}
 
 
 def corpus_dir(results: Root, corpus: str) -> str:
@@ -47,6 +49,13 @@ def corpus_dir(results: Root, corpus: str) -> str:
 
 def corpus_table(results: Root, corpus: str, split: str) -> str:
     return f"{corpus_dir(results, corpus)}/{split}.parquet"
+
+
+def corpus_and_split(table: str | os.PathLike[str]) -> tuple[str, str]:
+    """``(corpus, split)`` of a corpus table's path, :func:`corpus_table` read backwards (its folder's
+    name and its file's stem; for a table named otherwise, what its path says)."""
+    path = Path(table)
+    return path.parent.name, path.stem
 
 
 def corpus_info(results: Root, corpus: str) -> str:
@@ -161,6 +170,11 @@ def report_prefix(results: Root, kind: str, name: str) -> str:
 
 def report_file(results: Root, kind: str, name: str, suffix: str) -> str:
     return f"{report_prefix(results, kind, name)}.{suffix}"
+
+
+def spec_file(results: Root, kind: str, name: str, digest: str) -> str:
+    """The spec a report job reads (``flip report --spec @file``), named by its content's digest."""
+    return f"{results}/.specs/{kind}/{name}.{digest}.json"
 
 
 def report_files(results: Root, kind: str, name: str) -> list[str]:

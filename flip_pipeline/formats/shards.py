@@ -8,8 +8,10 @@ Layout of one embedded view::
         _SUCCESS             JSON manifest: every shard, its row count and file signature, the total
 
 Each shard carries file metadata (``flip.*`` keys: encoder, model id, revision,
-dimension, dtype, normalisation, library versions, creation time, fingerprint of the
-encoder config). A shard is written under a temporary name and renamed when complete;
+dimension, dtype, normalisation, view, corpus and split, library versions, creation time,
+fingerprint of the encoder config). ``flip.corpus`` and ``flip.split`` were added after the
+first release: a shard written before lacks them (its path still names both), and is kept
+on resume all the same, since where a shard lies changes nothing in its vectors. A shard is written under a temporary name and renamed when complete;
 the view is complete when ``_SUCCESS`` exists. Embeddings are stored uncompressed (float
 vectors do not compress), non-nullable, without dictionary or statistics, which keeps
 decoding close to a memory copy.
@@ -40,8 +42,8 @@ import pyarrow.parquet as pq
 from flip_pipeline.atomic import atomic_path, remove_orphaned_temporaries, write_json
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import input_folder, output_folder, read_json, read_parquet_schema
-from flip_pipeline.formats.layout import MANIFEST
-from flip_pipeline.settings import fingerprint_of
+from flip_pipeline.formats.layout import MANIFEST, corpus_and_split
+from flip_pipeline.settings import PRESENTATION_KEYS, fingerprint_of
 
 FORMAT = "flip-embeddings/1"
 ROW_GROUP_ROWS = 8192
@@ -50,7 +52,8 @@ VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq
 
 
 #: Encoder keys that change how fast, never what, an encoder computes (tests hold the vectors
-#: equal across their values): left out of the fingerprint, so changing them re-embeds nothing.
+#: equal across their values): left out of the fingerprint, so changing them re-embeds nothing;
+#: nor is ``label`` (:data:`~flip_pipeline.settings.PRESENTATION_KEYS`), which only names it in figures.
 SPEED_ONLY_KEYS = ("audio_workers", "prefetch")
 
 
@@ -73,14 +76,14 @@ def model_encoder(config: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def encoder_fingerprint(name: str, spec: dict[str, Any]) -> str:
-    """A short hash of an encoder's config entry (without :data:`SPEED_ONLY_KEYS`, also in a
-    ``composite``'s parts): shards from another config are stale."""
-    return fingerprint_of({"name": name, **_without_speed_keys(spec)})
+    """A short hash of an encoder's config entry (without :data:`SPEED_ONLY_KEYS` and its ``label``, also
+    in a ``composite``'s parts): shards from another config are stale."""
+    return fingerprint_of({"name": name, **_fingerprinted(spec)})
 
 
-def _without_speed_keys(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: _without_speed_keys(v) if isinstance(v, dict) and "family" in v else v
-            for k, v in spec.items() if k not in SPEED_ONLY_KEYS}
+def _fingerprinted(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: _fingerprinted(v) if isinstance(v, dict) and "family" in v else v
+            for k, v in spec.items() if k not in SPEED_ONLY_KEYS + PRESENTATION_KEYS}
 
 
 def library_versions() -> str:
@@ -94,11 +97,14 @@ def library_versions() -> str:
     return json.dumps(versions, sort_keys=True)
 
 
-def shard_metadata(encoder: str, view: str, dim: int, fingerprint: str, provenance: dict[str, Any]) -> dict[str, Any]:
+def shard_metadata(encoder: str, view: str, dim: int, fingerprint: str, provenance: dict[str, Any],
+                   corpus_table: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The ``flip.*`` file metadata of every shard of a view: encoder name, its provenance
-    (model id, revision, normalisation, …), dimension, dtype, view, fingerprint, library
-    versions and creation time (UTC)."""
-    return {"encoder": encoder, **provenance, "dim": dim, "dtype": "float32", "view": view,
+    (model id, revision, normalisation, …), dimension, dtype, view, the corpus and split of
+    ``corpus_table`` (``corpora/{corpus}/{split}.parquet``, when given), fingerprint, library
+    versions and creation time (UTC). The fingerprint covers the encoder config only."""
+    where = dict(zip(("corpus", "split"), corpus_and_split(corpus_table))) if corpus_table is not None else {}
+    return {"encoder": encoder, **provenance, "dim": dim, "dtype": "float32", "view": view, **where,
             "fingerprint": fingerprint, "versions": library_versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 

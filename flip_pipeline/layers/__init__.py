@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flip_pipeline.encoders import require_family
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.layers.names import FAMILY_EXTRAS
 
@@ -36,6 +37,7 @@ LAYER_FAMILIES = tuple(FAMILY_EXTRAS)
 def build_layer_encoder(name: str, spec: dict[str, Any], device: str = "cpu") -> LayerEncoder:
     """The layer encoder of the encoder configured as ``encoders.<name>``; models load on first use."""
     family = spec.get("family")
+    require_family(name, spec)
     if family == "sonar":
         from flip_pipeline.layers.sonar import SonarLayers
 

@@ -40,6 +40,7 @@ from flip_pipeline.layers.base import masked_mean, to_numpy
 from flip_pipeline.layers.names import ADAPTOR, stack_names
 from flip_pipeline.layers.seamless_m4t_languages import language_code, view_problem
 from flip_pipeline.layers.transformers import pool_text_batches
+from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ class SeamlessM4TLayers:
                 pooled = self._speech_batch(encoder, extract, [waves[int(good[i])] for i in kept], layers, index)
                 for name, block in to_numpy(pooled).items():
                     out.setdefault(name, np.zeros((len(good), block.shape[1]), dtype=np.float32))[kept] = block
+            advance(len(batch))  # the stage's progress bar, if one is open
         keep = np.array([int(row) not in bad for row in good], dtype=bool)
         skipped = {ids[row]: f"{paths[row]}: {reason}" for row, reason in sorted(bad.items())}
         if skipped:

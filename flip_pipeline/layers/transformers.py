@@ -33,6 +33,7 @@ from flip_pipeline.files import read_json, read_json_object
 from flip_pipeline.formats.corpus_table import view_modality
 from flip_pipeline.layers.base import masked_mean, to_numpy
 from flip_pipeline.layers.names import stack_names
+from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def pool_text_batches(
         pooled = to_numpy({name: masked_mean(hidden[index], inputs["attention_mask"]) for name, index in wanted.items()})
         for name, block in pooled.items():
             out.setdefault(name, np.zeros((len(seqs), block.shape[1]), dtype=np.float32))[batch] = block
+        advance(len(batch))  # the stage's progress bar, if one is open
     return out
 
 

@@ -1,7 +1,9 @@
 """Figures (PNG and PDF, rendered headless with matplotlib's Agg).
 
 Every layout is ``layout(spec, inputs, name, out_prefix)``: it reads its inputs, draws and
-writes ``{out_prefix}.png`` and ``.pdf`` atomically. Values are drawn in percent.
+writes ``{out_prefix}.png`` and ``.pdf`` atomically. Values are drawn in percent. Encoders are
+named by their label (``encoders.<name>.label``, :func:`~flip_pipeline.encoders.encoder_label`),
+and a figure with error bars says in its legend what they are (:data:`SE_BARS`).
 """
 
 from __future__ import annotations
@@ -38,9 +40,20 @@ def wrap_caption(caption: str) -> str:
     return textwrap.fill(caption, 90)
 
 
-def _legend_below(ax, n_lines: int) -> None:
-    """A frameless legend under the axes, up to four columns."""
-    ax.legend(fontsize=7, ncols=min(4, n_lines), loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+#: The legend title of every figure whose error bars are standard errors.
+SE_BARS = "error bars: ± 1 standard error of the mean over test sentences"
+
+
+def _legend_below(ax, n_lines: int, title: str | None = None) -> None:
+    """A frameless legend under the axes, up to four columns, with an optional title."""
+    ax.legend(fontsize=7, ncols=min(4, n_lines), loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False,
+              title=title, title_fontsize=7)
+
+
+def _label(row) -> str:
+    """The encoder's label of a result row or entry (its key where the spec predates labels)."""
+    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
+    return get("encoder_label") or get("encoder") or ""
 
 
 def accuracy_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
@@ -48,6 +61,7 @@ def accuracy_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -
     results = collect_results(spec["entries"], inputs, name)
     groups = list(dict.fromkeys(zip(results.probe, results.test_view)))
     encoders = list(dict.fromkeys(results.encoder))
+    tick_labels = [_label(results[results.encoder == encoder].iloc[0]) for encoder in encoders]
     width = 0.8 / len(groups)
     fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(encoders), 4.2))
     for g, (probe, view) in enumerate(groups):
@@ -55,11 +69,11 @@ def accuracy_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -
         sel = sel.set_index("encoder").reindex(encoders)
         x = np.arange(len(encoders)) + (g - (len(groups) - 1) / 2) * width
         ax.bar(x, sel.accuracy, width, yerr=sel.accuracy_se, label=f"{probe} · {view}", capsize=2)
-    ax.set_xticks(np.arange(len(encoders)), encoders)
+    ax.set_xticks(np.arange(len(encoders)), [textwrap.fill(label, 16) for label in tick_labels])
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title(wrap_caption(spec.get("caption", "")), fontsize=9)
-    _legend_below(ax, len(groups))
+    _legend_below(ax, len(groups), SE_BARS)
     ax.grid(axis="y", alpha=0.3)
     save_figure(fig, out_prefix)
 
@@ -82,14 +96,14 @@ def pr_curves_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) 
         for r in results.itertuples():
             curve = at_n_curve(r.summary, metric, r.path)
             ax.errorbar(curve.N, curve["mean"], yerr=curve.se, marker="o", ms=3, capsize=2,
-                        label=f"{r.probe} · {r.encoder} · {'+'.join(r.train_views)} → {r.test_view}")
+                        label=f"{r.probe} · {_label(r)} · {'+'.join(r.train_views)} → {r.test_view}")
         ax.set_xlabel("N (top-N keywords)")
         ax.set_ylabel(f"{metric}@N (%)")
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
     fig.suptitle(wrap_caption(spec.get("caption", "")), fontsize=9)
     fig.legend(*axes[0].get_legend_handles_labels(), fontsize=7, ncols=2, loc="upper center",
-               bbox_to_anchor=(0.5, 0.0), frameon=False)
+               bbox_to_anchor=(0.5, 0.0), frameon=False, title=SE_BARS, title_fontsize=7)
     save_figure(fig, out_prefix)
 
 
@@ -117,7 +131,7 @@ def entity_recall_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
         averages.add(record.get("average", "entity"))
         for bias, marker in (("without_bias", "o"), ("with_bias", "s")):
             for kind, style in (("strict", "-"), ("partial", "--")):
-                label = f"{entry.get('encoder', '')} {entry.get('view', '')} · {bias.replace('_', ' ')} · {kind}"
+                label = f"{_label(entry)} {entry.get('view', '')} · {bias.replace('_', ' ')} · {kind}"
                 ax.plot(record["ks"], recall_curve(record, bias, kind, path), style, marker=marker, ms=3,
                         color=f"C{series % 10}", label=label.strip())
             series += 1
@@ -126,7 +140,7 @@ def entity_recall_figure(spec: dict, inputs: list[str], name: str, out_prefix: s
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.set_title(wrap_caption(spec.get("caption", "")), fontsize=9)
-    _legend_below(ax, 2)
+    _legend_below(ax, 2, "points: means (no error bars); solid: strict, dashed: partial")
     save_figure(fig, out_prefix)
 
 

@@ -19,8 +19,8 @@ from flip_pipeline.settings import require_keys
 METHOD_NAMES = {"lip": "LiP", "flip": "FLiP", "splice": "SpLiCE"}
 
 # Entry fields copied into the frame; the layouts that need one check it with require().
-ENTRY_FIELDS = ("details", "experiment", "run", "rank", "alpha", "encoder", "corpus", "vocab", "vocab_view",
-                "fingerprint", "selection")
+ENTRY_FIELDS = ("details", "experiment", "run", "rank", "alpha", "encoder", "encoder_label", "corpus", "vocab",
+                "vocab_view", "fingerprint", "selection")
 
 
 def probe_label(method: str, rank) -> str:

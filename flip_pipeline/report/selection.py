@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flip_pipeline.config import Run, expand_runs
+from flip_pipeline.encoders import encoder_label
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import layout
 from flip_pipeline.settings import fingerprint_of
@@ -84,7 +85,9 @@ class ReportPlan:
                         "model": model, **({"selection": model} if run.points else {}),
                         "fingerprint": run.eval_fingerprint(view), "run_fingerprint": run.fingerprint,
                         "experiment": experiment, "run": name, "method": run.probe, "rank": run.rank,
-                        "alpha": run.alpha, "encoder": run.encoder, "corpus": run.corpus, "vocab": run.vocab,
+                        "alpha": run.alpha, "encoder": run.encoder,
+                        "encoder_label": encoder_label(run.encoder, self.config["encoders"][run.encoder]),
+                        "corpus": run.corpus, "vocab": run.vocab,
                         "vocab_view": run.target_view, "train_views": list(run.train_views), "view": view,
                     })
         return entries

@@ -1,12 +1,13 @@
-"""A report table's three renderings: Markdown, tidy CSV and LaTeX (booktabs).
+"""A report table's four renderings: Markdown, tidy CSV, LaTeX (booktabs) and HTML (the report's).
 
 Layouts (:mod:`flip_pipeline.report.layouts`) build a :class:`~flip_pipeline.report.table_model.Table`;
-:func:`write_table` writes ``{out_prefix}.md``, ``.csv`` and ``.tex`` atomically.
+:func:`write_table` writes ``{out_prefix}.md``, ``.csv``, ``.tex`` and ``.html`` atomically.
 """
 
 from __future__ import annotations
 
 from flip_pipeline.atomic import atomic_path, write_text
+from flip_pipeline.report.html import to_html
 from flip_pipeline.report.latex import to_latex
 from flip_pipeline.report.table_model import Cell, Table, flat_columns
 
@@ -27,8 +28,9 @@ def to_markdown(table: Table, name: str, caption: str) -> str:
 
 
 def write_table(table: Table, name: str, caption: str, out_prefix: str) -> None:
-    """Write ``{out_prefix}.md``, ``.csv`` (the tidy frame) and ``.tex``, each atomically."""
+    """Write ``{out_prefix}.md``, ``.csv`` (the tidy frame), ``.tex`` and ``.html``, each atomically."""
     with atomic_path(f"{out_prefix}.csv") as tmp:
         table.tidy.to_csv(tmp, index=False, float_format="%.4f")
     write_text(f"{out_prefix}.md", to_markdown(table, name, caption))
     write_text(f"{out_prefix}.tex", to_latex(table, name, caption))
+    write_text(f"{out_prefix}.html", to_html(table, name, caption))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,9 @@ from flip_pipeline.atomic import write_json
 from flip_pipeline.corpora import load_corpus_splits
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import SPLITS, write_corpus_table
+from flip_pipeline.progress import count, stage_done
+
+log = logging.getLogger(__name__)
 
 
 def _split_key(name: str, spec: dict[str, Any]) -> str:
@@ -34,6 +39,7 @@ def corpus_stage(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[str
         out_dir: ``corpora/{corpus}``.
         base: folder that relative paths in ``spec`` are resolved against.
     """
+    started = time.perf_counter()
     tables, info = load_corpus_splits(name, spec, Path(base).resolve())
     out_dir = Path(out_dir)
     for split in SPLITS:
@@ -43,3 +49,7 @@ def corpus_stage(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[str
         write_corpus_table(tables[split], out_dir / f"{split}.parquet")
     info = {"corpus": name, "source": spec, "rows": {s: tables[s].num_rows for s in SPLITS}, **info}
     write_json(out_dir / "info.json", info)
+    views = [c for c in tables["train"].column_names if c.startswith(("text_", "speech_"))]
+    stage_done(log, f"corpus {name}", started, read=f"source {spec.get('source')!r}",
+               wrote=f"{out_dir} ({', '.join(f'{s} {count(tables[s].num_rows)}' for s in SPLITS)} rows; "
+                     f"views {', '.join(views)})")

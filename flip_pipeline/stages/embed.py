@@ -44,6 +44,7 @@ from flip_pipeline.formats.shards import (
     skipped_file_signatures,
     write_shard,
 )
+from flip_pipeline.progress import count, progress, stage_done
 from flip_pipeline.settings import SHARD_ROWS
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def embed_view(
     Returns:
         The manifest written to ``out_dir/_SUCCESS``.
     """
+    started = time.perf_counter()
     resolve_device(device)  # a device that is not there: refused before anything is touched
     ids, inputs = read_view(corpus_path, view)  # bad input: refused before the output folder is touched
     last = last_manifest(out_dir)  # before open_view removes it
@@ -110,9 +112,10 @@ def embed_view(
     metadata = None
     rows_written = {}  # shard index -> rows it holds (fewer than planned if rows were skipped)
     skipped: dict[str, str] = {}  # id -> reason, over all shards
+    todo = sum(hi - lo for index, lo, hi in plan if _redo_reason(found[index], dim) is not None)
     done = 0
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1) as writer:
+    embed_started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1) as writer, progress(todo, "rows", f"embed {encoder_name} {view}", log) as bar:
         pending: Future | None = None
         for index, lo, hi in plan:
             path = out_dir / shard_name(index)
@@ -120,13 +123,14 @@ def embed_view(
             if reason is None:
                 rows_written[index] = found[index].rows
                 skipped.update(found[index].skipped)
-                log.info("%s: complete, kept", path.name)
+                log.debug("%s: complete, kept", path.name)
                 continue
             if reason != "missing":
                 log.warning("%s: %s; embedding it again", path, reason)
             if metadata is None:
                 encoder.check_view(view)
-                metadata = shard_metadata(encoder_name, view, encoder.dim, fingerprint, encoder.provenance())
+                metadata = shard_metadata(encoder_name, view, encoder.dim, fingerprint, encoder.provenance(),
+                                          corpus_path)
             embeddings, shard_skipped = encode_with_skips(encoder, ids[lo:hi], inputs[lo:hi], view)
             kept_ids = [i for i in ids[lo:hi] if i not in shard_skipped] if shard_skipped else ids[lo:hi]
             if embeddings.shape != (len(kept_ids), encoder.dim):
@@ -141,12 +145,16 @@ def embed_view(
                 pending.result()
             pending = writer.submit(write_shard, path, kept_ids, embeddings, metadata, shard_skipped, files)
             done += hi - lo
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            log.info("%s: %d rows embedded (%.1f rows/s overall)", path.name, hi - lo, rate)
+            bar.reach(done)  # the encoder moves the bar batch by batch; a shard ends here whatever it counted
+            log.debug("%s: %d rows embedded", path.name, hi - lo)
         if pending is not None:
             pending.result()
 
     info = close_view(out_dir, plan, rows_written, encoder_name, view, dim, fingerprint, ids, skipped)
     if skipped:  # rows the encoder left out (bad audio)
         log.warning("view %s: %d rows skipped; listed in %s", view, len(skipped), out_dir / MANIFEST)
+    rate = f", {done / max(time.perf_counter() - embed_started, 1e-9):,.1f} rows/s" if done else ""
+    stage_done(log, f"embed {encoder_name} {view}", started, read=f"{corpus_path} ({count(len(ids), 'rows')})",
+            wrote=f"{out_dir} ({count(len(plan), 'shards')}: {count(done, 'rows')} embedded{rate}, "
+                  f"{count(len(ids) - done, 'rows')} kept from before, {count(len(skipped), 'skipped')}; d {dim})")
     return info

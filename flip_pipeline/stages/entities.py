@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable
 
 from flip_pipeline.errors import FlipInputError, first_line
+from flip_pipeline.extras import require
 from flip_pipeline.formats.corpus_table import read_view, view_modality
 from flip_pipeline.formats.entities import write_records
+from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import ENTITY_BATCH_SIZE
 
 log = logging.getLogger("flip.entities")
@@ -29,6 +32,7 @@ def load_pipeline(name_or_path: str, key: str = "entities.pipeline"):
     Returns:
         the ``spacy.language.Language``.
     """
+    require("entities", "Named-entity tagging (spaCy)", "spacy")
     import spacy
 
     try:
@@ -57,6 +61,7 @@ def entities_stage(corpus_table: str | os.PathLike[str], view: str, pipeline: st
     Returns:
         a summary: sentences, entities, sentences with at least one entity.
     """
+    started = time.perf_counter()
     if view_modality(view) != "text":
         raise FlipInputError(f"{corpus_table}: entities are tagged on text views, not {view!r}")
     nlp = load_pipeline(pipeline, key)
@@ -70,6 +75,7 @@ def entities_stage(corpus_table: str | os.PathLike[str], view: str, pipeline: st
             yield record
 
     sentences = write_records(out, counted(tag(nlp, ids, texts, batch_size)))
-    log.info("%d sentences, %d entities, %d sentences with an entity", sentences, counts["entities"],
-             counts["with_entities"])
+    stage_done(log, f"entities {view}", started, read=f"{corpus_table} ({count(len(ids), 'sentences')}), "
+               f"spaCy pipeline {pipeline}", wrote=f"{out} ({count(counts['entities'], 'entities')} in "
+                                                 f"{count(counts['with_entities'], 'sentences')})")
     return {"sentences": sentences, **counts, "pipeline": pipeline}

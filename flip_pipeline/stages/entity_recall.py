@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from flip_pipeline.formats.entities import read_entities
 from flip_pipeline.formats.shards import ViewEmbeddings, model_encoder
 from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import entity_recall, entity_reference, sentence_means, summarize
+from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import ENTITY_AVERAGE
 
 log = logging.getLogger("flip.entity_recall")
@@ -87,6 +89,7 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
     Returns:
         the JSON written.
     """
+    started = time.perf_counter()
     probe, vocab, recorded = load_checkpoint(resolve_checkpoint(model_dir), pick_device(device))
     ks = _check_ks(ks, len(vocab), model_dir)
     embeddings = ViewEmbeddings(embeddings_dir)
@@ -113,6 +116,8 @@ def entity_recall_stage(model_dir: str | os.PathLike[str], embeddings_dir: str |
     }
     for key, use_bias in (("without_bias", False), ("with_bias", True)):
         result[key] = recall_summaries(top_words(probe, x, max(ks), use_bias=use_bias), sentence, tokens, ks, average)
-    log.info("%d entities in %d sentences", result["n_entities"], result["n_sentences"])
     write_json(out_json, result)
+    stage_done(log, "entity recall", started, read=f"model {model_dir}, {embeddings_dir}, {entities_path} "
+               f"({count(result['n_entities'], 'entities')} in {count(result['n_sentences'], 'sentences')})",
+               wrote=str(out_json))
     return result

@@ -7,7 +7,9 @@ reference size ``k``, OOV types, top keywords, hits, per-sentence metrics).
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,8 +27,11 @@ from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, precision_recall_f1, reference_sets, summarize
 from flip_pipeline.probes.lip import Probe
 from flip_pipeline.probes.splice import SpliceModel, SpliceSettings
+from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import TOP_N
 from flip_pipeline.training.alignment import AlignedView
+
+log = logging.getLogger(__name__)
 
 
 def _ragged(values: np.ndarray, keep: np.ndarray) -> pa.ListArray:
@@ -146,6 +151,7 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
     Returns:
         the summary written.
     """
+    started = time.perf_counter()
     embeddings = ViewEmbeddings(embeddings_dir)
     device_used = pick_device(device)
     if method == "splice":
@@ -174,4 +180,10 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
     summary = {"model": str(model_dir), "embeddings": str(embeddings_dir), "fingerprint": fingerprint, **chosen,
                **summary}
     write_evaluation(summary, details, out)
+    accuracy = summary["accuracy"]
+    stage_done(log, f"evaluate {embeddings.manifest.get('view', '')}".strip(), started,
+               read=f"model {model_dir}, {embeddings_dir}, {bow_path}",
+               accuracy=f"{100 * accuracy['mean']:.2f}% ± {100 * accuracy['se']:.2f} (s.e.) over "
+                        f"{count(summary['n_sentences'] - summary['n_skipped_no_in_vocab_token'], 'sentences')}",
+               wrote=f"{out} and {Path(out).with_suffix('.details.parquet')}")
     return summary

@@ -11,8 +11,10 @@ killed job leaves no complete-looking folder.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,10 @@ from flip_pipeline.atomic import atomic_path, write_json
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
+from flip_pipeline.progress import stage_done
 from flip_pipeline.settings import require_keys
+
+log = logging.getLogger(__name__)
 
 
 def _check_declared(spec: dict[str, Any], probe, where: str) -> None:
@@ -46,6 +51,7 @@ def fetch_checkpoint_stage(spec: dict[str, Any], out_dir: str | os.PathLike[str]
             ``probe``, ``rank`` and its ``fingerprint``, recorded in the copied ``config.json``.
         out_dir: ``models/{experiment}/{run}``.
     """
+    started = time.perf_counter()
     require_keys(spec, ("checkpoint", "probe", "rank"), "--spec (a run with a checkpoint)")
     folder = resolve_checkpoint(spec["checkpoint"])
     where = spec["checkpoint"] if str(folder) == spec["checkpoint"] else f"{spec['checkpoint']} ({folder})"
@@ -57,4 +63,6 @@ def fetch_checkpoint_stage(spec: dict[str, Any], out_dir: str | os.PathLike[str]
     write_json(out_dir / "config.json", {**published, **spec, "source": str(folder)})
     with atomic_path(out_dir / "model.safetensors") as tmp:  # last: marks the folder complete
         shutil.copyfile(folder / "model.safetensors", tmp)
+    stage_done(log, f"fetch checkpoint {spec['checkpoint']}", started, read=str(folder),
+               wrote=f"{out_dir} (model.safetensors, vocab.json, config.json)")
     return folder

@@ -61,7 +61,7 @@ def published_source(corpus_spec: dict[str, Any], base: str | Path) -> tuple[Pat
 
 def _write_view_shards(
     out_dir: Path, ids: list[str], array: np.ndarray, rows: np.ndarray, view: str, encoder: str,
-    encoder_spec: dict[str, Any], source_file: Path, shard_rows: int,
+    encoder_spec: dict[str, Any], source_file: Path, shard_rows: int, corpus_table: Path,
 ) -> None:
     """Write ``array[rows]`` as the shards + manifest of one view (``rows[i]`` belongs to ``ids[i]``).
 
@@ -75,7 +75,7 @@ def _write_view_shards(
         "model_id": encoder_spec.get("model", "published"), "revision": "published",
         "normalisation": "as published", "source_data": encoder_spec.get("data", "published"),
         "source_file": str(source_file), "source_dtype": str(array.dtype),
-    })
+    }, corpus_table)
     plan = shard_plan(len(ids), shard_rows)
     for index, lo, hi in plan:
         block = np.asarray(array[rows[lo:hi]], dtype=np.float32)
@@ -126,7 +126,7 @@ def import_flip_view(
     array = embedding_array(path)
     _rows_within(rows, len(array), path, corpus_table)
     _write_view_shards(Path(out_dir), ids, array, rows, view, encoder, dict(encoder_spec or DEFAULT_ENCODER_SPEC),
-                       path, shard_rows)
+                       path, shard_rows, corpus_table)
     log.info("%s/%s: %d rows imported from %s", split, view, len(ids), path)
     return len(ids)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -52,6 +53,7 @@ from flip_pipeline.formats.shards import (
 )
 from flip_pipeline.layers import build_layer_encoder
 from flip_pipeline.layers.base import POOLING, LayerEncoder, encode_layers_with_skips, select_layers
+from flip_pipeline.progress import count, progress, stage_done
 from flip_pipeline.settings import SHARD_ROWS, fingerprint_of
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,7 @@ def extract_layers(
         ``layers`` (model order), ``rows``, ``fingerprint``, ``pooling``, ``dims`` and
         ``layer_norm`` per layer, and ``skipped_rows``/``skipped`` (id, reason) if rows were left out.
     """
+    started = time.perf_counter()
     ids, inputs = read_view(corpus_path, view)
     if encoder is None:
         encoder = build_layer_encoder(encoder_name, encoder_spec, str(pick_device(device)))
@@ -138,12 +141,15 @@ def extract_layers(
         elif claimed:
             dims[name] = claimed.pop()
 
-    writer = _ShardWriter(out_dir, encoder, encoder_name, view, fingerprints)
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    writer = _ShardWriter(out_dir, encoder, encoder_name, view, fingerprints, corpus_path)
+    rows_todo = sum(hi - lo for index, lo, hi in plan if any(isinstance(found[n][index], str) for n in names))
+    done = 0
+    with ThreadPoolExecutor(max_workers=1) as pool, \
+            progress(rows_todo, "rows", f"layers {encoder_name} {view}", log) as bar:
         for index, lo, hi in plan:
             todo = [name for name in names if isinstance(found[name][index], str)]
             if not todo:
-                log.info("%s: every layer complete, kept", shard_name(index))
+                log.debug("%s: every layer complete, kept", shard_name(index))
                 continue
             for name in todo:
                 if found[name][index] != "missing":
@@ -157,7 +163,9 @@ def extract_layers(
                 found[name][index] = KeptShard(dims.get(name, 0), len(kept), skipped)
             files = skipped_file_signatures(skipped, ids[lo:hi], inputs[lo:hi])
             writer.add(pool, index, todo, kept, arrays, skipped, files, dims)
-            log.info("%s: %d rows, %d layers computed", shard_name(index), hi - lo, len(todo))
+            done += hi - lo
+            bar.reach(done)  # the layer encoder moves the bar batch by batch; a shard ends here
+            log.debug("%s: %d rows, %d layers computed", shard_name(index), hi - lo, len(todo))
         missing = [name for name in names if name not in dims]
         if missing:
             raise FlipInputError(f"encoder {encoder_name!r}, view {view!r} of {corpus_path}: no row was encoded "
@@ -178,6 +186,10 @@ def extract_layers(
         info["skipped_rows"] = len(skipped_all)
         info["skipped"] = [{"id": i, "reason": skipped_all[i]} for i in ids if i in skipped_all]
     write_json(out_dir / MANIFEST, info)
+    stage_done(log, f"layers {encoder_name} {view}", started, read=f"{corpus_path} ({count(len(ids), 'rows')})",
+            wrote=f"{out_dir} ({count(len(names), 'layers')} x {count(len(plan), 'shards')}: "
+                  f"{count(done, 'rows')} computed, {count(len(ids) - done, 'rows')} kept from before, "
+                  f"{count(len(skipped_all), 'skipped')})")
     return info
 
 
@@ -198,8 +210,9 @@ class _ShardWriter:
     behind the encoder; shards without a kept row wait until their layer's width is known."""
 
     def __init__(self, out_dir: Path, encoder: LayerEncoder, encoder_name: str, view: str,
-                 fingerprints: dict[str, str]):
+                 fingerprints: dict[str, str], corpus_table: str | Path):
         self.out_dir, self.encoder, self.encoder_name, self.view = out_dir, encoder, encoder_name, view
+        self.corpus_table = corpus_table
         self.fingerprints = fingerprints
         self.metadata: dict[str, dict[str, Any]] = {}
         self.pending: Future | None = None
@@ -209,7 +222,8 @@ class _ShardWriter:
         if name not in self.metadata:
             provenance = {**self.encoder.provenance(), "layer": name, "pooling": POOLING,
                           "layer_norm": self.encoder.layer_norm(self.view, name)}
-            self.metadata[name] = shard_metadata(self.encoder_name, self.view, dim, self.fingerprints[name], provenance)
+            self.metadata[name] = shard_metadata(self.encoder_name, self.view, dim, self.fingerprints[name], provenance,
+                                                 self.corpus_table)
         return self.metadata[name]
 
     def add(self, pool: ThreadPoolExecutor, index: int, names: list[str], kept: list[str],

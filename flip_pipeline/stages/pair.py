@@ -17,6 +17,7 @@ import numpy as np
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.pair_scores import write_pair_scores
 from flip_pipeline.formats.shards import ViewEmbeddings
+from flip_pipeline.progress import count, stage_done
 
 CHUNK_ROWS = 65_536
 
@@ -40,6 +41,7 @@ def pair_views(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], out
     Both views must hold the same ids in the same order (two views of one corpus split)
     and the same dimension. Returns a summary (rows, mean, min, max cosine).
     """
+    started = time.perf_counter()
     a, b = ViewEmbeddings(dir_a), ViewEmbeddings(dir_b)
     if len(a) != len(b):
         raise FlipInputError(f"{dir_a} has {len(a)} rows but {dir_b} has {len(b)}; pair two views of one split")
@@ -66,5 +68,8 @@ def pair_views(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], out
     summary = {"rows": len(cosine), "view_a": view_a, "view_b": view_b}
     if len(cosine):
         summary.update(mean=float(cosine.mean()), min=float(cosine.min()), max=float(cosine.max()))
-    log.info("%s", summary)
+    cosines = f"cosine mean {summary['mean']:.3f}, min {summary['min']:.3f}, max {summary['max']:.3f}" if len(cosine) \
+        else "no rows"
+    stage_done(log, f"pair {view_a} {view_b}", started, read=f"{dir_a} and {dir_b} ({count(len(cosine), 'rows')})",
+               wrote=f"{out} ({cosines})")
     return summary

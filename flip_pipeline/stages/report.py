@@ -9,15 +9,21 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.report.figures import FIGURE_LAYOUTS
+from flip_pipeline.extras import require
+from flip_pipeline.formats.layout import REPORT_SUFFIXES
+from flip_pipeline.progress import count, stage_done
 from flip_pipeline.report.layouts import TABLE_LAYOUTS
 from flip_pipeline.report.provenance import check_provenance
 from flip_pipeline.report.results import collect_results, entries_for_inputs
 from flip_pipeline.report.sweeps import add_sweeps, read_sweeps, with_chosen_rank
 from flip_pipeline.report.tables import write_table
 from flip_pipeline.settings import require_keys
+
+log = logging.getLogger(__name__)
 
 
 def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix: str) -> None:
@@ -33,7 +39,8 @@ def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix
         inputs: the summary files, each the ``path`` of an entry.
         out_prefix: output path without extension.
     """
-    layouts = TABLE_LAYOUTS if kind == "table" else FIGURE_LAYOUTS
+    started = time.perf_counter()
+    layouts = TABLE_LAYOUTS if kind == "table" else _figure_layouts()
     layout = spec.get("layout", "accuracy")
     if layout not in layouts:
         raise FlipInputError(f"report {name}: unknown {kind} layout {layout!r}; known: {', '.join(layouts)}")
@@ -49,3 +56,14 @@ def report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix
         write_table(table, name, spec.get("caption", ""), out_prefix)
     else:
         layouts[layout](spec, inputs, name, out_prefix)
+    stage_done(log, f"report {kind} {name}", started, read=count(len(inputs), "evaluation files"),
+               wrote=f"{out_prefix}.{{{','.join(REPORT_SUFFIXES[kind])}}}")
+
+
+def _figure_layouts() -> dict:
+    """:data:`~flip_pipeline.report.figures.FIGURE_LAYOUTS`, imported only for figures (matplotlib is
+    the workflow extra's: tables need only the core)."""
+    require("workflow", "Figures (matplotlib)", "matplotlib")
+    from flip_pipeline.report.figures import FIGURE_LAYOUTS
+
+    return FIGURE_LAYOUTS

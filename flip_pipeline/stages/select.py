@@ -10,8 +10,10 @@ The choice is written as ``selected.json`` (:mod:`flip_pipeline.formats.selectio
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +21,14 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.layout import MODEL_FILES
 from flip_pipeline.formats.selection import write_selection
+from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import require_keys
 
 SPEC_KEYS = ("experiment", "run", "fingerprint", "criterion", "points")  # of Run.spec() of a swept run
 POINT_KEYS = ("run", "fingerprint", "settings")
 TIE_BREAK = "the first point in grid order (settings sorted by name, values as listed)"
+
+log = logging.getLogger(__name__)
 
 
 def best_point(scores: list[float]) -> int:
@@ -63,6 +68,7 @@ def select_stage(spec: dict[str, Any], point_dirs: list[str | os.PathLike[str]],
     Returns:
         the record written.
     """
+    started = time.perf_counter()
     require_keys(spec, SPEC_KEYS, "--spec (a swept run)")
     points = spec["points"]
     if not isinstance(points, list):
@@ -83,4 +89,6 @@ def select_stage(spec: dict[str, Any], point_dirs: list[str | os.PathLike[str]],
         "points": [{**p, "selected": i == chosen} for i, p in enumerate(scored)],
     }
     write_selection(out, record)
+    stage_done(log, f"select {spec['run']}", started, read=count(len(points), "sweep points"),
+               selected=f"{scored[chosen]['run']} ({criterion} {scored[chosen][criterion]:.4f})", wrote=str(out))
     return record

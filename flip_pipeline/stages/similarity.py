@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import pandas as pd
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import COLUMNS, DIMENSION_SETTINGS, read_dimensions, write_scores
+from flip_pipeline.progress import count, progress, stage_done
 from flip_pipeline.similarity.compare import ChanceCache, compare
 from flip_pipeline.similarity.sets import LayerCache, analysis_sets, open_views
 from flip_pipeline.similarity.settings import SimilaritySettings
@@ -81,6 +83,7 @@ def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, 
     Returns:
         The scores as written, columns :data:`COLUMNS`, one row per layer pair, language pair and method.
     """
+    started = time.perf_counter()
     config = SimilaritySettings.from_dict(settings)
     opened = open_views(analysis, views, encoder=encoder)
     for language in views:
@@ -91,24 +94,31 @@ def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, 
     log.info("%s %s: %d comparisons × %d layer pairs, n = %d, dimensions %s", encoder, analysis,
              len(sets.comparisons), len(sets.pairing), sets.n, used)
     chance_cache, records = ChanceCache(), []
-    for layer_a, layer_b in sets.pairing:
-        cache = LayerCache()  # this layer pair's sets, each read once
-        for (a, b), ids in zip(sets.comparisons, sets.ids):
-            dims = None
-            if shared is not None:
-                dims = tuple(_dimension(shared, view.modality, layer, dimensions)
-                             for view, layer in ((a, layer_a), (b, layer_b)))
-            for record in compare(cache.rows(a, layer_a, ids), cache.rows(b, layer_b, ids), config,
-                                  f"{a.language} {a.modality} {layer_a}", f"{b.language} {b.modality} {layer_b}",
-                                  ids_a=ids, ids_b=ids, chance_cache=chance_cache, dims=dims):
-                records.append({"encoder": encoder, "analysis": analysis, "layer_a": layer_a, "layer_b": layer_b,
-                                "language_a": a.language, "modality_a": a.modality, "language_b": b.language,
-                                "modality_b": b.modality, "resource_a": resource_levels[a.language],
-                                "resource_b": resource_levels[b.language], **record})
+    total = len(sets.comparisons) * len(sets.pairing)
+    with progress(total, "comparisons", f"similarity {encoder} {analysis}", log) as bar:
+        for layer_a, layer_b in sets.pairing:
+            cache = LayerCache()  # this layer pair's sets, each read once
+            for (a, b), ids in zip(sets.comparisons, sets.ids):
+                dims = None
+                if shared is not None:
+                    dims = tuple(_dimension(shared, view.modality, layer, dimensions)
+                                 for view, layer in ((a, layer_a), (b, layer_b)))
+                for record in compare(cache.rows(a, layer_a, ids), cache.rows(b, layer_b, ids), config,
+                                      f"{a.language} {a.modality} {layer_a}", f"{b.language} {b.modality} {layer_b}",
+                                      ids_a=ids, ids_b=ids, chance_cache=chance_cache, dims=dims):
+                    records.append({"encoder": encoder, "analysis": analysis, "layer_a": layer_a, "layer_b": layer_b,
+                                    "language_a": a.language, "modality_a": a.modality, "language_b": b.language,
+                                    "modality_b": b.modality, "resource_a": resource_levels[a.language],
+                                    "resource_b": resource_levels[b.language], **record})
+                bar.advance()
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     write_scores(frame, out_path, {"encoder": encoder, "analysis": analysis, "settings": config.as_dict(),
                                    "views": {lang: dict(paths) for lang, paths in views.items()},
                                    "resource_levels": dict(resource_levels), "dimensions": used})
+    stage_done(log, f"similarity {encoder} {analysis}", started,
+               read=f"{count(len(opened), 'layer views')} ({', '.join(sorted(views))}), n {sets.n} sentences each",
+               wrote=f"{out_path} ({count(len(frame), 'scores')}: {count(len(sets.comparisons), 'comparisons')} x "
+                     f"{count(len(sets.pairing), 'layer pairs')} x methods; dimensions {used})")
     return pd.read_parquet(out_path)  # as written: resamples as float32 arrays
 
 

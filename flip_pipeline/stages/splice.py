@@ -7,7 +7,9 @@ the vocabulary's language) plus the centring mean of each training view
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from typing import Any
 
 from flip_pipeline.device import pick_device
@@ -15,7 +17,10 @@ from flip_pipeline.encoders import build_encoder
 from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
 from flip_pipeline.formats.vocabulary import ConceptVocabulary
 from flip_pipeline.probes.splice import SpliceSettings, build_splice_model
+from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import require_keys
+
+log = logging.getLogger(__name__)
 
 
 def splice_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: str | os.PathLike[str],
@@ -31,6 +36,7 @@ def splice_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: 
         out_dir: ``models/{experiment}/{run}``.
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
     """
+    started = time.perf_counter()
     require_keys(spec, ("experiment", "run", "encoder", "vocab", "target_view"), "--spec (a SpLiCE run)")
     settings = SpliceSettings.from_dict(spec.get("training", {}), f"experiments.{spec['experiment']}.splice")
     device = str(pick_device(device))
@@ -44,3 +50,6 @@ def splice_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: 
     model.info.update({"run": spec["run"], "vocab": spec["vocab"], "settings": settings.__dict__,
                        "encoder_spec": encoder_spec, "fingerprint": spec.get("fingerprint")})
     model.save(out_dir)
+    stage_done(log, f"splice {spec['run']}", started,
+               read=f"{count(len(concepts), 'concepts')} of {vocab_dir}, {count(len(opened), 'training views')}",
+               wrote=str(out_dir))

@@ -8,9 +8,16 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.extras import require
+from flip_pipeline.formats.layout import REPORT_SUFFIXES
+from flip_pipeline.progress import count, stage_done
+
+log = logging.getLogger(__name__)
 
 
 def layouts(kind: str) -> dict[str, Callable]:
@@ -20,6 +27,7 @@ def layouts(kind: str) -> dict[str, Callable]:
         from flip_pipeline.report.thesis_tables import THESIS_TABLE_LAYOUTS
 
         return {**THESIS_TABLE_LAYOUTS, **APPENDIX_TABLE_LAYOUTS}
+    require("thesis", "The thesis's figures (matplotlib)", "matplotlib")  # one line, not a traceback
     from flip_pipeline.report.thesis_figures import THESIS_FIGURE_LAYOUTS
     from flip_pipeline.report.thesis_maps import THESIS_MAP_LAYOUTS
 
@@ -27,7 +35,7 @@ def layouts(kind: str) -> dict[str, Callable]:
 
 
 def thesis_report_stage(kind: str, name: str, spec: dict, inputs: list[str], out_prefix: str) -> None:
-    """Write table ``{out_prefix}.{md,csv,tex}`` or figure ``{out_prefix}.{png,pdf}``.
+    """Write table ``{out_prefix}.{md,csv,tex,html}`` or figure ``{out_prefix}.{png,pdf}``.
 
     Args:
         kind: ``"table"`` or ``"figure"``.
@@ -37,6 +45,7 @@ def thesis_report_stage(kind: str, name: str, spec: dict, inputs: list[str], out
             one t-SNE map, or corpus ``info.json`` and tables (Table 4.2's check).
         out_prefix: output path without extension.
     """
+    started = time.perf_counter()
     known = layouts(kind)
     layout = spec.get("layout")
     if layout not in known:
@@ -47,3 +56,5 @@ def thesis_report_stage(kind: str, name: str, spec: dict, inputs: list[str], out
         write_table(known[layout](spec, inputs, name), name, spec.get("caption", ""), out_prefix)
     else:
         known[layout](spec, inputs, name, out_prefix)
+    stage_done(log, f"thesis report {kind} {name}", started, read=count(len(inputs), "files"),
+               wrote=f"{out_prefix}.{{{','.join(REPORT_SUFFIXES[kind])}}}")

@@ -10,7 +10,9 @@ and writes ``model.safetensors``, ``vocab.json``, ``config.json`` and ``train_lo
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,13 @@ from flip_pipeline.formats.pair_scores import similarity_mask
 from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.objective import view_weights
+from flip_pipeline.progress import count, duration, stage_done
 from flip_pipeline.settings import rank_of, require_keys
 from flip_pipeline.training.alignment import AlignedView
 from flip_pipeline.training.batches import TrainingData
 from flip_pipeline.training.loop import DevSet, TrainSettings, make_dev_set, train_probe
+
+log = logging.getLogger(__name__)
 
 Folder = str | os.PathLike[str]
 RUN_KEYS = ("run", "probe", "rank", "alpha", "encoder", "train_views", "target_view")  # of Run.spec() used here
@@ -84,6 +89,7 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
     Returns:
         the training summary (best dev recall, iterations, rows, settings).
     """
+    started = time.perf_counter()
     require_keys(spec, RUN_KEYS, "--spec (a run)")
     torch_device = pick_device(device)  # a device that is not there: refused before anything is read
     weights = view_weights(spec["alpha"], len(spec["train_views"]))
@@ -104,15 +110,21 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
     data = TrainingData(train_views, weights, bow, str(train_bow), keep)
     dev = _dev_set(_run_views(dev_dirs, spec, encoder_spec), weights, dev_bow, dev_bag, dev_keep)
     out = output_folder(out_dir)
-    probe, summary = train_probe(spec["probe"], rank_of(spec["rank"]), data, dev, settings, torch_device,
-                                 out / "train_log.jsonl")
+    probe, result = train_probe(spec["probe"], rank_of(spec["rank"]), data, dev, settings, torch_device,
+                                out / "train_log.jsonl", f"train {spec['run']}")
     if keep is not None:
-        summary["sim_filter"] = {
+        result["sim_filter"] = {
             "threshold": settings.sim_threshold,
             **{split: {"file": str(path), "kept": int(mask.sum()), "rows": len(mask)}
                for split, path, mask in (("train", sim, keep), ("dev", dev_sim, dev_keep))},
         }
     config = {**spec, "weights": weights, "dim": data.dim, "rank": getattr(probe, "rank", None),
-              "encoder_spec": encoder_spec, "result": summary}
+              "encoder_spec": encoder_spec, "result": result}
     save_checkpoint(out, probe, vocab, config)
-    return summary
+    stage_done(log, f"train {spec['run']}", started,
+            read=f"{count(len(data), 'training rows')} of {', '.join(map(str, train_dirs))} and {train_bow}; "
+                 f"dev {dev_bow}",
+            stopped=f"after {result['iterations']} iterations ({duration(result['seconds'])}): {result['stopped']}",
+            best=f"dev recall {result['best_dev_recall']:.4f} at iteration {result['best_iteration']} (kept)",
+            wrote=f"checkpoint {out} (model.safetensors, vocab.json, config.json, train_log.jsonl)")
+    return result

@@ -15,17 +15,23 @@ compares it with; the file records each modality's layer (``flip.layers``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
+import re
+import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from flip_pipeline.errors import FlipInputError, first_line
+from flip_pipeline.extras import require
 from flip_pipeline.formats.layer_views import open_layer_view
 from flip_pipeline.formats.tsne_map import write_map
 from flip_pipeline.layers.names import SPEECH_ONLY
+from flip_pipeline.progress import Progress, count, progress, stage_done
 from flip_pipeline.similarity.sets import layer_partner
 
 log = logging.getLogger(__name__)
@@ -71,6 +77,8 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     Returns:
         The points, ``(n_total, 6)``: id, language, modality, resource, x, y.
     """
+    started = time.perf_counter()
+    require("thesis", "t-SNE (scikit-learn)", "sklearn")
     from sklearn import __version__ as sklearn_version
     from sklearn.manifold import TSNE
     from sklearn.utils._param_validation import InvalidParameterError
@@ -93,10 +101,13 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     if len(data) <= options["perplexity"] * 3:
         raise FlipInputError(f"t-SNE of {encoder} {layer}: {len(data)} points are too few for perplexity "
                              f"{options['perplexity']} (thesis.tsne.perplexity; scikit-learn needs more than 3x)")
-    log.info("t-SNE of %s %s: %d points of dimension %d, %s", encoder, layer, len(data), data.shape[1], options)
+    log.info("t-SNE of %s %s: %d points of dimension %d, %s", encoder, layer, len(data), data.shape[1],
+             ", ".join(f"{key} {value}" for key, value in options.items()))
     seed = options.pop("seed")
     try:
-        coords = TSNE(n_components=2, random_state=seed, **options).fit_transform(data)
+        with progress(int(options["max_iter"]), "it", f"tsne {encoder} {layer}", log) as bar, \
+                contextlib.redirect_stdout(_IterationReader(bar)):  # its verbose lines move the bar
+            coords = TSNE(n_components=2, random_state=seed, verbose=2, **options).fit_transform(data)
     except (InvalidParameterError, TypeError) as err:  # a setting scikit-learn refuses (or does not know)
         raise FlipInputError(f"t-SNE of {encoder} {layer}: settings (thesis.tsne): {first_line(err)}") from None
     points = pd.concat(labels, ignore_index=True)
@@ -105,4 +116,24 @@ def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resourc
     write_map(out_path, points, {"encoder": encoder, "layer": layer, "settings": settings_json,
                                  "layers": json.dumps(read, sort_keys=True),
                                  "versions": f"scikit-learn {sklearn_version}"})
+    stage_done(log, f"tsne {encoder} {layer}", started,
+               read=f"{count(len(blocks), 'views')} ({', '.join(views)}), {count(len(data), 'points')} of "
+                    f"dimension {data.shape[1]}", wrote=str(out_path))
     return points
+
+
+class _IterationReader(io.TextIOBase):
+    """Where scikit-learn's verbose t-SNE prints go while it runs: ``[t-SNE] Iteration 250: …`` (every 50
+    iterations) moves ``bar`` to that iteration; every line is kept in the debug log."""
+
+    ITERATION = re.compile(r"\[t-SNE\] Iteration (\d+)")
+
+    def __init__(self, bar: Progress):
+        self.bar = bar
+
+    def write(self, text: str) -> int:
+        for line in filter(None, map(str.strip, text.splitlines())):
+            log.debug("scikit-learn: %s", line)
+            if found := self.ITERATION.match(line):
+                self.bar.reach(int(found[1]))
+        return len(text)

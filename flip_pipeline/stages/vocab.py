@@ -19,8 +19,10 @@ Both are written in one layout by :func:`~flip_pipeline.formats.vocabulary.write
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,8 +34,11 @@ import pyarrow as pa
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view, view_language
 from flip_pipeline.formats.vocabulary import ConceptVocabulary, Vocabulary, write_vocabulary
+from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import require_keys, settings_from_dict
 from flip_pipeline.text import Tokenizer, default_pattern, letter_scripts
+
+log = logging.getLogger(__name__)
 
 MAX_WORDS = 100_000  # the paper's vocabulary size
 SCRIPT_SAMPLE = 10_000  # texts whose letters an empty-vocabulary error describes
@@ -46,8 +51,10 @@ def vocab_stage(name: str, spec: dict[str, Any], corpus_table: str | os.PathLike
     ``spec["kind"]`` is ``words`` (default) or ``concepts``; ``pattern`` defaults to the
     view language's (:func:`~flip_pipeline.text.default_pattern`).
     """
+    started = time.perf_counter()
     require_keys(spec, ("view",), f"vocabularies.{name}")
     _, texts = read_view(corpus_table, spec["view"])
+    read = f"{corpus_table} ({spec['view']}, {count(len(texts), 'sentences')})"
     pattern = spec.get("pattern", default_pattern(view_language(spec["view"])))
     settings = {"name": name, **spec, "source": str(corpus_table), "sentences": len(texts)}
     kind = spec.get("kind", "words")
@@ -56,10 +63,14 @@ def vocab_stage(name: str, spec: dict[str, Any], corpus_table: str | os.PathLike
         key = f"vocabularies.{name}"
         concepts, counts = build_concepts(texts, ConceptSettings.from_dict({**chosen, "pattern": pattern}, key), key)
         write_vocabulary(out_dir, concepts.concepts, concepts.tokenizer, counts, settings, kind)
+        stage_done(log, f"vocab {name}", started, read=read,
+                   wrote=f"{out_dir} ({count(len(concepts.concepts), 'concepts')}, pattern {pattern})")
         return
     vocab, counts = build_vocabulary(texts, pattern, spec.get("max_words", MAX_WORDS), spec.get("min_count", 1),
                                      f"vocabularies.{name}")
     write_vocabulary(out_dir, vocab.words, vocab.tokenizer, counts, settings, kind)
+    stage_done(log, f"vocab {name}", started, read=read, wrote=f"{out_dir} ({count(len(vocab.words), 'words')}, "
+                                                              f"pattern {pattern})")
 
 
 def build_vocabulary(texts: list[str], pattern: str, max_words: int, min_count: int = 1,
@@ -152,9 +163,9 @@ def bigram_pmi(bigrams: Counter[str], unigrams: Counter[str]) -> dict[str, float
     """``PMI(a b) = ln[(c(a b)/N₂) / ((c(a)/N₁)(c(b)/N₁))]`` of every counted bigram (nats)."""
     n1, n2 = sum(unigrams.values()), sum(bigrams.values())
     pmi = {}
-    for gram, count in bigrams.items():
+    for gram, times in bigrams.items():
         a, b = gram.split(" ")
-        pmi[gram] = math.log(count * n1 * n1 / (n2 * unigrams[a] * unigrams[b]))
+        pmi[gram] = math.log(times * n1 * n1 / (n2 * unigrams[a] * unigrams[b]))
     return pmi
 
 

@@ -28,6 +28,7 @@ from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
 from flip_pipeline.probes.lip import Probe, make_probe
 from flip_pipeline.probes.objective import weighted_count_nll
+from flip_pipeline.progress import progress
 from flip_pipeline.settings import BIAS_INIT, BIAS_INITS, settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData
 from flip_pipeline.training.precision import check_precision, matmul_precision
@@ -248,16 +249,20 @@ def train_probe(
     settings: TrainSettings,
     device: torch.device,
     log_path: str | Path,
+    desc: str = "train",
 ) -> tuple[Probe, dict]:
     """Train a probe; write one JSON line per iteration to ``log_path``.
 
     The training views are held on ``device`` when they fit ``settings.resident_memory_gb``
     (:func:`flip_pipeline.training.resident.resident_or_streamed`), else streamed; the
     choice is logged and recorded as ``data_path`` in the summary and in the log's first line.
+    Progress (iterations of ``max_iterations``, the last and best dev recall, ETA) is shown
+    as :mod:`flip_pipeline.progress` shows it, each line starting with ``desc``.
 
     Returns:
         ``(best probe, summary)`` where the summary has the best dev recall, the iteration
-        it was reached at, iterations run, wall time and the data path.
+        it was reached at, iterations run, why training stopped (``stopped``), wall time and
+        the data path.
     """
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -275,8 +280,11 @@ def train_probe(
     best_state, best_iteration = copy.deepcopy(probe.state_dict()), 0
     started = time.perf_counter()
     iteration = 0
-    with open(log_path, "w", encoding="utf-8") as log_file:
+    stopped = f"max_iterations {settings.max_iterations} reached"
+    with open(log_path, "w", encoding="utf-8") as log_file, \
+            progress(settings.max_iterations, "it", desc, log) as bar:
         log_file.write(strict_json({"iteration": 0, "dev_recall": criterion.best, "data_path": data_path}) + "\n")
+        bar.status(f"dev recall {criterion.best:.3f} before training")
         for iteration in range(1, settings.max_iterations + 1):
             nll, tokens, steps = torch.zeros((), device=device), 0, 0
             for batch in epoch_batches(data, resident, settings, rng, device):
@@ -297,16 +305,23 @@ def train_probe(
                 if criterion.update(score):
                     best_state, best_iteration = copy.deepcopy(probe.state_dict()), iteration
                 record.update(dev_recall=score, stale_evaluations=criterion.stale, best_iteration=best_iteration)
+                bar.status(f"dev recall {score:.3f} (best {criterion.best:.3f} at iteration {best_iteration})")
             log_file.write(strict_json(record) + "\n")
             log_file.flush()
-            log.info("iteration %s", record)
+            log.debug("iteration %d/%d: nll/token %.4f, lr %.3g%s", iteration, settings.max_iterations,
+                      record["nll_per_token"], record["lr"],
+                      f", dev recall {record['dev_recall']:.4f}" if "dev_recall" in record else "")
+            bar.advance()
             if settings.early_stopping and criterion.should_stop(iteration):
+                stopped = (f"early stopping: {criterion.stale} dev evaluations without improvement "
+                           f"(patience {settings.patience}, every {settings.eval_every} iterations)")
                 break
     probe.load_state_dict(best_state)
     summary = {
         "best_dev_recall": criterion.best,
         "best_iteration": best_iteration,
         "iterations": iteration,
+        "stopped": stopped,
         "train_rows": len(data),
         "train_rows_without_in_vocab_token": data.rows_without_words(),
         "seconds": round(time.perf_counter() - started, 3),

@@ -44,3 +44,14 @@ def test_check_width_names_the_bag_and_the_vocabulary():
     bow.check_width(3, "vocab/v/vocab.json", "bow/train.npz")
     with pytest.raises(FlipInputError, match=r"^bow/train\.npz: 3 columns but vocab/v/vocab\.json has 126 words$"):
         bow.check_width(126, "vocab/v/vocab.json", "bow/train.npz")
+
+
+def test_scipy_opens_a_bag_and_a_bag_written_before_the_format_key_still_loads(tmp_path):
+    BagOfWords(np.array(["a", "b", "c"]), COUNTS, np.zeros(3, np.int64)).save(tmp_path / "new.npz")
+    counts = sp.load_npz(tmp_path / "new.npz")  # scipy's own reader, no pickle
+    assert counts.format == "csr" and (counts != COUNTS).nnz == 0
+    np.savez(tmp_path / "old.npz", **_arrays())  # the layout before `format` was written
+    assert (BagOfWords.load(tmp_path / "old.npz").counts != COUNTS).nnz == 0
+    np.savez(tmp_path / "coo.npz", **_arrays(format=np.bytes_("coo")))
+    with pytest.raises(FlipInputError, match=r"coo\.npz: not a bag-of-words file: sparse format b'coo', not 'csr'"):
+        BagOfWords.load(tmp_path / "coo.npz")

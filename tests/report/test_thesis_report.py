@@ -137,7 +137,7 @@ def test_plan_names_every_target_and_only_what_a_model_can_give():
                                              "speech": "R/layers/sonar/fleurs_sw/test/speech_sw"}
     assert set(plan.groups()["thesis"]) == set(outputs)
     assert plan.files("thesis_table5_1") == ["R/tables/thesis_table5_1.md", "R/tables/thesis_table5_1.csv",
-                                             "R/tables/thesis_table5_1.tex"]
+                                             "R/tables/thesis_table5_1.tex", "R/tables/thesis_table5_1.html"]
     with pytest.raises(FlipInputError, match="'thesis_fig9' is not a thesis table or figure"):
         plan.output("thesis_fig9")
 

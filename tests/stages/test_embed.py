@@ -72,6 +72,43 @@ def test_shards_open_with_pandas_pyarrow_and_duckdb(corpus, tmp_path):
     assert dict(kv.fetchall())["flip.encoder"] == "bow"
 
 
+def test_the_readme_query_lists_every_view_of_a_results_tree_and_shards_name_their_corpus(tmp_path, monkeypatch):
+    import duckdb
+    from helpers_readme import readme_sql
+
+    from flip_pipeline.formats import layout
+
+    tables = generate_sample_corpus(60, {"train": 0.5, "dev": 0.25, "test": 0.25}, ("en", "de"), seed=1)
+    results = tmp_path / "results"
+    for split, table in tables.items():
+        path = layout.corpus_table(results, "sample", split)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_corpus_table(table, path)
+        embed_view(path, "text_de", "bow", BOW, layout.embedding_dir(results, "bow", "sample", split, "text_de"),
+                   shard_rows=20)
+    monkeypatch.chdir(tmp_path)
+    rows = duckdb.sql(readme_sql()[0]).fetchall()
+    assert rows == [("bow", "sample", "dev", "text_de", 15, 16), ("bow", "sample", "test", "text_de", 15, 16),
+                    ("bow", "sample", "train", "text_de", 30, 16)]
+    meta = pq.read_schema(layout.embedding_dir(results, "bow", "sample", "dev", "text_de") + "/part-00000.parquet")
+    assert (meta.metadata[b"flip.corpus"], meta.metadata[b"flip.split"], meta.metadata[b"flip.view"]) == \
+        (b"sample", b"dev", b"text_de")
+
+
+def test_a_shard_written_before_corpus_and_split_were_recorded_is_kept(corpus, tmp_path, monkeypatch):
+    out = tmp_path / "emb"
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    old = pq.read_table(out / "part-00001.parquet")
+    meta = {k: v for k, v in old.schema.metadata.items() if k not in (b"flip.corpus", b"flip.split")}
+    pq.write_table(old.replace_schema_metadata(meta), out / "part-00001.parquet")  # as an older release wrote it
+    (out / "_SUCCESS").unlink()
+    before = (out / "part-00001.parquet").stat().st_mtime_ns
+    calls = []
+    monkeypatch.setattr(embed_module, "build_encoder", lambda *a, **k: calls.append(a))
+    embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)
+    assert calls == [] and (out / "part-00001.parquet").stat().st_mtime_ns == before
+
+
 def test_rerun_embeds_only_missing_shards(corpus, tmp_path, monkeypatch):
     out = tmp_path / "emb"
     embed_view(corpus, "text_en", "bow", BOW, out, shard_rows=100)

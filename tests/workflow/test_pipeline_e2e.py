@@ -1,11 +1,15 @@
 """The quickstart end to end through Snakemake, from an empty results folder."""
 
+import base64
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+from helpers_readme import readme_sql
 from PIL import Image
 
 from flip_pipeline.cli import build_parser
@@ -49,6 +53,11 @@ def test_quickstart_end_to_end(tmp_path):
     assert acc[("bow_projection", "FLiP r=128", "text_en")] > 90  # ceiling control
     assert acc[("gaussian", "FLiP r=128", "text_en")] < 15  # floor control
     assert acc[("minilm", "FLiP r=128", "text_en")] > acc[("gaussian", "FLiP r=128", "text_en")] + 30
+    con = duckdb.connect()
+    con.execute(f"SET file_search_path = '{tmp_path}'")  # the README's query, run from the folder holding results/
+    queried = con.execute(readme_sql()[1]).fetchall()
+    assert len(queried) == 12 and {r[0] for r in queried} == {"quickstart"}
+    assert sorted(a for *_, a in queried) == pytest.approx(sorted(float(r["accuracy"]) for r in rows), abs=0.006)
     md = (results / "tables" / "quickstart.md").read_text()
     assert "| minilm |" in md and "±" in md
 
@@ -69,3 +78,16 @@ def test_quickstart_end_to_end(tmp_path):
 
     again = snakemake(tmp_path, "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    report = snakemake(tmp_path, "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")  # texts in it are JSON-escaped JavaScript strings
+    assert "how much lexical content does a sentence-embedding space keep?" in page  # the landing page
+    embedded = re.findall(r"data:text/html;charset=utf8;filename=quickstart\.html;base64,([A-Za-z0-9+/=]+)", page)
+    table = base64.b64decode(embedded[0]).decode()
+    assert "<table>" in table and '<td class="label">minilm</td>' in table and " ± " in table  # a table, its cells
+    assert "English vocabulary.." not in page and "English vocabulary.\\nCells are mean" in page  # one full stop
+    assert "error bars are \\u00b1 1 standard error of that mean" in page
+    params = re.findall(r'"params": "((?:[^"\\]|\\.)*)"', page)
+    assert params and all("entries" not in p and "{" not in p for p in params), params  # no JSON in the pane
+    assert any(p.startswith("spec=results/.specs/table/quickstart.") for p in params), params

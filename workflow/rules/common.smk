@@ -19,10 +19,11 @@ from flip_pipeline.files import check_output_folder
 from flip_pipeline.formats import layout
 from flip_pipeline.formats.corpus_table import view_modality, view_regex
 from flip_pipeline.report.selection import ReportPlan
+from flip_pipeline.report.spec_files import spec_file
 from flip_pipeline.formats.similarity_scores import ANALYSES as THESIS_ANALYSES
 from flip_pipeline.report.thesis_plan import ThesisPlan
 from flip_pipeline.run_lock import record_owner, recover_from_killed_runs
-from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
+from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N, computing_entry
 
 CONFIG_FILES = [str(f) for f in workflow.configfiles]
 R = config.get("results", "results")
@@ -113,6 +114,12 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+def encoder_entry(name):
+    """`encoders.<name>` as a job's `--spec` JSON, without its `label` (settings.computing_entry): a new
+    label changes no job's parameters, so nothing is embedded or trained again for it."""
+    return as_json(computing_entry(config["encoders"][name]))
+
+
 def run_of(wildcards):
     return workflow_error(PLAN.run, wildcards.experiment, wildcards.run)
 
@@ -186,8 +193,10 @@ def report_models(name):
     return workflow_error(PLAN.models, name)
 
 
-def report_spec(name):
-    return as_json(workflow_error(PLAN.spec, name))
+def report_spec_file(kind, name):
+    """The spec `flip report` reads for table or figure `name`, as a file (report/spec_files.py): the
+    report's JOB PARAMETERS pane then shows its path, not the whole spec as escaped JSON."""
+    return spec_file(R, kind, name, workflow_error(PLAN.spec, name))
 
 
 def report_outputs(name):
@@ -218,8 +227,9 @@ def thesis_inputs(wildcards):
     return workflow_error(THESIS.output, wildcards.name)["inputs"]
 
 
-def thesis_spec(wildcards):
-    return as_json(workflow_error(THESIS.report_spec, wildcards.name))
+def thesis_spec_file(kind):
+    """The spec `flip thesis-report` reads for the job's target, as a file (see report_spec_file)."""
+    return lambda w: spec_file(R, kind, w.name, workflow_error(THESIS.report_spec, w.name))
 
 
 def thesis_caption(wildcards):

@@ -8,7 +8,7 @@ rule embed:
     wildcard_constraints:
         encoder=rf"(?!(?:{encoders_of(published=True)})/)[^/]+",  # published: workflow/rules/imports.smk
     params:
-        spec=lambda w: as_json(config["encoders"][w.encoder]),
+        spec=lambda w: encoder_entry(w.encoder),
         out_dir=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view),
         shard_rows=SHARDS,
         device=DEVICE,

@@ -16,7 +16,7 @@ rule import_flip_view:
     wildcard_constraints:
         encoder=encoders_of(published=True),
     params:
-        spec=lambda w: as_json(config["encoders"][w.encoder]),
+        spec=lambda w: encoder_entry(w.encoder),
         corpus_spec=lambda w: as_json(config["corpora"][w.corpus]),
         out_dir=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view),
         shard_rows=SHARDS,
@@ -41,7 +41,7 @@ rule import_flip_scores:
         view_a=view_regex(("text",)),
         view_b=view_regex(("speech",)),
     params:
-        spec=lambda w: as_json(config["encoders"][w.encoder]),
+        spec=lambda w: encoder_entry(w.encoder),
         corpus_spec=lambda w: as_json(config["corpora"][w.corpus]),
     conda:
         "../../envs/core.yaml"

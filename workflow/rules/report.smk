@@ -12,17 +12,20 @@ rule report_table:
         models=lambda w: report_models(w.name),
     output:
         md=layout.report_file(R, "table", "{name}", "md"),
-        csv=report(layout.report_file(R, "table", "{name}", "csv"), caption="../report/table.rst", category="Tables"),
+        csv=report(layout.report_file(R, "table", "{name}", "csv"), caption="../report/table.rst", category="Tables",
+                   subcategory="Tidy CSV (one row per number)"),
         tex=layout.report_file(R, "table", "{name}", "tex"),
+        html=report(layout.report_file(R, "table", "{name}", "html"), caption="../report/table.rst",
+                    category="Tables", subcategory="Tables"),
     params:
-        spec=lambda w: report_spec(w.name),
+        spec=lambda w: report_spec_file("table", w.name),
         prefix=lambda w: layout.report_prefix(R, "table", w.name),
     conda:
         "../../envs/core.yaml"
     log:
         "logs/report/table_{name}.log",
     shell:
-        "flip report --kind table --name {wildcards.name} --spec {params.spec:q} --inputs {input.summaries:q}"
+        "flip report --kind table --name {wildcards.name} --spec @{params.spec:q} --inputs {input.summaries:q}"
         " --out-prefix {params.prefix:q} 2> {log:q}"
 
 
@@ -36,14 +39,14 @@ rule report_figure:
         png=report(layout.report_file(R, "figure", "{name}", "png"), caption="../report/figure.rst", category="Figures"),
         pdf=layout.report_file(R, "figure", "{name}", "pdf"),
     params:
-        spec=lambda w: report_spec(w.name),
+        spec=lambda w: report_spec_file("figure", w.name),
         prefix=lambda w: layout.report_prefix(R, "figure", w.name),
     conda:
         "../../envs/core.yaml"
     log:
         "logs/report/figure_{name}.log",
     shell:
-        "flip report --kind figure --name {wildcards.name} --spec {params.spec:q} --inputs {input.summaries:q}"
+        "flip report --kind figure --name {wildcards.name} --spec @{params.spec:q} --inputs {input.summaries:q}"
         " --out-prefix {params.prefix:q} 2> {log:q}"
 
 

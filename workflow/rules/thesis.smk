@@ -12,7 +12,7 @@ rule layers:
     output:
         layout.layers_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     params:
-        spec=lambda w: as_json(config["encoders"][thesis_model(w)]),
+        spec=lambda w: encoder_entry(thesis_model(w)),
         layers=thesis_layer_args,
         out_dir=lambda w: layout.layers_dir(R, w.encoder, w.corpus, w.split, w.view),
         shard_rows=SHARDS,
@@ -108,12 +108,14 @@ rule thesis_table:
     output:
         md=layout.report_file(R, "table", "{name}", "md"),
         csv=report(layout.report_file(R, "table", "{name}", "csv"), caption="../report/thesis.rst",
-                   category="Thesis tables"),
+                   category="Thesis tables", subcategory="Tidy CSV (one row per number)"),
         tex=layout.report_file(R, "table", "{name}", "tex"),
+        html=report(layout.report_file(R, "table", "{name}", "html"), caption="../report/thesis.rst",
+                    category="Thesis tables", subcategory="Tables"),
     wildcard_constraints:
         name=r"thesis_[^/]+",
     params:
-        spec=thesis_spec,
+        spec=thesis_spec_file("table"),
         prefix=lambda w: layout.report_prefix(R, "table", w.name),
         caption=thesis_caption,
     conda:
@@ -121,7 +123,7 @@ rule thesis_table:
     log:
         "logs/report/table_{name}.log",
     shell:
-        "flip thesis-report --kind table --name {wildcards.name} --spec {params.spec:q} --inputs {input:q}"
+        "flip thesis-report --kind table --name {wildcards.name} --spec @{params.spec:q} --inputs {input:q}"
         " --out-prefix {params.prefix:q} 2> {log:q}"
 
 
@@ -135,7 +137,7 @@ rule thesis_figure:
     wildcard_constraints:
         name=r"thesis_[^/]+",
     params:
-        spec=thesis_spec,
+        spec=thesis_spec_file("figure"),
         prefix=lambda w: layout.report_prefix(R, "figure", w.name),
         caption=thesis_caption,
     conda:
@@ -143,7 +145,7 @@ rule thesis_figure:
     log:
         "logs/report/figure_{name}.log",
     shell:
-        "flip thesis-report --kind figure --name {wildcards.name} --spec {params.spec:q} --inputs {input:q}"
+        "flip thesis-report --kind figure --name {wildcards.name} --spec @{params.spec:q} --inputs {input:q}"
         " --out-prefix {params.prefix:q} 2> {log:q}"
 
 

@@ -13,7 +13,7 @@ rule train:
         layout.model_files(R, "{experiment}", "{run}", "flip"),
     params:
         spec=lambda w: as_json(run_of(w).spec()),
-        encoder_spec=lambda w: as_json(config["encoders"][run_of(w).encoder]),
+        encoder_spec=lambda w: encoder_entry(run_of(w).encoder),
         vocab_dir=lambda w: layout.vocab_dir(R, run_of(w).vocab),
         train_dirs=lambda w: training_views(w, "train"),
         dev_dirs=lambda w: training_views(w, "dev"),
@@ -68,7 +68,7 @@ rule splice:
         layout.model_files(R, "{experiment}", "{run}", "splice"),
     params:
         spec=lambda w: as_json(run_of(w).spec()),
-        encoder_spec=lambda w: as_json(config["encoders"][run_of(w).encoder]),
+        encoder_spec=lambda w: encoder_entry(run_of(w).encoder),
         vocab_dir=lambda w: layout.vocab_dir(R, run_of(w).vocab),
         train_dirs=lambda w: training_views(w, "train"),
         out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
@@ -79,7 +79,7 @@ rule splice:
         runtime=120,
         gpu=GPUS,
     conda:
-        "../../envs/train.yaml"
+        "../../envs/embed.yaml"  # it embeds the concept vocabulary with the run's encoder
     log:
         "logs/splice/{experiment}/{run}.log",
     shell:

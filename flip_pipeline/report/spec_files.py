@@ -1,0 +1,28 @@
+"""A report job's spec as a file named by its content, so the rule's parameters stay readable.
+
+``snakemake --report`` shows each report item's job parameters; a table's spec (its entries:
+every evaluation with its run, paths and fingerprints) as a JSON string there is a wall of
+escaped quotes. The rules pass ``--spec @file`` instead, the file written when the job's
+parameters are evaluated: ``{results}/.specs/{kind}/{name}.{digest}.json``. The digest is of
+the content, so a changed spec is a changed parameter (Snakemake reruns the job, as it did
+when the JSON itself was the parameter) and an unchanged one is the same file; ``flip report``
+reads the same JSON either way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flip_pipeline.atomic import write_text
+from flip_pipeline.formats import layout
+from flip_pipeline.settings import fingerprint_of
+
+
+def spec_file(results: layout.Root, kind: str, name: str, spec: dict[str, Any]) -> str:
+    """The path of ``spec`` as a file (written unless it is there already), for ``--spec @<path>``."""
+    path = layout.spec_file(results, kind, name, fingerprint_of(spec))
+    if not Path(path).is_file():
+        write_text(path, json.dumps(spec, sort_keys=True, indent=1) + "\n")  # atomic: parallel jobs may race
+    return path
