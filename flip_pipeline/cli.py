@@ -69,7 +69,7 @@ def run_train(a):
     if a.encoder_spec:
         _entry("encoders", str(a.spec.get("encoder")), a.encoder_spec, "--encoder-spec")
     train_stage(a.spec, a.encoder_spec, a.vocab_dir, a.train_bow, a.dev_bow, a.train_embeddings, a.dev_embeddings,
-                a.sim, a.out_dir, a.device)
+                a.sim, a.out_dir, a.device, a.dev_sim)
 
 
 def run_select(a):
@@ -227,7 +227,8 @@ COMMANDS = {
         ("--encoder-spec", dict(type=spec_json, default={}, help="recorded in config.json for `flip keywords --text`")),
         VOCAB_DIR, ("--train-bow", dict(required=True)), ("--dev-bow", dict(required=True)), TRAIN_EMBEDDINGS,
         ("--dev-embeddings", dict(nargs="+", required=True, help="one folder per training view")),
-        ("--sim", dict(help="per-id cosine of the two training views (for training.sim_threshold)")),
+        ("--sim", dict(help="train split's pair scores that training.sim_threshold filters on (Run.sim_views)")),
+        ("--dev-sim", dict(help="the same for the dev split (the published code filters its dev data too)")),
         ("--out-dir", dict(required=True, help="models/{experiment}/{run}")), DEVICE,
     ]),
     "select": (run_select, "Select a swept run's sweep point with the best dev recall (selected.json).", [

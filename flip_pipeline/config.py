@@ -27,7 +27,8 @@ from flip_pipeline.corpora.fleurs_languages import view_language as fleurs_view_
 from flip_pipeline.corpora.splits import split_fractions
 from flip_pipeline.encoders.languages import view_language_problem
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.settings import computing_entry, fingerprint_of
+from flip_pipeline.formats.pair_scores import similarity_views
+from flip_pipeline.settings import BIAS_INIT, computing_entry, fingerprint_of
 
 #: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
 SWEPT_RANK = "sweep"
@@ -129,6 +130,23 @@ def corpus_train_views(spec: dict[str, Any]) -> list[str]:
     return list(spec["views"]) if spec["source"] == "text_files" else corpus_views(spec)
 
 
+def _check_sim_threshold(config: dict[str, Any], exp: dict[str, Any], source: str, key: str) -> None:
+    """A ``sim_threshold`` (swept, the experiment's or the top-level one) needs a pair of views to filter
+    on (:func:`~flip_pipeline.formats.pair_scores.similarity_views`); else an error naming that key."""
+    where, values = "training.sim_threshold", [config.get("training", {}).get("sim_threshold")]
+    if "sim_threshold" in exp.get("training", {}):
+        where, values = f"{key}.training.sim_threshold", [exp["training"]["sim_threshold"]]
+    if "sim_threshold" in exp.get("sweep", {}):
+        where, values = f"{key}.sweep.sim_threshold", exp["sweep"]["sim_threshold"]
+    if set(exp["probes"]) == {"splice"} or all(value is None for value in values):
+        return
+    trainable = corpus_train_views(config["corpora"][exp["corpus"]])
+    for i, views in enumerate(exp["train_views"]):
+        if similarity_views(views, trainable) is None:
+            raise FlipInputError(f"{source}: {where}: {key}.train_views[{i}] {views} has no text and speech pair "
+                                 f"of one language in corpus {exp['corpus']!r} to filter rows on; set it to null")
+
+
 def _check_published(encoder: dict[str, Any], corpus: dict[str, Any], exp: dict[str, Any], key: str, name: str) -> None:
     """Published embeddings exist only for flip_data corpora, and only they have a flip_data corpus's speech."""
     published = encoder["family"] == "published"
@@ -184,6 +202,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                 raise FlipInputError(f"{source}: {key}.test_views[{i}]: corpus {exp['corpus']!r} has no view {view!r}")
         _check_view_languages(exp, encoders, f"{source}: {key}")
         _check_sweep(exp, source, key)
+        _check_sim_threshold(config, exp, source, key)
         ranks_key = "sweep.rank" if "rank" in exp.get("sweep", {}) else "ranks"
         for i, rank in enumerate(exp.get("sweep", {}).get("rank", exp.get("ranks", ["full"]))):
             for enc in exp["encoders"]:
@@ -363,6 +382,15 @@ class Run:
         return f"{base}@" + ",".join(f"{key}={spell_setting(value)}" for key, value in self.sweep) if swept else base
 
     @property
+    def sim_views(self) -> tuple[str, str] | None:
+        """The two views whose pair scores filter this run's training and dev rows (``similarity_views``
+        of :mod:`flip_pipeline.formats.pair_scores`), or ``None`` when ``training.sim_threshold`` keeps
+        every row (unset or null; a SpLiCE run or a published checkpoint trains nothing)."""
+        if self.probe == "splice" or self.checkpoint is not None or self.training.get("sim_threshold") is None:
+            return None
+        return similarity_views(self.train_views, corpus_train_views(self.sources["corpus"]))
+
+    @property
     def model_kind(self) -> str:
         """What marks its model complete (:func:`flip_pipeline.formats.layout.model_files`): ``sweep``
         (the selection of a swept run), ``published`` (a fetched checkpoint), ``splice``, else the probe."""
@@ -439,7 +467,8 @@ def expand_runs(config: dict[str, Any], experiment: str) -> list[Run]:
                     {}, evaluation, {"encoder": computing_entry(config["encoders"][encoder]), "corpus": corpus},
                     checkpoint=exp["checkpoint"])]
     vocab = config["vocabularies"][exp["vocab"]]
-    training = {**config.get("training", {}), **exp.get("training", {})}
+    # the bias start's default is spelled out, so a model trained under the old one is another model
+    training = {"bias_init": BIAS_INIT, **config.get("training", {}), **exp.get("training", {})}
     splice = {**config.get("splice", {}), **exp.get("splice", {})}
     sweep = exp.get("sweep", {})
     ranks = [SWEPT_RANK] if "rank" in sweep else exp.get("ranks", ["full"])

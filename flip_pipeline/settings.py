@@ -28,6 +28,13 @@ ENTITY_KS = (1, 2, 3, 5, 10, 20, 50)
 ENTITY_AVERAGE = "sentence"
 #: Sentences per spaCy batch when tagging entities; config key ``entities.<name>.batch_size``.
 ENTITY_BATCH_SIZE = 256
+#: How a probe's bias starts; config key ``training.bias_init``: ``log_unigram`` (the formula the
+#: published code documents but never applies) or ``xavier`` (Xavier-normal: what the published
+#: training code runs, so what produced the paper's numbers). README "Bias initialisation".
+BIAS_INITS = ("log_unigram", "xavier")
+#: The default of ``training.bias_init``. It was ``log_unigram`` before; :func:`flip_pipeline.config.expand_runs`
+#: writes it into every run's settings, so a model trained under the old default is not reused.
+BIAS_INIT = "xavier"
 
 
 #: Keys of an ``encoders.<name>`` entry that only name the encoder (figures): left out of every

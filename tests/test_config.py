@@ -99,6 +99,52 @@ def test_runs_expand_the_grid(config):
     assert flip.training["batch_size"] == 256 and flip.training["lr"] == 0.005
 
 
+def test_every_run_spells_out_its_bias_start(config):
+    """The default bias start (xavier, the published code's) is in every trained run's settings, so a model
+    trained when the default was log_unigram is another model (another fingerprint), not reused."""
+    assert all(r.training["bias_init"] == "xavier" for e in config["experiments"] for r in expand_runs(config, e)
+               if r.probe != "splice" and r.checkpoint is None)
+    old_default = copy.deepcopy(config)
+    old_default["training"]["bias_init"] = "log_unigram"
+    unset = copy.deepcopy(config)
+    del unset["training"]["bias_init"]
+    fingerprints = {name: {r.name: r.fingerprint for r in expand_runs(c, "quickstart")}
+                    for name, c in (("config", config), ("old", old_default), ("unset", unset))}
+    assert fingerprints["unset"] == fingerprints["config"]
+    assert not set(fingerprints["old"].values()) & set(fingerprints["config"].values())
+
+
+def test_sim_threshold_filters_on_the_text_speech_pair(config):
+    """The paper's speech+text experiments filter on their text-speech scores (text first: the published
+    data's sim_text_en__speech_en), Table 2's single-view runs on their language's pair; the rest on none."""
+    views = {e: {r.name: r.sim_views for r in expand_runs(config, e)}
+             for e in ("t1_rank", "t2_modality_de", "t6_splice", "t1_rank_published", "t3_language_de", "quickstart")}
+    assert set(views["t1_rank"].values()) == set(views["t1_rank_published"].values()) == {("text_en", "speech_en")}
+    assert views["t2_modality_de"] == {"flip-r512-a1-sonar-text_de": ("text_de", "speech_de"),
+                                       "flip-r512-a1-sonar-speech_de": ("text_de", "speech_de")}
+    assert views["t6_splice"] == {"splice-sonar-text_en+speech_en": None,
+                                  "flip-r512-a0.5-sonar-text_en+speech_en": ("text_en", "speech_en")}
+    assert set(views["t3_language_de"].values()) == set(views["quickstart"].values()) == {None}
+    swapped = copy.deepcopy(config)
+    swapped["experiments"]["t1_rank"]["train_views"] = [["speech_en", "text_en"]]
+    assert {r.sim_views for r in expand_runs(swapped, "t1_rank")} == {("text_en", "speech_en")}
+    off = copy.deepcopy(config)
+    off["experiments"]["t1_rank"]["training"]["sim_threshold"] = None  # null keeps every row
+    assert {r.sim_views for r in expand_runs(off, "t1_rank")} == {None}
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["training"].update(sim_threshold=0.0), "training.sim_threshold"),
+    (lambda c: c["experiments"]["t3_language_de"].update(training={"sim_threshold": 0.5}),
+     "experiments.t3_language_de.training.sim_threshold"),
+    (lambda c: c["experiments"]["t3_language_de"].update(sweep={"sim_threshold": [None, 0.0]}),
+     "experiments.t3_language_de.sweep.sim_threshold"),
+])
+def test_sim_threshold_without_a_pair_to_filter_on_is_named(config, mutate, key):
+    msg = _error(config, mutate)
+    assert msg.startswith(f"config.yaml: {key}: experiments.") and "has no text and speech pair" in msg, msg
+
+
 def _sonar_on_amharic(config):
     bad = copy.deepcopy(config)
     bad["thesis"]["models"]["sonar"]["languages"].append("am")

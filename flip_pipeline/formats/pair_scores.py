@@ -6,13 +6,15 @@ metadata (the two views, their source). Written by the pair stage (cosine of the
 embeddings) or imported from the published FLiP data (its scores).
 
 Training filter (``sim_threshold``, as the published code's ``filter_data_and_embs``):
-a training row is kept when its score ``> sim_threshold`` (strictly greater; the published
-default 0.0 therefore drops pairs at or below zero and, through NaN, nothing else).
+a training or dev row is kept when its score ``> sim_threshold`` (strictly greater; the
+published config's 0.0 therefore drops pairs at or below zero, and NaN scores too); which
+pair of views a run filters on is :func:`similarity_views`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -21,11 +23,29 @@ import pyarrow.parquet as pq
 from flip_pipeline.atomic import atomic_path
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_parquet
+from flip_pipeline.formats.corpus_table import view_language, view_modality
 
 
 def sim_name(view_a: str, view_b: str) -> str:
     """``("text_en", "speech_en")`` → ``"sim_text_en__speech_en.parquet"``."""
     return f"sim_{view_a}__{view_b}.parquet"
+
+
+def similarity_views(train_views: Sequence[str], trainable: Sequence[str]) -> tuple[str, str] | None:
+    """The two views whose scores ``training.sim_threshold`` filters a run's rows on.
+
+    Two training views: those two, a text view before a speech view (the published data's
+    ``sim_text_{lang}__speech_{lang}``; the cosine is symmetric). One training view: the text and
+    speech views of its language when the corpus trains on both (``trainable``), since the
+    published code filters on its text–speech pair whatever alpha is (Table 2's text-only and
+    speech-only models). ``None`` when there is no such pair (one view of a text-only corpus).
+    """
+    if len(train_views) == 2:
+        first, second = sorted(train_views, key=lambda view: view_modality(view) == "speech")
+        return first, second
+    language = view_language(train_views[0])
+    pair = (f"text_{language}", f"speech_{language}")
+    return pair if set(pair) <= set(trainable) else None
 
 
 def write_pair_scores(path: str | os.PathLike[str], ids, cosine: np.ndarray, metadata: dict[str, str]) -> None:

@@ -40,8 +40,10 @@ class Probe(nn.Module):
         return self.b.shape[0]
 
     def init_bias_log_unigram(self, word_counts: np.ndarray) -> None:
-        """``b_w = log (count_w + 1e-8) / (Σ counts + 1e-8 W)`` (the published code's formula, which
-        its training never applies: ``training.bias_init``)."""
+        """``b_w = log (count_w + 1e-8) / (Σ counts + 1e-8 W)``: the published code's documented
+        formula, which its training never applies (it assigns to ``.data`` of a view of ``b``), so
+        the published bias stays at the Xavier-normal start every probe here begins with. Used
+        only with ``training.bias_init: log_unigram`` (the default is ``xavier``)."""
         counts = torch.as_tensor(np.asarray(word_counts, dtype=np.float64))
         prior = torch.log((counts + 1e-8) / (counts.sum() + 1e-8 * len(counts)))
         with torch.no_grad():

@@ -1,7 +1,8 @@
 """The train stage: one LiP or FLiP run of an experiment → a checkpoint in the published layout.
 
 Reads the training views' shards and the target text's bags of words (train and dev),
-applies the published ``sim_threshold`` filter when configured, keeps only rows that
+applies the published ``sim_threshold`` filter to the train and the dev rows when configured
+(as the published training config does to both), keeps only rows that
 every weighted view embedded (bad audio), trains (:func:`flip_pipeline.training.loop.train_probe`:
 the views held on the device when they fit ``training.resident_memory_gb``, else streamed)
 and writes ``model.safetensors``, ``vocab.json``, ``config.json`` and ``train_log.jsonl``.
@@ -55,19 +56,22 @@ def _run_views(folders: list[Folder], spec: dict[str, Any], encoder_spec: dict[s
 
 
 def _dev_set(dev_views: list[ViewEmbeddings], weights: list[float], dev_bow_path: Folder,
-             dev_bow: BagOfWords) -> DevSet:
-    """The dev views of weight > 0, restricted to rows every one of them embedded; ``dev_bow``
-    is the bag of words read from ``dev_bow_path``."""
+             dev_bow: BagOfWords, keep: np.ndarray | None) -> DevSet:
+    """The dev views of weight > 0, restricted to rows every one of them embedded and, when given,
+    to the ``keep`` mask of the ``sim_threshold`` filter; ``dev_bow`` is the bag of words read from
+    ``dev_bow_path``."""
     views = [AlignedView(view, dev_bow.ids, str(dev_bow_path))
              for view, weight in zip(dev_views, weights) if weight > 0]
     present = np.logical_and.reduce([view.present for view in views])  # rows no encoder skipped
+    if keep is not None:
+        present = present & keep
     return make_dev_set([view.read_rows(0, len(view))[present] for view in views], dev_bow.counts[present],
                         str(dev_bow_path))
 
 
 def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: Folder, train_bow: Folder,
                 dev_bow: Folder, train_dirs: list[Folder], dev_dirs: list[Folder], sim: Folder | None,
-                out_dir: Folder, device: str = "auto") -> dict:
+                out_dir: Folder, device: str = "auto", dev_sim: Folder | None = None) -> dict:
     """Train the run ``spec`` (:meth:`flip_pipeline.config.Run.spec`) and write its checkpoint to ``out_dir``.
 
     Args:
@@ -76,7 +80,9 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
         vocab_dir: the run's vocabulary.
         train_bow, dev_bow: bags of words of the target text view, train and dev splits.
         train_dirs, dev_dirs: one embedded view per training view, in ``spec["train_views"]`` order.
-        sim: pair scores of the two training views (required when ``training.sim_threshold`` is set).
+        sim, dev_sim: pair scores of the run's ``sim_views`` on the train and the dev split (both
+            required when ``training.sim_threshold`` is set; the summary's ``sim_filter`` counts
+            the rows each keeps).
         out_dir: ``models/{experiment}/{run}``.
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
 
@@ -93,17 +99,25 @@ def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: F
     vocab = Vocabulary.load(vocab_dir)
     bow = _vocab_bag(train_bow, vocab, vocab_dir)
     dev_bag = _vocab_bag(dev_bow, vocab, vocab_dir)
-    keep = None
+    keep = dev_keep = None
     if settings.sim_threshold is not None:
-        if not sim:
-            raise FlipInputError(f"run {spec['run']}: training.sim_threshold is set but no --sim file was given")
+        if not sim or not dev_sim:
+            raise FlipInputError(f"run {spec['run']}: training.sim_threshold is set but no "
+                                 f"{'--sim' if not sim else '--dev-sim'} file was given")
         keep = similarity_mask(sim, bow.ids, settings.sim_threshold)
+        dev_keep = similarity_mask(dev_sim, dev_bag.ids, settings.sim_threshold)
     train_views = _run_views(train_dirs, spec, encoder_spec)
     data = TrainingData(train_views, weights, bow, str(train_bow), keep)
-    dev = _dev_set(_run_views(dev_dirs, spec, encoder_spec), weights, dev_bow, dev_bag)
+    dev = _dev_set(_run_views(dev_dirs, spec, encoder_spec), weights, dev_bow, dev_bag, dev_keep)
     out = output_folder(out_dir)
     probe, result = train_probe(spec["probe"], rank_of(spec["rank"]), data, dev, settings, torch_device,
                                 out / "train_log.jsonl", f"train {spec['run']}")
+    if keep is not None:
+        result["sim_filter"] = {
+            "threshold": settings.sim_threshold,
+            **{split: {"file": str(path), "kept": int(mask.sum()), "rows": len(mask)}
+               for split, path, mask in (("train", sim, keep), ("dev", dev_sim, dev_keep))},
+        }
     config = {**spec, "weights": weights, "dim": data.dim, "rank": getattr(probe, "rank", None),
               "encoder_spec": encoder_spec, "result": result}
     save_checkpoint(out, probe, vocab, config)

@@ -2,8 +2,8 @@
 
 AdamW (lr 5e-3), learning rate halved when dev recall plateaus, early stopping on dev
 recall, at most 100 iterations (an iteration is one pass over the training data),
-batch 6000, the bias initialised to the log unigram distribution (or Xavier-normal, as the
-published code runs: ``training.bias_init``), L1 on the word matrix
+batch 6000, the bias initialised Xavier-normal as the published code runs it (or to the log
+unigram distribution it documents: ``training.bias_init``), L1 on the word matrix
 by proximal soft-thresholding after each step, eq. 4's alpha mixing of the two views.
 The best model by dev recall is kept.
 """
@@ -29,16 +29,13 @@ from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
 from flip_pipeline.probes.lip import Probe, make_probe
 from flip_pipeline.probes.objective import weighted_count_nll
 from flip_pipeline.progress import progress
-from flip_pipeline.settings import settings_from_dict
+from flip_pipeline.settings import BIAS_INIT, BIAS_INITS, settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData
 from flip_pipeline.training.precision import check_precision, matmul_precision
 from flip_pipeline.training.resident import ResidentData, resident_or_streamed, storage_dtype
 from flip_pipeline.training.stopping import DevCriterion
 
 log = logging.getLogger(__name__)
-
-#: ``training.bias_init`` values (see :class:`TrainSettings`).
-BIAS_INITS = ("log_unigram", "xavier")
 
 
 @dataclass
@@ -59,12 +56,13 @@ class TrainSettings:
         lr_factor, lr_patience: learning rate × ``lr_factor`` after more than
             ``lr_patience`` evaluations without improvement (``ReduceLROnPlateau``).
         early_stopping: stop when patience runs out (else run all iterations).
-        bias_init: ``log_unigram`` (the documented formula, :meth:`Probe.init_bias_log_unigram`)
-            or ``xavier`` (Xavier-normal, std ``sqrt(2 / (W + 1))``: what the published
-            training code does, its log-unigram assignment being lost). With ``log_unigram``
-            the word frequencies sit in ``b`` from the start and the bias-free scores ``E x``
-            that dev recall and evaluation rank by are PMI-like; with ``xavier`` ``E x``
-            learns them (README, training section).
+        bias_init: ``xavier`` (default: Xavier-normal, std ``sqrt(2 / (W + 1))``, what the
+            published training code runs, its log-unigram assignment being lost, and so what
+            produced the paper's numbers) or ``log_unigram`` (the documented formula,
+            :meth:`Probe.init_bias_log_unigram`). With ``log_unigram`` the word frequencies sit
+            in ``b`` from the start and the bias-free scores ``E x`` that dev recall and
+            evaluation rank by are PMI-like; with ``xavier`` ``E x`` learns them (README,
+            "Bias initialisation and the bias-free criterion").
         dev_depth_factor, dev_max_depth: dev recall looks at the top
             ``min(dev_max_depth, ceil(factor · k_i))`` words (published: 2 and 100).
         precision: ``tf32`` (float32; TF32 matrix products on a CUDA GPU, the same numbers as
@@ -75,8 +73,10 @@ class TrainSettings:
         stream_workers: threads that read and decode the shards and build the batches of the
             streamed path (:meth:`~flip_pipeline.training.batches.TrainingData.batches`);
             ``None``: the job's CPUs (:func:`flip_pipeline.device.job_cpus`).
-        sim_threshold: train only on pairs whose two views have cosine similarity above
-            this (the published filter); ``None`` keeps every row.
+        sim_threshold: train and pick the best iteration only on rows whose pair of views
+            (:attr:`flip_pipeline.config.Run.sim_views`) has a similarity score above this (the
+            published filter, applied there to the training and the dev data); ``None`` keeps
+            every row.
         logits_memory_mb: cap (MiB) on the ``(rows, W)`` logit buffer of one step; a batch that
             needs more is processed in row chunks (same gradient, bounded memory). ``None``:
             :data:`CPU_LOGITS_MB` on a CPU, :data:`GPU_LOGITS_SHARE` of a GPU's free memory when
@@ -104,7 +104,7 @@ class TrainSettings:
     lr_factor: float = 0.5
     lr_patience: int = 2
     early_stopping: bool = True
-    bias_init: str = "log_unigram"
+    bias_init: str = BIAS_INIT
     dev_depth_factor: float = 2.0
     dev_max_depth: int = 100
     precision: str = "tf32"

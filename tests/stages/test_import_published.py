@@ -152,12 +152,15 @@ def test_snakemake_imports_instead_of_embedding(published, tmp_path):
     sim = np.load(published / "train_sim_scores.npy")
     sim[[0, 5, 7]] = -1.0  # published scores below sim_threshold 0: only the imported scores drop these rows
     np.save(published / "train_sim_scores.npy", sim)
+    dev_sim = np.load(published / "dev_sim_scores.npy")
+    dev_sim[1] = 0.0  # not above 0.0: dropped from the dev set too, as the published config does
+    np.save(published / "dev_sim_scores.npy", dev_sim)
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(published_config(published)), encoding="utf-8")
     plan = snakemake(tmp_path, config, "-n")
     assert plan.returncode == 0, plan.stderr[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, re.MULTILINE))
-    assert jobs["import_flip_view"] == "6" and jobs["import_flip_scores"] == "1" and "embed" not in jobs
+    assert jobs["import_flip_view"] == "6" and jobs["import_flip_scores"] == "2" and "embed" not in jobs  # train, dev
     assert "pair" not in jobs
 
     proc = snakemake(tmp_path, config)
@@ -174,6 +177,8 @@ def test_snakemake_imports_instead_of_embedding(published, tmp_path):
     for run in ("lip-a0.5-sonar_published-text_en+speech_en", "flip-r8-a0.5-sonar_published-text_en+speech_en"):
         result = json.loads((results / "models" / "pub" / run / "config.json").read_text())["result"]
         assert result["train_rows"] == SIZES["train"] - 3
+        kept = {split: (f["kept"], f["rows"]) for split, f in result["sim_filter"].items() if split != "threshold"}
+        assert kept == {"train": (SIZES["train"] - 3, SIZES["train"]), "dev": (SIZES["dev"] - 1, SIZES["dev"])}
     table = (results / "tables" / "pub_table.md").read_text()
     assert "| ✗ | Full |" in table and "| ✓ | 8 |" in table
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout

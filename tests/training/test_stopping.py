@@ -109,15 +109,16 @@ def test_unknown_stopping_setting_is_refused_with_its_key():
         TrainSettings.from_dict({"min_iteration": 8})
 
 
-@pytest.mark.parametrize("bias_init", ["log_unigram", "xavier"])
+@pytest.mark.parametrize("bias_init", ["log_unigram", "xavier", None])
 def test_bias_init_log_unigram_or_the_published_xavier(tiny, tmp_path, monkeypatch, bias_init):
-    probe, summary, _ = _train_on_scripted_dev(tiny, tmp_path, monkeypatch, [0.5], bias_init=bias_init, lr=1e-9)
+    chosen = {} if bias_init is None else {"bias_init": bias_init}  # None: the default, the published xavier
+    probe, summary, _ = _train_on_scripted_dev(tiny, tmp_path, monkeypatch, [0.5], lr=1e-9, **chosen)
     b = probe.b.detach().numpy().ravel()  # after one step of lr 1e-9: the initial bias
     counts = np.asarray(tiny["train"][0].counts.sum(axis=0)).ravel()
     if bias_init == "log_unigram":
         np.testing.assert_allclose(b, np.log((counts + 1e-8) / (counts.sum() + 30e-8)), rtol=1e-5)
     else:
         assert abs(b.std() - np.sqrt(2 / 31)) < 0.1 and abs(b).max() < 1.5  # Xavier-normal of (30, 1)
-    assert summary["settings"]["bias_init"] == bias_init
+    assert summary["settings"]["bias_init"] == (bias_init or "xavier")
     with pytest.raises(FlipInputError, match="training.bias_init: 'zero'"):
         TrainSettings(bias_init="zero")

@@ -54,6 +54,11 @@ def test_paper_plans_each_embedding_once_for_every_encoder_and_corpus(tmp_path):
     assert corpora == {name for name, c in CONFIG["corpora"].items()
                        if c["source"] not in ("sample", "flip_data", "fleurs")}
     assert Counter(rule for rule, _ in jobs)["report_table"] == 6
+    # sim_threshold 0.0 on the speech+text experiments (Tables 1, 2, 6) only: their text-speech scores on the
+    # train and dev splits of MCV; the text-only Europarl and Samanantar runs filter nothing
+    assert sorted(out for rule, out in jobs if rule == "pair") == sorted(
+        f"results/embeddings/sonar/mcv15_{lang}/{split}/sim_text_{lang}__speech_{lang}.parquet"
+        for lang in ("en", "de", "fr") for split in ("train", "dev"))
 
 
 @pytest.mark.parametrize("target", ["table3_language", "table6_splice"])
@@ -75,5 +80,6 @@ def test_table1_from_the_published_data_imports_and_embeds_nothing(tmp_path, tat
     write_published(tmp_path / CONFIG["corpora"]["flipdata_mcv15_en"]["root"], tatoeba_dir)
     jobs = dry_run(tmp_path, "table1_rank_published")
     rules = Counter(rule for rule, _ in jobs)
-    assert rules["import_flip_view"] == 6 and rules["import_flip_scores"] == 0  # t1 filters on no similarity
+    # sim_threshold 0.0 filters train and dev on the published scores, imported, never recomputed
+    assert rules["import_flip_view"] == 6 and rules["import_flip_scores"] == 2 and "pair" not in rules
     assert "embed" not in rules and rules["train"] == 5 and rules["evaluate"] == 10

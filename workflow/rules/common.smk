@@ -147,12 +147,13 @@ def target_bow(wildcards, split):
     return layout.bow_file(R, run.vocab, run.corpus, split, run.target_view)
 
 
-def similarity_file(wildcards):
-    """The pair scores of a run's two training views when `training.sim_threshold` filters on them."""
+def similarity_file(wildcards, split):
+    """The pair scores a run's `split` rows are filtered on when `training.sim_threshold` is set (Run.sim_views:
+    text before speech, so a published encoder's are its imported scores, rule import_flip_scores); else none."""
     run = run_of(wildcards)
-    if run.training.get("sim_threshold") is None or len(run.train_views) != 2:
+    if run.sim_views is None:
         return []
-    return layout.pair_scores(R, run.encoder, run.corpus, "train", *run.train_views)
+    return layout.pair_scores(R, run.encoder, run.corpus, split, *run.sim_views)
 
 
 def model_file(wildcards):

@@ -7,7 +7,8 @@ rule train:
         dev_bow=lambda w: target_bow(w, "dev"),
         train_emb=lambda w: manifests(training_views(w, "train")),
         dev_emb=lambda w: manifests(training_views(w, "dev")),
-        sim=similarity_file,
+        sim=lambda w: similarity_file(w, "train"),
+        dev_sim=lambda w: similarity_file(w, "dev"),
     output:
         layout.model_files(R, "{experiment}", "{run}", "flip"),
     params:
@@ -17,7 +18,8 @@ rule train:
         train_dirs=lambda w: training_views(w, "train"),
         dev_dirs=lambda w: training_views(w, "dev"),
         out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
-        sim=lambda w, input: f"--sim {shlex.quote(input.sim)}" if input.sim else "",
+        sim=lambda w, input: (f"--sim {shlex.quote(input.sim)} --dev-sim {shlex.quote(input.dev_sim)}"
+                              if input.sim else ""),
         device=DEVICE,
     threads: 2
     resources:
