@@ -108,6 +108,15 @@ def _refusal(err: pickle.UnpicklingError) -> str:
     return f"it would import {named.group(1)}" if named else first_line(err)
 
 
+def require_converted(path: str | Path, what: str) -> Path:
+    """``path`` if it is a file, else a :class:`FlipInputError` naming ``what`` and the conversion."""
+    path = Path(path)
+    if not path.is_file():
+        raise FlipInputError(f"{what}: converted weight file {path} not found; convert the released checkpoint "
+                             f"once with `flip convert-weights <checkpoint.pth> {path}`")
+    return path
+
+
 def load_converted(path: str | Path, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(tensors, plain)`` of a file written by :func:`convert_checkpoint`.
 
@@ -117,10 +126,7 @@ def load_converted(path: str | Path, what: str) -> tuple[dict[str, Any], dict[st
     """
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise FlipInputError(f"{what}: converted weight file {path} not found; convert the released checkpoint "
-                             f"once with `flip convert-weights <checkpoint.pth> {path}`")
+    path = require_converted(path, what)
     try:
         with safe_open(str(path), framework="pt") as handle:
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}

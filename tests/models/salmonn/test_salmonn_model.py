@@ -5,13 +5,10 @@ independently loaded Llama with the LoRA factors applied (not merged), pooled by
 import numpy as np
 import pytest
 import torch
-from helpers_salmonn import tiny_salmonn
-from helpers_sonar import SENTENCES
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.models.salmonn.model import (
     PROMPT,
-    PROMPT_TEMPLATE,
     audio_inputs,
     load_salmonn,
     prompt_parts,
@@ -23,9 +20,8 @@ LAYERS = [0, 1, 2, 3]
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, tatoeba_dir):
-    lines = (tatoeba_dir / "tatoeba.deu-eng.eng").read_text(encoding="utf-8").splitlines()[:300]
-    return tiny_salmonn(tmp_path_factory.mktemp("salmonn"), lines + SENTENCES + [PROMPT_TEMPLATE.format(PROMPT)] * 20)
+def files(salmonn_files):
+    return salmonn_files
 
 
 @pytest.fixture(scope="module")
