@@ -84,9 +84,8 @@ class SalmonnLayers:
 
     # ----------------------------------------------------------------- views and layers
     def check_view(self, view: str) -> None:
-        if view_modality(view) not in ("text", "speech"):
-            raise FlipInputError(f"encoder {self.name!r} (salmonn): unknown modality of view {view!r}")
-        problem = view_problem({"languages": self.languages}, view, self.name)
+        known = view_modality(view) in ("text", "speech")
+        problem = view_problem({"languages": self.languages}, view, self.name) if known else f"no modality {view!r}"
         if problem is not None:
             raise FlipInputError(f"encoder {self.name!r} (salmonn, SeamlessM4T v2's languages): {problem}")
 
