@@ -102,7 +102,7 @@ def tiny_llama_folder(folder: Path, sentences: list[str], layers: int = 3, width
     folder.mkdir(parents=True, exist_ok=True)
     spm.SentencePieceTrainer.train(sentence_iterator=iter(sentences), model_prefix=str(folder / "spm"), vocab_size=300,
                                    model_type="unigram", character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2,
-                                   pad_id=-1, num_threads=1, minloglevel=2)
+                                   pad_id=-1, num_threads=1, minloglevel=2, hard_vocab_limit=False)
     tokenizer = LlamaTokenizer(vocab_file=str(folder / "spm.model"), legacy=True)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=width, intermediate_size=2 * width,
                          num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,

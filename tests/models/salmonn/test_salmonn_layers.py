@@ -56,10 +56,12 @@ def test_bad_input_is_named(salmonn, salmonn_files, wavs, tmp_path):
     with pytest.raises(FlipInputError, match=r"view 'speech_en': speech clip without its text \(text_en empty\) "
                                              r"in rows b"):
         salmonn.encode_layers(["a", "b"], wavs[:2], "speech_en", ["layer_01"], paired=["Tom is here.", " "])
-    with pytest.raises(FlipInputError, match=r"SeamlessM4T v2's languages.*no language code for 'xx' \(view speech_xx\)"):
+    with pytest.raises(FlipInputError,
+                       match=r"SeamlessM4T v2's languages.*no language code for 'xx' \(view speech_xx\)"):
         salmonn.layer_names("speech_xx")
     missing = str(tmp_path / "gone.wav")
     with pytest.raises(FlipInputError, match=rf"1 rows with bad audio.*b: {missing}: file not found"):
         salmonn.encode_layers(["a", "b"], TEXTS[:2], "text_en", ["layer_01"], paired=[wavs[0], missing])
-    with pytest.raises(FlipInputError, match=r"encoders\.s2\.beats: converted weight file .*nope\.safetensors not found"):
+    with pytest.raises(FlipInputError,
+                       match=r"encoders\.s2\.beats: converted weight file .*nope\.safetensors not found"):
         SalmonnLayers("s2", salmonn_files["checkpoint"], str(tmp_path / "nope.safetensors"))

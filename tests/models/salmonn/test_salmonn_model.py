@@ -102,7 +102,8 @@ def test_padding_in_a_batch_does_not_change_a_row(loaded):
 
 
 def test_bad_weights_are_named(files, tmp_path):
-    with pytest.raises(FlipInputError, match=r"enc\.checkpoint: converted weight file .*missing\.safetensors not found"):
+    with pytest.raises(FlipInputError,
+                       match=r"enc\.checkpoint: converted weight file .*missing\.safetensors not found"):
         load_salmonn(str(tmp_path / "missing.safetensors"), files["beats"], files["whisper"], files["llm"], what="enc")
     with pytest.raises(FlipInputError, match=r"enc\.checkpoint: .*beats\.safetensors is not a SALMONN checkpoint"):
         load_salmonn(files["beats"], files["beats"], files["whisper"], files["llm"], what="enc")
