@@ -24,7 +24,8 @@ def _randn(generator: torch.Generator, *shape: int, scale: float = 0.2) -> torch
 
 
 def _norm(generator: torch.Generator, dim: int, prefix: str) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.weight": 1 + _randn(generator, dim, scale=0.1), f"{prefix}.bias": _randn(generator, dim, scale=0.1)}
+    return {f"{prefix}.weight": 1 + _randn(generator, dim, scale=0.1),
+            f"{prefix}.bias": _randn(generator, dim, scale=0.1)}
 
 
 def _linear(generator: torch.Generator, out_dim: int, in_dim: int, prefix: str) -> dict[str, torch.Tensor]:
@@ -80,11 +81,13 @@ def random_salmonn_state(encoder_width: int, llm_width: int, llm_layers: int, hi
     for i in range(layers):
         p = f"speech_Qformer.bert.encoder.layer.{i}"
         for part, width in (("attention", hidden), ("crossattention", encoder_width)):
-            state.update(_linear(g, hidden, hidden, f"{p}.{part}.self.query"))
-            state.update(_linear(g, hidden, width, f"{p}.{part}.self.key") | _linear(g, hidden, width, f"{p}.{part}.self.value"))
-            state.update(_linear(g, hidden, hidden, f"{p}.{part}.output.dense") | _norm(g, hidden, f"{p}.{part}.output.LayerNorm"))
+            q = f"{p}.{part}"
+            state.update(_linear(g, hidden, hidden, f"{q}.self.query"))
+            state.update(_linear(g, hidden, width, f"{q}.self.key") | _linear(g, hidden, width, f"{q}.self.value"))
+            state.update(_linear(g, hidden, hidden, f"{q}.output.dense") | _norm(g, hidden, f"{q}.output.LayerNorm"))
         state.update(_linear(g, ffn, hidden, f"{p}.intermediate_query.dense"))
-        state.update(_linear(g, hidden, ffn, f"{p}.output_query.dense") | _norm(g, hidden, f"{p}.output_query.LayerNorm"))
+        state.update(_linear(g, hidden, ffn, f"{p}.output_query.dense"))
+        state.update(_norm(g, hidden, f"{p}.output_query.LayerNorm"))
     for i in range(llm_layers):
         for proj in ("q_proj", "v_proj"):
             p = f"llama_model.base_model.model.model.layers.{i}.self_attn.{proj}"

@@ -208,8 +208,8 @@ def beats_state(tensors: dict[str, torch.Tensor], prefix: str = "model.") -> dic
     if "encoder.pos_conv.0.bias" in state:
         state["encoder.pos_conv.bias"] = state.pop("encoder.pos_conv.0.bias")
     tables = [key for key in state if key.endswith("self_attn.relative_attention_bias.weight")]
-    if tables:
-        state["encoder.relative_attention_bias.weight"] = state["encoder.layers.0.self_attn.relative_attention_bias.weight"]
+    if tables:  # one table, under every layer's name
+        state["encoder.relative_attention_bias.weight"] = state[tables[0]]
         for key in tables:
             del state[key]
     return state

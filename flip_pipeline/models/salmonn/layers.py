@@ -117,9 +117,9 @@ class SalmonnLayers:
 
             log.info("loading SALMONN (%s, %s, %s, %s) on %s (%s)", *self.files.values(), self.device, self.precision)
             model, tokenizer, extractor = load_salmonn(**self.files, dtype=PRECISIONS[self.precision],
-                                                       revision=self.revision, what=f"encoders.{self.name}",
-                                                       **self.options)
-            self._loaded = (model.to(self.device), tokenizer, extractor,
+                                                       device=self.device, revision=self.revision,
+                                                       what=f"encoders.{self.name}", **self.options)
+            self._loaded = (model, tokenizer, extractor,
                             prompt_parts(tokenizer, self.prompt, self.prompt_template))
         return self._loaded
 
@@ -178,7 +178,7 @@ class SalmonnLayers:
             return {name: np.zeros((0, 0), np.float32) for name in wanted}
         model, tokenizer, extractor, (before, after) = self._model()
         tokens = [tokenizer(texts[row], add_special_tokens=False)["input_ids"][: self.max_text_tokens] for row in kept]
-        audio_tokens = model.qformer.windows(model.whisper.config.max_source_positions) * model.qformer.query_tokens.shape[1]
+        audio_tokens = model.audio_tokens()
         out: dict[str, np.ndarray] = {}
         for batch in length_sorted_batches([len(t) for t in tokens], self.batch_size):
             try:
@@ -203,8 +203,9 @@ class SalmonnLayers:
             "revision": self.revision or "default",
             "normalisation": "none",
             "precision": self.precision,
-            "layer_source": f"one sequence per sentence, {self.prompt_template.format(self.prompt)!r} around the audio, "
-                            f"the transcription after it; hidden_states split by position into speech and text parts",
+            "layer_source": f"one sequence per sentence, {self.prompt_template.format(self.prompt)!r} around the "
+                            "audio, the transcription after it; hidden_states split by position into speech and "
+                            "text parts",
             "transformers": importlib.metadata.version("transformers"),
         }
 

@@ -118,6 +118,10 @@ class Salmonn(nn.Module):
         self.ln_speech = nn.LayerNorm(whisper.config.d_model)
         self.ln_audio = nn.LayerNorm(beats.cfg.encoder_embed_dim)
 
+    def audio_tokens(self) -> int:
+        """Audio tokens per clip: the Q-Former's windows over Whisper's frames (88 at full size) × its queries."""
+        return self.qformer.windows(self.whisper.config.max_source_positions) * self.qformer.query_tokens.shape[1]
+
     def speech_frames(self, features: torch.Tensor, waves: Sequence[torch.Tensor]) -> torch.Tensor:
         """Whisper's log-mel ``features`` ``(n, mels, 3000)`` and the 16 kHz waves → the
         Q-Former's input ``(n, T, whisper + beats width)``, zero where BEATs has no frame."""
@@ -192,9 +196,10 @@ def build_window_qformer(tensors: dict[str, torch.Tensor], heads: int, llm_width
         raise FlipInputError(f"{what}: not a SALMONN checkpoint (no speech_Qformer, speech_query_tokens)")
     queries = tensors["model.speech_query_tokens"]
     layers = {int(k.split(".")[2]) for k in state if k.startswith("encoder.layer.")}
+    layer0 = "encoder.layer.0."
     config = Blip2QFormerConfig(hidden_size=queries.shape[-1], num_hidden_layers=len(layers), num_attention_heads=heads,
-                                intermediate_size=state["encoder.layer.0.intermediate_query.dense.weight"].shape[0],
-                                encoder_hidden_size=state["encoder.layer.0.crossattention.attention.key.weight"].shape[1],
+                                intermediate_size=state[layer0 + "intermediate_query.dense.weight"].shape[0],
+                                encoder_hidden_size=state[layer0 + "crossattention.attention.key.weight"].shape[1],
                                 cross_attention_frequency=1, use_qformer_text_input=False)
     module = WindowQFormer(Blip2QFormerModel(config), queries.shape[1], llm_width, window, stride)
     full = {f"qformer.{k}": v for k, v in state.items()} | {"query_tokens": queries} | {
@@ -207,8 +212,9 @@ def build_window_qformer(tensors: dict[str, torch.Tensor], heads: int, llm_width
 
 
 def load_salmonn(checkpoint: str, beats: str, whisper: str, llm: str, dtype: torch.dtype = torch.float32,
-                 qformer_heads: int = 12, lora_alpha: float = 32.0, second_per_window: float = 0.333333,
-                 second_stride: float = 0.333333, revision: str | None = None, what: str = "encoders.salmonn"):
+                 device: str | torch.device = "cpu", qformer_heads: int = 12, lora_alpha: float = 32.0,
+                 second_per_window: float = 0.333333, second_stride: float = 0.333333, revision: str | None = None,
+                 what: str = "encoders.salmonn"):
     """``(Salmonn, llama tokenizer, whisper feature extractor)``, eval mode, weights in ``dtype``.
 
     Args:
@@ -217,6 +223,8 @@ def load_salmonn(checkpoint: str, beats: str, whisper: str, llm: str, dtype: tor
         whisper, llm: hub ids or folders of the Whisper model and of the Llama (Vicuna) decoder.
         qformer_heads, lora_alpha: what SALMONN's code sets and its weights do not hold (12, 32).
         second_per_window, second_stride: the Q-Former's window (SALMONN's 0.333333 s each).
+        device: where the model runs; each part moves there as it loads, so that the host holds
+            at most the decoder at once (Vicuna-7B in bf16: about 14 GB).
         what: the config entry, for errors.
     """
     from transformers import LlamaModel, LlamaTokenizer, WhisperFeatureExtractor, WhisperModel
@@ -224,14 +232,15 @@ def load_salmonn(checkpoint: str, beats: str, whisper: str, llm: str, dtype: tor
     tensors, _ = load_converted(checkpoint, f"{what}.checkpoint")
     if "model.speech_query_tokens" not in tensors:  # before the large models load
         raise FlipInputError(f"{what}.checkpoint: {checkpoint} is not a SALMONN checkpoint (no speech_query_tokens)")
-    beats_model = load_beats(*load_converted(beats, f"{what}.beats"), what=f"{what}.beats")
+    beats_model = load_beats(*load_converted(beats, f"{what}.beats"), what=f"{what}.beats").to(device, dtype)
     whisper_full = WhisperModel.from_pretrained(whisper, revision=revision, dtype=dtype)
-    whisper_encoder = whisper_full.encoder
+    whisper_encoder = whisper_full.encoder.to(device)
     del whisper_full  # the decoder is not used
     frames_per_30s = whisper_encoder.config.max_source_positions
     window, stride = window_frames(second_per_window, second_stride, frames_per_30s)
     decoder = LlamaModel.from_pretrained(llm, revision=revision, dtype=dtype)
     merged = merge_lora(decoder, tensors, lora_alpha, f"{what}.checkpoint")
+    decoder = decoder.to(device)
     log.info("SALMONN: LoRA merged into %d modules (alpha %s), e.g. %s", len(merged), lora_alpha, merged[:2])
     qformer = build_window_qformer(tensors, qformer_heads, decoder.config.hidden_size, window, stride,
                                    f"{what}.checkpoint")
@@ -242,4 +251,5 @@ def load_salmonn(checkpoint: str, beats: str, whisper: str, llm: str, dtype: tor
         raise FlipInputError(f"{what}.checkpoint: SALMONN's ln_speech / ln_audio weights are missing")
     model.load_state_dict(norms, strict=False)
     tokenizer = LlamaTokenizer.from_pretrained(llm, revision=revision, legacy=True)
-    return model.to(dtype).eval(), tokenizer, WhisperFeatureExtractor.from_pretrained(whisper, revision=revision)
+    extractor = WhisperFeatureExtractor.from_pretrained(whisper, revision=revision)
+    return model.to(device, dtype).eval(), tokenizer, extractor
