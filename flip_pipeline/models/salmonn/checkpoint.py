@@ -117,6 +117,14 @@ def require_converted(path: str | Path, what: str) -> Path:
     return path
 
 
+def source_sha256(path: str | Path) -> str:
+    """The SHA-256 of the checkpoint a converted file was made from (its metadata; no tensor is read)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return (handle.metadata() or {}).get(SHA_KEY, "unknown")
+
+
 def load_converted(path: str | Path, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(tensors, plain)`` of a file written by :func:`convert_checkpoint`.
 

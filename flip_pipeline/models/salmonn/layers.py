@@ -34,7 +34,7 @@ from flip_pipeline.formats.corpus_table import view_language, view_modality
 from flip_pipeline.layers.base import to_numpy
 from flip_pipeline.layers.names import stack_names
 from flip_pipeline.layers.seamless_m4t_languages import view_problem
-from flip_pipeline.models.salmonn.checkpoint import require_converted
+from flip_pipeline.models.salmonn.checkpoint import require_converted, source_sha256
 from flip_pipeline.models.salmonn.model import ENCODER_OUTPUT, PROMPT, PROMPT_TEMPLATE
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,8 @@ class SalmonnLayers:
             "model_id": f"SALMONN ({self.files['checkpoint']}; BEATs {self.files['beats']}; {self.files['whisper']}; "
                         f"{self.files['llm']})",
             "revision": self.revision or "default",
+            "source_sha256": f"checkpoint {source_sha256(self.files['checkpoint'])}, "
+                             f"beats {source_sha256(self.files['beats'])}",
             "normalisation": "none",
             "precision": self.precision,
             "layer_source": f"one sequence per sentence, {self.prompt_template.format(self.prompt)!r} around the "

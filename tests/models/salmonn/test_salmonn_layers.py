@@ -1,5 +1,7 @@
 """SALMONN behind the LayerEncoder protocol: paired views, layer names, input order, bad input."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -47,7 +49,9 @@ def test_both_views_are_the_parts_of_one_forward_pass(salmonn, wavs):
         np.testing.assert_allclose(speech["embeddings"][row], s[0][0].numpy(), atol=1e-5)
         np.testing.assert_allclose(speech["speech_encoder"][row], s["speech_encoder"][0].numpy(), atol=1e-5)
         np.testing.assert_allclose(text["layer_03"][row], t[3][0].numpy(), atol=1e-5)
-    assert salmonn.provenance()["layer_source"].startswith("one sequence per sentence, 'USER: <Speech><SpeechHere>")
+    provenance = salmonn.provenance()
+    assert provenance["layer_source"].startswith("one sequence per sentence, 'USER: <Speech><SpeechHere>")
+    assert re.fullmatch(r"checkpoint [0-9a-f]{64}, beats [0-9a-f]{64}", provenance["source_sha256"])
 
 
 def test_bad_input_is_named(salmonn, salmonn_files, wavs, tmp_path):
