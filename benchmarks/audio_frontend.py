@@ -57,7 +57,7 @@ CARD = "sonar_speech_encoder_eng"
 def write_clips(folder: Path, n: int) -> dict[str, list[str]]:
     """``{"wav16": paths, "mp3-16": paths, "wav22": paths}`` of ``n`` spoken sentences."""
     from embed import english_sentences
-    from helpers_sonar import synthesize
+    from helpers.sonar import synthesize
 
     sets: dict[str, list[str]] = {"wav16": [], "mp3-16": [], "wav22": []}
     for i, text in enumerate(english_sentences(n, seed=2)):
@@ -161,7 +161,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     import torch
     from embed import best_rates
-    from helpers_sonar import espeak_available, small_sonar_speech_encoder
+    from helpers.sonar import espeak_available, small_sonar_speech_encoder
     from sonar.inference_pipelines.speech import SpeechToEmbeddingModelPipeline
 
     from flip_pipeline.encoders.sonar import SonarEncoder

@@ -30,7 +30,7 @@ Encoders:
   batch padded and copied, on threads while the model runs) and print what tokenising the
   whole call alone costs: one call per set cut into 4 blocks (``--sonar-block``), with the
   basic architecture on the SONAR sets and with a 3-layer, 64-wide one
-  (``helpers_layers.small_sonar_text_encoder``, where tokenisation is a larger share, as on
+  (``helpers.layers.small_sonar_text_encoder``, where tokenisation is a larger share, as on
   a GPU) on the MiniLM sets, and with :class:`WaitingDevice` (each batch takes 4 ms of wall
   time and no CPU: the device-bound case, where the prefetch can hide the tokenisation).
 
@@ -225,8 +225,8 @@ def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repea
     size) vs ``embed_view`` with :class:`SonarEncoder`, one shard, on each sentence set; then
     prefetch on vs off, with the basic architecture on ``sets`` and a 3-layer, 64-wide one
     (tokenisation a larger share of the time, as on a GPU) on ``small_sets``."""
-    from helpers_layers import small_sonar_text_encoder
-    from helpers_sonar import random_sonar_text_encoder, train_standin_tokenizer
+    from helpers.layers import small_sonar_text_encoder
+    from helpers.sonar import random_sonar_text_encoder, train_standin_tokenizer
     from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
 
     tokenizer = train_standin_tokenizer(folder / "spm", english_sentences(20_000, seed=2))

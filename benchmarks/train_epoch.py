@@ -2,7 +2,7 @@
 in the published FLiP layout, with the data-path time and the compute time apart.
 
 Data (written once under ``--workdir``): ``{split}_text_embs.npy`` (float32),
-``{split}_speech_embs.npy`` (float16, as in ``tests/helpers_published.py``), their cosine as
+``{split}_speech_embs.npy`` (float16, as in ``tests/helpers/published.py``), their cosine as
 ``{split}_sim_scores.npy`` (every 20th row set to -1, below ``--sim-threshold``) and
 ``{split}_transcript.txt`` (sentences of Zipf-drawn words). The pipeline imports them by its own
 path (:func:`flip_pipeline.stages.import_published.import_flip_data`: corpus tables, shards,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_checkpoints import save_identity_lip
+from helpers.checkpoints import save_identity_lip
 
 import flip_pipeline
 from flip_pipeline.extras import EXTRAS, MissingExtra, missing_module, require

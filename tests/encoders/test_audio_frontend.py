@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 import pytest
 import soundfile
-from helpers_sonar import espeak_available, small_sonar_speech_encoder, synthesize
+from helpers.sonar import espeak_available, small_sonar_speech_encoder, synthesize
 
 from flip_pipeline.device import job_cpus
 from flip_pipeline.encoders import build_encoder

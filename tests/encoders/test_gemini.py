@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from helpers_gemini import FakeGemini, fake_vector
+from helpers.gemini import FakeGemini, fake_vector
 
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.encoders.gemini import GeminiEncoder, cache_key, retry_hint_seconds

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import soundfile
-from helpers_sonar import (
+from helpers.sonar import (
     SENTENCES,
     random_sonar_speech_encoder,
     random_sonar_text_encoder,

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import soundfile
-from helpers_paper import BITEXTS, write_standin_corpora
-from helpers_sonar import espeak_available, spoken_clips
+from helpers.paper import BITEXTS, write_standin_corpora
+from helpers.sonar import espeak_available, spoken_clips
 
 from flip_pipeline.corpora.tsv import read_tsv
 from flip_pipeline.encoders import build_encoder

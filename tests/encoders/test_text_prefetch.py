@@ -139,8 +139,8 @@ SONAR_TOL = 1e-5  # other batchings of the same rows: float32 rounding only
 @pytest.fixture(scope="module")
 def sonar_parts(tmp_path_factory, tatoeba_dir):
     """A stand-in NLLB tokenizer and SONAR's text encoder class shrunk to 3 × 64 (random weights)."""
-    from helpers_layers import small_sonar_text_encoder
-    from helpers_sonar import train_standin_tokenizer
+    from helpers.layers import small_sonar_text_encoder
+    from helpers.sonar import train_standin_tokenizer
 
     sentences = []
     for pair in ("deu", "fra", "hin"):

@@ -4,8 +4,8 @@ from a tiny config with random weights, saved and loaded as a checkpoint folder;
 import numpy as np
 import pytest
 import torch
-from helpers_layers import tiny_seamless_folder
-from helpers_sonar import SENTENCES, spoken_clips, train_standin_tokenizer
+from helpers.layers import tiny_seamless_folder
+from helpers.sonar import SENTENCES, spoken_clips, train_standin_tokenizer
 
 from flip_pipeline.encoders.sonar import load_audio
 from flip_pipeline.errors import FlipInputError

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
-from helpers_layers import small_sonar_text_encoder
-from helpers_sonar import SENTENCES, small_sonar_speech_encoder, spoken_clips, train_standin_tokenizer
+from helpers.layers import small_sonar_text_encoder
+from helpers.sonar import SENTENCES, small_sonar_speech_encoder, spoken_clips, train_standin_tokenizer
 
 from flip_pipeline.encoders.batching import length_sorted_batches
 from flip_pipeline.encoders.sonar import SonarEncoder

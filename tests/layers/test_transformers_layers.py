@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from helpers_layers import MINILM, MINILM_TRANSFORMERS
-from helpers_sonar import SENTENCES
+from helpers.layers import MINILM, MINILM_TRANSFORMERS
+from helpers.sonar import SENTENCES
 
 from flip_pipeline.encoders import build_encoder
 from flip_pipeline.encoders.batching import length_sorted_batches

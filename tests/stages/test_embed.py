@@ -74,7 +74,7 @@ def test_shards_open_with_pandas_pyarrow_and_duckdb(corpus, tmp_path):
 
 def test_the_readme_query_lists_every_view_of_a_results_tree_and_shards_name_their_corpus(tmp_path, monkeypatch):
     import duckdb
-    from helpers_readme import readme_sql
+    from helpers.readme import readme_sql
 
     from flip_pipeline.formats import layout
 
@@ -252,7 +252,7 @@ def test_a_skipped_clip_restored_on_disk_is_embedded_on_rerun(tmp_path):
     """A clip skipped as bad audio and then restored (here from a backup that keeps its old
     modification time) is embedded by the next run; a shard whose skipped clips did not
     change is kept."""
-    from helpers_sonar import espeak_available, synthesize
+    from helpers.sonar import espeak_available, synthesize
 
     if not espeak_available():
         pytest.fail("espeak-ng is missing: apt-get install espeak-ng (setup.sh does)")

@@ -1,4 +1,4 @@
-"""The published FLiP data (tests/helpers_published.py writes its layout): corpus tables,
+"""The published FLiP data (tests/helpers/published.py writes its layout): corpus tables,
 imported shards and scores, through the functions, the CLI and the Snakemake rules."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from helpers_published import SIZES, write_published
+from helpers.published import SIZES, write_published
 
 from flip_pipeline.cli import main
 from flip_pipeline.corpora import load_corpus_splits

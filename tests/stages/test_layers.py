@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers_layers import MINILM
-from helpers_sonar import SENTENCES
+from helpers.layers import MINILM
+from helpers.sonar import SENTENCES
 
 from flip_pipeline.cli import main
 from flip_pipeline.formats.corpus_table import write_corpus_table

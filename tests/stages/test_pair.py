@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from helpers_shards import write_view
+from helpers.shards import write_view
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers_published import SIZES, write_published
+from helpers.published import SIZES, write_published
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import layout

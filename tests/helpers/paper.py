@@ -21,11 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from helpers_sonar import synthesize
-
 from flip_pipeline.corpora.europarl import language_pair
 from flip_pipeline.corpora.mcv import SPLITS
 from flip_pipeline.corpora.text_files import read_aligned_columns
+from helpers.sonar import synthesize
 
 #: Common Voice 15's TSV header (``path`` and ``sentence`` are the columns the loader needs).
 MCV_HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes",

@@ -157,7 +157,7 @@ class SlurmCluster:
         ctld_port, d_port = _free_port(), _free_port()
         self.ctld_port = ctld_port
         conf = f"""\
-# Written by tests/slurm_cluster.py: a one-node cluster on loopback, daemons as root.
+# Written by tests/helpers/slurm_cluster.py: a one-node cluster on loopback, daemons as root.
 ClusterName={CLUSTER_NAME}
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort={ctld_port}
