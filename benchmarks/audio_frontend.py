@@ -47,8 +47,8 @@ import numpy as np
 import soundfile
 
 from flip_pipeline.device import job_cpus
-from flip_pipeline.encoders.audio_features import audio_duration, load_audio, sonar_fbank
-from flip_pipeline.encoders.audio_frontend import AudioFrontEnd
+from flip_pipeline.models.audio.features import audio_duration, load_audio, sonar_fbank
+from flip_pipeline.models.audio.frontend import AudioFrontEnd
 
 REPO = Path(__file__).resolve().parent.parent
 CARD = "sonar_speech_encoder_eng"
@@ -164,7 +164,7 @@ def main() -> None:
     from helpers.sonar import espeak_available, small_sonar_speech_encoder
     from sonar.inference_pipelines.speech import SpeechToEmbeddingModelPipeline
 
-    from flip_pipeline.encoders.sonar import SonarEncoder
+    from flip_pipeline.models.sonar.embed import SonarEncoder
 
     if not espeak_available():
         sys.exit("espeak-ng is missing: apt-get install espeak-ng")

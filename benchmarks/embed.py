@@ -62,11 +62,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the offline SONAR stand-ins live with the tests
 
 from flip_pipeline.device import pick_device  # noqa: E402
-from flip_pipeline.encoders import build_encoder  # noqa: E402
-from flip_pipeline.encoders.batching import length_sorted_batches  # noqa: E402
-from flip_pipeline.encoders.sonar import CPU_TEXT_MAX_TOKENS, SonarEncoder  # noqa: E402
 from flip_pipeline.formats.corpus_table import write_corpus_table  # noqa: E402
 from flip_pipeline.formats.shards import ViewEmbeddings  # noqa: E402
+from flip_pipeline.models import build_encoder  # noqa: E402
+from flip_pipeline.models.batching import length_sorted_batches  # noqa: E402
+from flip_pipeline.models.sonar.embed import CPU_TEXT_MAX_TOKENS, SonarEncoder  # noqa: E402
 from flip_pipeline.stages.embed import embed_view  # noqa: E402
 
 TATOEBA = REPO.parent / "shared" / "data" / "tatoeba"

@@ -38,8 +38,8 @@ sys.path.insert(0, str(REPO / "tests"))  # the offline stand-ins live with the t
 from helpers.layers import MINILM, small_sonar_text_encoder  # noqa: E402
 from helpers.sonar import random_sonar_text_encoder, train_standin_tokenizer  # noqa: E402
 
-from flip_pipeline.layers import build_layer_encoder  # noqa: E402
-from flip_pipeline.layers.sonar import SonarLayers  # noqa: E402
+from flip_pipeline.models import build_layer_encoder  # noqa: E402
+from flip_pipeline.models.sonar.layers import SonarLayers  # noqa: E402
 
 TATOEBA = REPO.parent / "shared" / "data" / "tatoeba"
 

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 from flip_pipeline.device import pick_device
-from flip_pipeline.encoders import build_encoder
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.corpus_table import VIEW_PATTERN, view_modality
 from flip_pipeline.formats.shards import model_encoder, read_embedding_file
+from flip_pipeline.models import build_encoder
 from flip_pipeline.probes.lip import Probe
 
 

@@ -117,7 +117,7 @@ def test_a_missing_extra_is_one_line_naming_it(blocked, tmp_path):
      {"family": "composite", "text": {"family": "gaussian", "dim": 4}, "speech": {"family": "fbank_projection", "dim": 4}}),
 ])
 def test_each_encoder_family_names_its_extra(blocked, extra, feature, spec):
-    script = f"from flip_pipeline.encoders import build_encoder\nbuild_encoder('e', {spec!r})"
+    script = f"from flip_pipeline.models import build_encoder\nbuild_encoder('e', {spec!r})"
     done = blocked("-c", script)
     assert f"MissingExtra: {feature} needs the {extra!r} extra" in done.stderr.splitlines()[-1]
 

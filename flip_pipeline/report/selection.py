@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from flip_pipeline.config import Run, expand_runs
-from flip_pipeline.encoders import encoder_label
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import layout
+from flip_pipeline.models import encoder_label
 from flip_pipeline.settings import fingerprint_of
 
 

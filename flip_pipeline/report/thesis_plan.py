@@ -49,7 +49,7 @@ from typing import Any
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import layout
 from flip_pipeline.formats.similarity_scores import ANALYSES
-from flip_pipeline.layers.names import SPEECH_ONLY
+from flip_pipeline.models.layer_names import SPEECH_ONLY
 
 #: Heatmap names (``thesis_heatmap_<m>_<name>``) of the cross-lingual analyses.
 HEATMAPS = {"text": "cross_lingual_text", "speech": "cross_lingual_speech", "speech_text": "cross_lingual_speech_text"}

@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from flip_pipeline.device import pick_device, resolve_device
-from flip_pipeline.encoders import build_encoder
-from flip_pipeline.encoders.base import Encoder, encode_with_skips
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view
 from flip_pipeline.formats.shards import (
@@ -44,6 +42,8 @@ from flip_pipeline.formats.shards import (
     skipped_file_signatures,
     write_shard,
 )
+from flip_pipeline.models import build_encoder
+from flip_pipeline.models.encoder import Encoder, encode_with_skips
 from flip_pipeline.progress import count, progress, stage_done
 from flip_pipeline.settings import SHARD_ROWS
 

@@ -51,8 +51,8 @@ from flip_pipeline.formats.shards import (
     skipped_file_signatures,
     write_shard,
 )
-from flip_pipeline.layers import build_layer_encoder
-from flip_pipeline.layers.base import POOLING, LayerEncoder, encode_layers_with_skips, select_layers
+from flip_pipeline.models import build_layer_encoder
+from flip_pipeline.models.layer_encoder import POOLING, LayerEncoder, encode_layers_with_skips, select_layers
 from flip_pipeline.progress import count, progress, stage_done
 from flip_pipeline.settings import SHARD_ROWS, fingerprint_of
 

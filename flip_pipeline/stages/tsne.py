@@ -30,7 +30,7 @@ from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.extras import require
 from flip_pipeline.formats.layer_views import open_layer_view
 from flip_pipeline.formats.tsne_map import write_map
-from flip_pipeline.layers.names import SPEECH_ONLY
+from flip_pipeline.models.layer_names import SPEECH_ONLY
 from flip_pipeline.progress import Progress, count, progress, stage_done
 from flip_pipeline.similarity.sets import layer_partner
 

@@ -77,7 +77,7 @@ def _our_checkpoint(folder):
     vocab = Vocabulary(WORDS, Tokenizer("latin"))
     probe = make_probe("lip", len(WORDS), 16)
     spec = {"family": "bow_projection", "dim": 16}
-    from flip_pipeline.encoders.controls import BowProjection
+    from flip_pipeline.models.controls.ceiling_floor import BowProjection
 
     control = BowProjection("bow", 16)
     with torch.no_grad():

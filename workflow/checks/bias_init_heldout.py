@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from flip_pipeline.corpora.text_files import read_aligned_columns
-from flip_pipeline.encoders import build_encoder
+from flip_pipeline.models import build_encoder
 from flip_pipeline.formats import layout
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.stages.bow import bow_stage

@@ -13,7 +13,7 @@ from snakemake.logging import logger
 
 from flip_pipeline.config import validate_config
 from flip_pipeline.corpora.flip_data import split_files, view_kind
-from flip_pipeline.encoders import uses_gpu
+from flip_pipeline.models import uses_gpu
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import check_output_folder
 from flip_pipeline.formats import layout
