@@ -392,7 +392,7 @@ class Run:
 
     @property
     def model_kind(self) -> str:
-        """What marks its model complete (:func:`flip_pipeline.formats.layout.model_files`): ``sweep``
+        """What marks its model complete (:func:`flip_pipeline.formats.paths.model_files`): ``sweep``
         (the selection of a swept run), ``published`` (a fetched checkpoint), ``splice``, else the probe."""
         return "sweep" if self.points else PUBLISHED if self.checkpoint is not None else self.probe
 

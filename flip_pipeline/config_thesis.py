@@ -17,7 +17,7 @@ from typing import Any
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.models import LAYER_FAMILIES, view_language_problem
 from flip_pipeline.models.layer_names import SPEECH_ONLY, encoder_layer_index, layer_name_problem
-from flip_pipeline.similarity.settings import SimilaritySettings
+from flip_pipeline.similarity.analysis_settings import SimilaritySettings
 
 #: Per-model keys naming layers: each must be extracted (``layers``) and of the family's form.
 LAYER_KEYS = ("tsne_layers", "heatmap_layers", "tsne_id_layers")

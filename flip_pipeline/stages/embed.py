@@ -69,7 +69,7 @@ def _redo_reason(shard: KeptShard | str, dim: int) -> str | None:
     return f"embeddings of dimension {shard.dim}, the encoder's is {dim}" if shard.dim != dim else None
 
 
-def embed_view(
+def embed_stage(
     corpus_path: str | Path,
     view: str,
     encoder_name: str,

@@ -1,6 +1,6 @@
 """The layers stage: one view of one corpus split → per-layer representation shards.
 
-Layout (:func:`~flip_pipeline.formats.layout.layers_dir`)::
+Layout (:func:`~flip_pipeline.formats.paths.layers_dir`)::
 
     layers/{encoder}/{corpus}/{split}/{view}/
         embeddings/  part-*.parquet + _SUCCESS   one embedded view per layer (formats.shards)
@@ -37,7 +37,7 @@ from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder, read_parquet_schema
 from flip_pipeline.formats.corpus_table import read_view
-from flip_pipeline.formats.layout import MANIFEST
+from flip_pipeline.formats.paths import MANIFEST
 from flip_pipeline.formats.shards import (
     KeptShard,
     check_shard,
@@ -87,7 +87,7 @@ def _recorded(folder: Path, key: str) -> str:
     return meta.get(f"flip.{key}".encode(), b"").decode()
 
 
-def extract_layers(
+def layers_stage(
     corpus_path: str | Path,
     view: str,
     encoder_name: str,

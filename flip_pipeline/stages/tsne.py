@@ -60,7 +60,7 @@ def layer_rows(language: str, modality: str, layers_dir: str, layer: str, pairs:
     return read, view.ids, view.read(read)
 
 
-def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resource: dict[str, str],
+def tsne_stage(encoder: str, layer: str, views: dict[str, dict[str, str]], resource: dict[str, str],
              settings: dict[str, Any], out_path: str, pairs: dict[str, str] | None = None) -> pd.DataFrame:
     """Map ``layer`` of every view in ``views`` together and write ``out_path``.
 

@@ -28,7 +28,7 @@ from flip_pipeline.models.audio.features import load_audio
 from flip_pipeline.models.batching import length_sorted_batches
 from flip_pipeline.models.sonar.embed import SonarEncoder
 from flip_pipeline.models.sonar.languages import LANGUAGE_CODES as SONAR_LANGUAGES
-from flip_pipeline.stages.embed import embed_view
+from flip_pipeline.stages.embed import embed_stage
 
 TOL = 1e-4
 #: Batched vs alone speech vectors. Measured here: cosine 1.0 (max difference 1.5e-6); a CI
@@ -203,7 +203,7 @@ def test_skipped_audio_rows_are_listed_in_the_manifest(speech_model, wavs, bad_a
     encoder = SonarEncoder("sonar", skip_bad_audio=True, speech_batch_size=2, progress=False,
                            speech_models={SPEECH_CARD: speech_model})
     out = tmp_path / "emb"
-    info = embed_view(table, "speech_en", "sonar", spec, out, shard_rows=3, encoder=encoder)
+    info = embed_stage(table, "speech_en", "sonar", spec, out, shard_rows=3, encoder=encoder)
     manifest = json.loads((out / "_SUCCESS").read_text())
     assert info["skipped_rows"] == manifest["skipped_rows"] == 4
     assert [s["id"] for s in manifest["skipped"]] == ["b", "d", "e", "f"]
@@ -227,6 +227,6 @@ def test_skipped_audio_rows_are_listed_in_the_manifest(speech_model, wavs, bad_a
         def encode_skipping(self, ids, inputs, view):
             raise AssertionError("a complete shard was embedded again")
 
-    again = embed_view(table, "speech_en", "sonar", spec, out, shard_rows=3, encoder=MustNotEncode())
+    again = embed_stage(table, "speech_en", "sonar", spec, out, shard_rows=3, encoder=MustNotEncode())
     assert again["skipped"] == manifest["skipped"]
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")} == stamps

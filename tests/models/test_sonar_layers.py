@@ -16,8 +16,8 @@ from flip_pipeline.models.batching import length_sorted_batches
 from flip_pipeline.models.layer_encoder import select_layers
 from flip_pipeline.models.sonar.embed import SonarEncoder
 from flip_pipeline.models.sonar.layers import SonarLayers
-from flip_pipeline.stages.embed import embed_view
-from flip_pipeline.stages.layers import extract_layers
+from flip_pipeline.stages.embed import embed_stage
+from flip_pipeline.stages.layers import layers_stage
 
 TEXT = ["embeddings", "layer_01", "layer_02", "layer_03", "pooled"]
 SPEECH = ["embeddings", "layer_01", "layer_02", "pooled"]
@@ -94,8 +94,8 @@ def test_pooled_equals_the_embed_stage_vector(text_model, tokenizer, text_layers
     spec = {"family": "sonar", "batch_size": 4}
     embedder = SonarEncoder("sonar", batch_size=4, progress=False, text_model=text_model, text_tokenizer=tokenizer)
     embedder.encode(["a"], SENTENCES[:1], "text_en")  # learns the width of this small model (64, not 1024)
-    embed_view(table, "text_en", "sonar", spec, tmp_path / "emb", shard_rows=4, encoder=embedder)
-    extract_layers(table, "text_en", "sonar", spec, ["pooled", "layer_02"], tmp_path / "lay", shard_rows=4,
+    embed_stage(table, "text_en", "sonar", spec, tmp_path / "emb", shard_rows=4, encoder=embedder)
+    layers_stage(table, "text_en", "sonar", spec, ["pooled", "layer_02"], tmp_path / "lay", shard_rows=4,
                    encoder=text_layers)
     embedded, pooled = ViewEmbeddings(tmp_path / "emb"), ViewEmbeddings(tmp_path / "lay" / "pooled")
     assert list(pooled.ids) == list(embedded.ids) == list("abcdef")
@@ -144,7 +144,7 @@ def test_stage_on_speech_with_skipped_audio(speech_model, wavs, tmp_path):
     layers = SonarLayers("sonar", skip_bad_audio=True, speech_batch_size=2, progress=False,
                          speech_models={CARD: speech_model})
     out = tmp_path / "lay"
-    info = extract_layers(table, "speech_en", "sonar", spec, "all", out, shard_rows=2, encoder=layers)
+    info = layers_stage(table, "speech_en", "sonar", spec, "all", out, shard_rows=2, encoder=layers)
     assert info["layers"] == SPEECH and info["rows"] == 3 and info["skipped_rows"] == 2
     assert [s["id"] for s in info["skipped"]] == ["b", "d"] and missing in info["skipped"][0]["reason"]
     assert info["layer_norm"] == {"embeddings": "before", "layer_01": "before", "layer_02": "before", "pooled": "after"}
@@ -154,6 +154,6 @@ def test_stage_on_speech_with_skipped_audio(speech_model, wavs, tmp_path):
     direct = layers.encode_layers(["e"], [wavs[2]], "speech_en", ["pooled"])["pooled"]
     np.testing.assert_allclose(ViewEmbeddings(out / "pooled").read_rows(2, 3), direct, atol=1e-5, rtol=0)
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/part-*.parquet")}
-    again = extract_layers(table, "speech_en", "sonar", spec, "all", out, shard_rows=2, encoder=layers)
+    again = layers_stage(table, "speech_en", "sonar", spec, "all", out, shard_rows=2, encoder=layers)
     assert again == info | {"skipped": info["skipped"]}
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/part-*.parquet")} == stamps  # every shard kept

@@ -21,7 +21,7 @@ from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.models import build_encoder
 from flip_pipeline.models.audio.features import audio_duration
 from flip_pipeline.stages.corpus import corpus_stage
-from flip_pipeline.stages.embed import embed_view
+from flip_pipeline.stages.embed import embed_stage
 
 FBANK = {"family": "fbank_projection", "dim": 384, "seed": 0}
 BOW = {"family": "bow_projection", "dim": 384}
@@ -191,7 +191,7 @@ def test_composite_embeds_both_views_of_the_standin_speech_corpus(standins, tmp_
     composite = build_encoder("mix", COMPOSITE)
     table = built / "mcv15_en" / "dev.parquet"
     for view in ("text_en", "speech_en"):
-        info = embed_view(table, view, "mix", COMPOSITE, tmp_path / view, shard_rows=16, encoder=composite)
+        info = embed_stage(table, view, "mix", COMPOSITE, tmp_path / view, shard_rows=16, encoder=composite)
         assert info["dim"] == 384 and "skipped" not in info
         embeddings = ViewEmbeddings(tmp_path / view)
         ids, inputs = read_view(table, view)

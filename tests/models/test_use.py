@@ -20,7 +20,7 @@ from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.models import build_encoder, uses_gpu
 from flip_pipeline.models.use_multilingual import LANGUAGES, UseMultilingualEncoder
-from flip_pipeline.stages.embed import embed_view
+from flip_pipeline.stages.embed import embed_stage
 
 REPO = Path(__file__).resolve().parents[2]
 #: Our vectors vs the library's one call on the same texts (unit vectors). Measured: at most
@@ -123,7 +123,7 @@ def test_embed_view_writes_512d_shards_naming_the_package_version(tatoeba_dir, l
     corpus = tmp_path / "test.parquet"
     write_corpus_table(pa.table({"id": ids, "text_de": sentences, "text_hi": sentences}), corpus)
     spec = {"family": "use_multilingual", "batch_size": 3, "progress": False}
-    assert embed_view(corpus, "text_de", "use", spec, tmp_path / "emb", shard_rows=4)["dim"] == 512
+    assert embed_stage(corpus, "text_de", "use", spec, tmp_path / "emb", shard_rows=4)["dim"] == 512
 
     shards = json.loads((tmp_path / "emb" / "_SUCCESS").read_text())["shards"]
     assert [s["rows"] for s in shards] == [4, 4, 2]
@@ -138,7 +138,7 @@ def test_embed_view_writes_512d_shards_naming_the_package_version(tatoeba_dir, l
     assert meta["flip.normalisation"] == "l2" and meta["flip.dim"] == "512"
 
     with pytest.raises(FlipInputError, match="'text_hi'"):
-        embed_view(corpus, "text_hi", "use", spec, tmp_path / "emb_hi", shard_rows=4)
+        embed_stage(corpus, "text_hi", "use", spec, tmp_path / "emb_hi", shard_rows=4)
     assert not list((tmp_path / "emb_hi").glob("part-*"))
 
 

@@ -20,7 +20,7 @@ from helpers.shards import write_view
 from flip_pipeline.cli import main
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.corpus_table import write_corpus_table
-from flip_pipeline.formats.selection import write_selection
+from flip_pipeline.formats.sweep_choice import write_selection
 
 WORDS = ["brooklyn", "new", "york", "island", "born", "the"]
 IDS = ["s1", "s2", "s3"]

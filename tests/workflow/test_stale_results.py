@@ -17,7 +17,7 @@ import yaml
 from helpers.tiny import TINY
 
 from flip_pipeline.cli import main
-from flip_pipeline.report.selection import ReportPlan
+from flip_pipeline.plan.runs import ReportPlan
 
 REPO = Path(__file__).resolve().parents[2]
 

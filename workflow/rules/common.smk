@@ -1,5 +1,5 @@
 # Configuration validation and the input functions every rule uses. Paths come from
-# flip_pipeline.formats.layout, run selection from flip_pipeline.report.selection.
+# flip_pipeline.formats.paths, run selection from flip_pipeline.plan.runs.
 
 import json
 import os
@@ -16,12 +16,12 @@ from flip_pipeline.corpora.flip_data import split_files, view_kind
 from flip_pipeline.models import uses_gpu
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import check_output_folder
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.corpus_table import view_modality, view_regex
-from flip_pipeline.report.selection import ReportPlan
+from flip_pipeline.plan.runs import ReportPlan
 from flip_pipeline.report.spec_files import spec_file
 from flip_pipeline.formats.similarity_scores import ANALYSES as THESIS_ANALYSES
-from flip_pipeline.report.thesis_plan import ThesisPlan
+from flip_pipeline.plan.thesis import ThesisPlan
 from flip_pipeline.run_lock import record_owner, recover_from_killed_runs
 from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N, computing_entry
 
@@ -127,24 +127,24 @@ def run_of(wildcards):
 def training_views(wildcards, split):
     """The embedded training views of a run, one folder each."""
     run = run_of(wildcards)
-    return [layout.embedding_dir(R, run.encoder, run.corpus, split, view) for view in run.train_views]
+    return [paths.embedding_dir(R, run.encoder, run.corpus, split, view) for view in run.train_views]
 
 
 def manifests(folders):
-    return [f"{folder}/{layout.MANIFEST}" for folder in folders]
+    return [f"{folder}/{paths.MANIFEST}" for folder in folders]
 
 
 def test_view(wildcards):
     run = run_of(wildcards)
-    return layout.embedding_dir(R, run.encoder, run.corpus, "test", wildcards.view)
+    return paths.embedding_dir(R, run.encoder, run.corpus, "test", wildcards.view)
 
 
 def target_bow(wildcards, split):
     """The bag of words of a run's target view; a published checkpoint's is counted against its own vocab.json."""
     run = run_of(wildcards)
     if run.checkpoint is not None:
-        return layout.checkpoint_bow_file(R, run.experiment, run.name, split, run.target_view)
-    return layout.bow_file(R, run.vocab, run.corpus, split, run.target_view)
+        return paths.checkpoint_bow_file(R, run.experiment, run.name, split, run.target_view)
+    return paths.bow_file(R, run.vocab, run.corpus, split, run.target_view)
 
 
 def similarity_file(wildcards, split):
@@ -153,13 +153,13 @@ def similarity_file(wildcards, split):
     run = run_of(wildcards)
     if run.sim_views is None:
         return []
-    return layout.pair_scores(R, run.encoder, run.corpus, split, *run.sim_views)
+    return paths.pair_scores(R, run.encoder, run.corpus, split, *run.sim_views)
 
 
 def model_file(wildcards):
     """The file marking a run's model complete (a swept run's: its selection)."""
     run = run_of(wildcards)
-    return layout.model_file(R, run.experiment, run.name, run.model_kind)
+    return paths.model_file(R, run.experiment, run.name, run.model_kind)
 
 
 def sweep_points(wildcards):
@@ -172,7 +172,7 @@ def sweep_points(wildcards):
 
 def point_models(wildcards):
     """The model file of every sweep point of a swept run: all trained before one is selected."""
-    return [layout.model_file(R, p.experiment, p.name, p.probe) for p in sweep_points(wildcards)]
+    return [paths.model_file(R, p.experiment, p.name, p.probe) for p in sweep_points(wildcards)]
 
 
 def encoder_gpus(wildcards):

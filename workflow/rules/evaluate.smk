@@ -4,10 +4,10 @@ rule evaluate:
         embeddings=lambda w: manifests([test_view(w)]),
         bow=lambda w: target_bow(w, "test"),
     output:
-        summary=layout.eval_summary(R, "{experiment}", "{run}", "{view}"),
-        details=layout.eval_details(R, "{experiment}", "{run}", "{view}"),
+        summary=paths.eval_summary(R, "{experiment}", "{run}", "{view}"),
+        details=paths.eval_details(R, "{experiment}", "{run}", "{view}"),
     params:
-        model_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        model_dir=lambda w: paths.model_dir(R, w.experiment, w.run),
         method=lambda w: "splice" if run_of(w).probe == "splice" else "probe",
         emb_dir=test_view,
         bias=lambda w: "--use-bias" if run_of(w).evaluation.get("use_bias", False) else "",
@@ -27,9 +27,9 @@ rule evaluate:
 # Named entities of test sentences (paper §3.3) and entity recall of a probe (§4.6, Figure 1).
 rule entities:
     input:
-        table=lambda w: layout.corpus_table(R, entities_setting(w, "corpus", None), entities_setting(w, "split", "test")),
+        table=lambda w: paths.corpus_table(R, entities_setting(w, "corpus", None), entities_setting(w, "split", "test")),
     output:
-        layout.entities_file(R, "{entities}"),
+        paths.entities_file(R, "{entities}"),
     params:
         view=lambda w: entities_setting(w, "view", None),
         pipeline=lambda w: entities_setting(w, "pipeline", None),
@@ -47,11 +47,11 @@ rule entity_recall:
     input:
         model=model_file,
         embeddings=lambda w: manifests([test_view(w)]),
-        entities=layout.entities_file(R, "{entities}"),
+        entities=paths.entities_file(R, "{entities}"),
     output:
-        layout.entity_recall_file(R, "{experiment}", "{run}", "{view}", "{entities}"),
+        paths.entity_recall_file(R, "{experiment}", "{run}", "{view}", "{entities}"),
     params:
-        model_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        model_dir=lambda w: paths.model_dir(R, w.experiment, w.run),
         emb_dir=test_view,
         ks=lambda w: " ".join(str(k) for k in entities_setting(w, "ks", ENTITY_KS)),
         labels=lambda w: " ".join(entities_setting(w, "labels", [])),

@@ -18,7 +18,7 @@ from typing import Any
 
 from flip_pipeline.config import Run, expand_runs
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.models import encoder_label
 from flip_pipeline.settings import fingerprint_of
 
@@ -78,10 +78,10 @@ class ReportPlan:
                 for view in run.test_views if not run.sweep else ():  # sweep points: never evaluated
                     if not selected(run, view, select or {}):
                         continue
-                    model = layout.model_file(self.results, experiment, name, run.model_kind)
+                    model = paths.model_file(self.results, experiment, name, run.model_kind)
                     entries.append({
-                        "path": layout.eval_summary(self.results, experiment, name, view),
-                        "details": layout.eval_details(self.results, experiment, name, view),
+                        "path": paths.eval_summary(self.results, experiment, name, view),
+                        "details": paths.eval_details(self.results, experiment, name, view),
                         "model": model, **({"selection": model} if run.points else {}),
                         "fingerprint": run.eval_fingerprint(view), "run_fingerprint": run.fingerprint,
                         "experiment": experiment, "run": name, "method": run.probe, "rank": run.rank,
@@ -99,7 +99,7 @@ class ReportPlan:
         entries = self.eval_entries(spec["experiments"], spec.get("select"))
         if spec["layout"] == "entity_recall":
             entities = spec["entities"]
-            return [{**e, "path": layout.entity_recall_file(self.results, e["experiment"], e["run"], e["view"], entities),
+            return [{**e, "path": paths.entity_recall_file(self.results, e["experiment"], e["run"], e["view"], entities),
                      "fingerprint": self.entity_recall_fingerprint(self.run(e["experiment"], e["run"]), e["view"],
                                                                    entities)} for e in entries]
         return entries
@@ -145,9 +145,9 @@ class ReportPlan:
     def outputs(self, name: str) -> list[str]:
         """The files of table or figure ``name``."""
         if name in self.config.get("tables", {}):
-            return layout.report_files(self.results, "table", name)
+            return paths.report_files(self.results, "table", name)
         if name in self.config.get("figures", {}):
-            return layout.report_files(self.results, "figure", name)
+            return paths.report_files(self.results, "figure", name)
         raise FlipInputError(f"{name!r} is neither a table nor a figure in the config")
 
     def targets(self, key: str = "targets") -> list[str]:

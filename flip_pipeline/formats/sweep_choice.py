@@ -22,7 +22,7 @@ from typing import Any
 from flip_pipeline.atomic import write_json
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json_object
-from flip_pipeline.formats.layout import SELECTION
+from flip_pipeline.formats.paths import SELECTION
 
 KEYS = ("experiment", "run", "fingerprint", "criterion", "selected", "selected_run", "settings", "points")
 

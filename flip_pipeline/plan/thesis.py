@@ -47,7 +47,7 @@ import functools
 from typing import Any
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.similarity_scores import ANALYSES
 from flip_pipeline.models.layer_names import SPEECH_ONLY
 
@@ -104,7 +104,7 @@ class ThesisPlan:
         return [layer for layer in layers if ANALYSES[analysis][0] == "speech" or layer not in self.speech_only()]
 
     def dimensions_file(self, model: str) -> str:
-        return layout.dimensions_file(self.results, model)
+        return paths.dimensions_file(self.results, model)
 
     def shared_dimensions(self) -> bool:
         return self.spec.get("similarity", {}).get("cross_lingual_dimensions", "shared") == "shared"
@@ -121,7 +121,7 @@ class ThesisPlan:
 
     def layers_manifests(self, model: str) -> list[str]:
         """The ``_SUCCESS`` of each of the model's extracted views (the layers rule's outputs)."""
-        return [layout.layers_manifest(self.results, model, self.languages[lang]["corpus"], self.split, view)
+        return [paths.layers_manifest(self.results, model, self.languages[lang]["corpus"], self.split, view)
                 for lang, _, view in self.views(model)]
 
     def view_dirs(self, model: str) -> dict[str, dict[str, str]]:
@@ -129,20 +129,20 @@ class ThesisPlan:
         dirs: dict[str, dict[str, str]] = {}
         for lang, mod, view in self.views(model):
             corpus = self.languages[lang]["corpus"]
-            dirs.setdefault(lang, {})[mod] = layout.layers_dir(self.results, model, corpus, self.split, view)
+            dirs.setdefault(lang, {})[mod] = paths.layers_dir(self.results, model, corpus, self.split, view)
         return dirs
 
     def resource_levels(self, model: str) -> dict[str, str]:
         return {lang: self.languages[lang]["resource"] for lang in self.model_languages(model)}
 
     def similarity_files(self, model: str) -> list[str]:
-        return [layout.similarity_file(self.results, model, a) for a in self.analyses(model)]
+        return [paths.similarity_file(self.results, model, a) for a in self.analyses(model)]
 
     def tsne_layers(self, model: str) -> list[str]:
         return list(self.models[model].get("tsne_layers", ["embeddings"]))
 
     def tsne_files(self, model: str) -> list[str]:
-        return [layout.tsne_file(self.results, model, layer) for layer in self.tsne_layers(model)]
+        return [paths.tsne_file(self.results, model, layer) for layer in self.tsne_layers(model)]
 
     def label(self, model: str) -> str:
         return self.models[model].get("label", model)
@@ -169,7 +169,7 @@ class ThesisPlan:
             out[name] = {"kind": kind, "layout": layout_name, "inputs": inputs, **options}
 
         def sims(models: list[str], analyses: tuple[str, ...]) -> list[str]:
-            return [layout.similarity_file(self.results, m, a) for m in models for a in analyses if a in self.analyses(m)]
+            return [paths.similarity_file(self.results, m, a) for m in models for a in analyses if a in self.analyses(m)]
 
         if cross_modal:
             add("thesis_fig5_1", "figure", "cross_modal", sims(cross_modal, ("cross_modal",)))
@@ -195,7 +195,7 @@ class ThesisPlan:
         counts = self.table4_2_spec()
         add("thesis_table4_2", "table", "fleurs_counts",
             [f for c in dict.fromkeys(e["corpus"] for e in counts.values())
-             for f in (layout.corpus_info(self.results, c), layout.corpus_table(self.results, c, self.split))],
+             for f in (paths.corpus_info(self.results, c), paths.corpus_table(self.results, c, self.split))],
             languages=counts, split=self.split)
         return out
 
@@ -244,7 +244,7 @@ class ThesisPlan:
 
     def files(self, name: str) -> list[str]:
         """The files of a named thesis output (``md``/``csv``/``tex`` or ``png``/``pdf``)."""
-        return layout.report_files(self.results, self.output(name)["kind"], name)
+        return paths.report_files(self.results, self.output(name)["kind"], name)
 
     def groups(self) -> dict[str, list[str]]:
         """The group targets: ``thesis_heatmaps``, ``thesis_tsne``, ``thesis_dimensions`` and ``thesis`` (everything)."""
