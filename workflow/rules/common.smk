@@ -234,3 +234,131 @@ def thesis_spec_file(kind):
 
 def thesis_caption(wildcards):
     return workflow_error(THESIS.report_spec, wildcards.name)["caption"]
+
+
+# Per-run inputs and parameters of the train, splice, select, fetch_checkpoint, evaluate and
+# entity_recall rules: named here so that the rules only wire them.
+def run_spec(wildcards):
+    """A run's `--spec` JSON (Run.spec)."""
+    return as_json(run_of(wildcards).spec())
+
+
+def run_encoder_spec(wildcards):
+    """The `--encoder-spec` JSON of a run's encoder."""
+    return encoder_entry(run_of(wildcards).encoder)
+
+
+def run_model_dir(wildcards):
+    """A run's model folder."""
+    return paths.model_dir(R, wildcards.experiment, wildcards.run)
+
+
+def run_vocab_file(wildcards):
+    return paths.vocab_file(R, run_of(wildcards).vocab)
+
+
+def run_vocab_dir(wildcards):
+    return paths.vocab_dir(R, run_of(wildcards).vocab)
+
+
+def train_dirs(wildcards):
+    return training_views(wildcards, "train")
+
+
+def dev_dirs(wildcards):
+    return training_views(wildcards, "dev")
+
+
+def train_manifests(wildcards):
+    return manifests(training_views(wildcards, "train"))
+
+
+def dev_manifests(wildcards):
+    return manifests(training_views(wildcards, "dev"))
+
+
+def train_bow(wildcards):
+    return target_bow(wildcards, "train")
+
+
+def dev_bow(wildcards):
+    return target_bow(wildcards, "dev")
+
+
+def test_bow(wildcards):
+    return target_bow(wildcards, "test")
+
+
+def train_sim(wildcards):
+    return similarity_file(wildcards, "train")
+
+
+def dev_sim(wildcards):
+    return similarity_file(wildcards, "dev")
+
+
+def sim_flags(wildcards, input):
+    """`--sim … --dev-sim …` when the run filters its rows on pair scores, else nothing."""
+    return f"--sim {shlex.quote(input.sim)} --dev-sim {shlex.quote(input.dev_sim)}" if input.sim else ""
+
+
+def point_dirs(wildcards):
+    """The model folder of every sweep point of a swept run."""
+    return [paths.model_dir(R, p.experiment, p.name) for p in sweep_points(wildcards)]
+
+
+def test_manifest(wildcards):
+    return manifests([test_view(wildcards)])
+
+
+def eval_method(wildcards):
+    """How a run is evaluated: a SpLiCE run by its sparse codes, every other by its probe."""
+    return "splice" if run_of(wildcards).probe == "splice" else "probe"
+
+
+def eval_bias(wildcards):
+    """`--use-bias` when the run's `evaluation.use_bias` says so (the paper evaluates without)."""
+    return "--use-bias" if run_of(wildcards).evaluation.get("use_bias", False) else ""
+
+
+def eval_top_n(wildcards):
+    """The run's `evaluation.top_n` (default settings.TOP_N), as `--top-n` values."""
+    return " ".join(str(n) for n in run_of(wildcards).evaluation.get("top_n", TOP_N))
+
+
+def eval_fingerprint(wildcards):
+    return run_of(wildcards).eval_fingerprint(wildcards.view)
+
+
+def entities_table(wildcards):
+    """The corpus table whose sentences an `entities.<name>` entry tags (its split: test unless given)."""
+    return paths.corpus_table(R, entities_setting(wildcards, "corpus", None), entities_setting(wildcards, "split", "test"))
+
+
+def entities_view(wildcards):
+    return entities_setting(wildcards, "view", None)
+
+
+def entities_pipeline(wildcards):
+    return entities_setting(wildcards, "pipeline", None)
+
+
+def entities_batch_size(wildcards):
+    return entities_setting(wildcards, "batch_size", ENTITY_BATCH_SIZE)
+
+
+def recall_ks(wildcards):
+    """The `--ks` of entity recall (default settings.ENTITY_KS)."""
+    return " ".join(str(k) for k in entities_setting(wildcards, "ks", ENTITY_KS))
+
+
+def recall_labels(wildcards):
+    return " ".join(entities_setting(wildcards, "labels", []))
+
+
+def recall_fingerprint(wildcards):
+    return PLAN.entity_recall_fingerprint(run_of(wildcards), wildcards.view, wildcards.entities)
+
+
+def recall_average(wildcards):
+    return entities_setting(wildcards, "average", ENTITY_AVERAGE)

@@ -43,7 +43,7 @@ rule checkpoint_bow:
     output:
         paths.checkpoint_bow_file(R, "{experiment}", "{run}", "{split}", "{view}"),
     params:
-        model_dir=lambda w: paths.model_dir(R, w.experiment, w.run),
+        model_dir=run_model_dir,
     conda:
         "../../envs/train.yaml"
     log:
