@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-step set-up: Debian libraries (when run as root with apt), a virtual environment
 # in .venv, and the package with every extra and the test extra (`make run` and `make test`
-# need all of it; a core-only install is `pip install .`, README "Install"). Re-running is safe.
+# need all of it; a core-only install is `pip install .`, README "Install only what you need"). Re-running is safe.
 set -euo pipefail
 cd "$(dirname "$0")"
 

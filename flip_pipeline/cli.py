@@ -19,7 +19,16 @@ import os
 import sys
 
 from flip_pipeline import __version__
-from flip_pipeline.cli_types import OneLineParser, distinct, positive_int, spec_json, view_name
+from flip_pipeline.cli_types import (
+    HelpFormatter,
+    OneLineParser,
+    command_overview,
+    distinct,
+    example_epilog,
+    positive_int,
+    spec_json,
+    view_name,
+)
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import describe
 from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
@@ -183,13 +192,15 @@ RUN_SPEC = ("--spec", dict(required=True, type=spec_json, help="the run (see fli
 DEVICE = ("--device", dict(default="auto", help="auto (CUDA when present), cpu or cuda[:i]"))
 CORPUS_TABLE = ("--corpus-table", dict(required=True, help="corpora/{corpus}/{split}.parquet"))
 VIEW = ("--view", dict(required=True, type=view_name, help="view column, e.g. text_en"))
-OUT_DIR = ("--out-dir", dict(required=True))
+OUT_DIR = ("--out-dir", dict(required=True, help="the output folder"))
 SHARD_ROWS_ARG = ("--shard-rows", dict(type=positive_int, default=SHARD_ROWS, help="rows per shard (1 or more)"))
-VOCAB_DIR = ("--vocab-dir", dict(required=True))
+VOCAB_DIR = ("--vocab-dir", dict(required=True, help="vocab/{vocab}: the vocabulary the bags of words count"))
 MODEL_DIR = ("--model-dir", dict(required=True, help="models/{experiment}/{run}, any checkpoint folder, or a "
                                                     "published checkpoint's hub id owner/name[/subfolder][@revision]"))
 TEST_EMBEDDINGS = ("--embeddings", dict(required=True, help="embedding folder of the test view"))
 FINGERPRINT = ("--fingerprint", dict(default=None, help="of the configuration the result belongs to (recorded)"))
+KIND = ("--kind", dict(required=True, choices=["table", "figure"], help="a table (md, csv, tex, html) or a figure (png, pdf)"))
+REPORT_NAME = ("--name", dict(required=True, help="its name in the config (tables.<name>, figures.<name>)"))
 TRAIN_EMBEDDINGS = ("--train-embeddings", dict(nargs="+", required=True, help="one folder per training view"))
 PUBLISHED = [
     ("--name", dict(required=True, help="encoder name (encoders.<name>, family published)")), SPEC,
@@ -220,12 +231,14 @@ COMMANDS = {
     "bow": (run_bow, "Count a text view against a vocabulary: CSR .npz aligned with the corpus ids.", [
         ("--vocab-dir", dict(required=True, help="vocab/{vocab}, or a checkpoint folder or hub id: count against "
                                                  "the checkpoint's own vocab.json")),
-        CORPUS_TABLE, VIEW, ("--out", dict(required=True)),
+        CORPUS_TABLE, VIEW, ("--out", dict(required=True, help="bow/{vocab}/{corpus}/{split}/{view}.npz")),
     ]),
     "train": (run_train, "Train LiP or FLiP on embedded views and a bag of words.", [
         RUN_SPEC,
         ("--encoder-spec", dict(type=spec_json, default={}, help="recorded in config.json for `flip keywords --text`")),
-        VOCAB_DIR, ("--train-bow", dict(required=True)), ("--dev-bow", dict(required=True)), TRAIN_EMBEDDINGS,
+        VOCAB_DIR, ("--train-bow", dict(required=True, help="bag of words of the training split (the first training view's "
+                                                             "language)")),
+        ("--dev-bow", dict(required=True, help="bag of words of the dev split")), TRAIN_EMBEDDINGS,
         ("--dev-embeddings", dict(nargs="+", required=True, help="one folder per training view")),
         ("--sim", dict(help="train split's pair scores that training.sim_threshold filters on (Run.sim_views)")),
         ("--dev-sim", dict(help="the same for the dev split (the published code filters its dev data too)")),
@@ -266,12 +279,12 @@ COMMANDS = {
         ("--entities", dict(required=True, help="entities/{name}.jsonl from `flip entities`")),
         ("--ks", dict(type=positive_int, nargs="+", default=list(ENTITY_KS), help="top-k depths (1 or more)")),
         ("--labels", dict(nargs="*", default=None, help="entity labels kept (default: all)")),
-        ("--out", dict(required=True)), FINGERPRINT,
+        ("--out", dict(required=True, help="entity_recall/{experiment}/{run}/{view}.{entities}.json")), FINGERPRINT,
         ("--average", dict(default=ENTITY_AVERAGE, choices=["sentence", "entity"],
                            help="mean over sentences (the published evaluation) or over entities")), DEVICE,
     ]),
     "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
-        ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
+        KIND, REPORT_NAME,
         ("--spec", dict(required=True, type=spec_json, help="{layout, caption, entries: [...]}")),
         ("--inputs", dict(nargs="+", required=True, help="evaluation summaries")),
         ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
@@ -295,7 +308,7 @@ COMMANDS = {
     ]),
     "thesis-report": (run_thesis_report, "Assemble a thesis table (md, csv, tex) or figure (png, pdf) from "
                       "similarity files or a t-SNE map.", [
-        ("--kind", dict(required=True, choices=["table", "figure"])), ("--name", dict(required=True)),
+        KIND, REPORT_NAME,
         ("--spec", dict(required=True, type=spec_json, help="{layout, caption, labels, ...}")),
         ("--inputs", dict(nargs="+", required=True, help="similarity files or a t-SNE map")),
         ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
@@ -305,7 +318,7 @@ COMMANDS = {
         ("--pipeline", dict(required=True, help="spaCy pipeline: package name or nlp.to_disk folder "
                                                 "(entities.pipeline)")),
         ("--out", dict(required=True, help="entities/{name}.jsonl")),
-        ("--batch-size", dict(type=positive_int, default=ENTITY_BATCH_SIZE)),
+        ("--batch-size", dict(type=positive_int, default=ENTITY_BATCH_SIZE, help="sentences per spaCy batch")),
     ]),
     "pair": (run_pair, "Cosine similarity per id between two embedded views of one corpus split.", [
         ("--a", dict(required=True, help="embeddings/{encoder}/{corpus}/{split}/{viewA}")),
@@ -316,7 +329,9 @@ COMMANDS = {
                    "intervals (tidy Parquet).", [
         ("--encoder", dict(required=True, help="encoder name (recorded)")),
         ("--analysis", dict(required=True, choices=["cross_modal", "cross_lingual_text", "cross_lingual_speech",
-                                                    "cross_lingual_speech_text"])),
+                                                    "cross_lingual_speech_text"],
+                            help="which sets meet: speech-text of one language, or languages within text, within "
+                                 "speech, or speech against text")),
         ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
                                                           'layers_dir}}')),
         ("--resource", dict(required=True, type=spec_json, help="JSON (or @file): {lang: high|medium|low}")),
@@ -359,7 +374,7 @@ COMMANDS = {
                                              "owner/name[/subfolder][@revision], e.g. BUT-FIT/FLiP-en-sonar/mcv15/rank-512")),
         ("--view", dict(default=None, type=view_name, help="text view of --text (default: the model's target "
                                                           "view)")),
-        ("-k", "--top-k", dict(type=positive_int, default=10)),
+        ("-k", "--top-k", dict(type=positive_int, default=10, help="keywords per row (1 or more)")),
         ("--bias", dict(action="store_true", help="add the log-unigram bias to the scores")), DEVICE,
         _text_or_embeddings,
     ]),
@@ -367,12 +382,18 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="flip", description=__doc__.splitlines()[0])
+    """``flip``'s parser: one subcommand per entry of :data:`COMMANDS`; ``flip --help`` lists the user commands
+    apart from the pipeline stages (:func:`~flip_pipeline.cli_types.command_overview`), and every page has an
+    example and each option's default (:class:`~flip_pipeline.cli_types.HelpFormatter`)."""
+    parser = OneLineParser(prog="flip", description="flip: linear probes of sentence-embedding spaces (LiP, FLiP): "
+                           "commands for their users, and the stages of the Snakemake pipeline.",
+                           formatter_class=HelpFormatter,
+                           epilog=command_overview({name: help_text for name, (_, help_text, _) in COMMANDS.items()}))
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
-    for name, (func, help_text, arguments) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of the commands below")
+    for name, (func, help_text, arguments) in COMMANDS.items():  # no help=: the epilog lists them, grouped
+        p = sub.add_parser(name, description=help_text, epilog=example_epilog(name), formatter_class=HelpFormatter)
         p.set_defaults(func=func)
         for argument in arguments:  # (flags..., keywords), or a function adding a group
             if callable(argument):

@@ -30,7 +30,7 @@ ENTITY_AVERAGE = "sentence"
 ENTITY_BATCH_SIZE = 256
 #: How a probe's bias starts; config key ``training.bias_init``: ``log_unigram`` (the formula the
 #: published code documents but never applies) or ``xavier`` (Xavier-normal: what the published
-#: training code runs, so what produced the paper's numbers). README "Bias initialisation".
+#: training code runs, so what produced the paper's numbers). docs/training.md "Bias initialisation".
 BIAS_INITS = ("log_unigram", "xavier")
 #: The default of ``training.bias_init``. It was ``log_unigram`` before; :func:`flip_pipeline.config.expand_runs`
 #: writes it into every run's settings, so a model trained under the old default is not reused.

@@ -2,7 +2,7 @@
 
 Each check runs in a fresh interpreter whose `sitecustomize` (first on PYTHONPATH) blocks every package of the
 extras from import, as if it were not installed. A real core-only install in a fresh venv was checked by hand
-(README "Install").
+(README "Install only what you need").
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def model_dir(results: Root, experiment: str, run: str) -> str:
     return f"{results}/models/{experiment}/{run}"
 
 
-SELECTION = "selected.json"  # a swept run's model: the sweep point chosen on dev (formats.selection)
+SELECTION = "selected.json"  # a swept run's model: the sweep point chosen on dev (formats.sweep_choice)
 MODEL_FILES = {  # the first file of each is written last: it marks the model complete
     "probe": ("model.safetensors", "config.json", "vocab.json", "train_log.jsonl"),
     "splice": ("splice.safetensors", "concepts.json", "config.json"),

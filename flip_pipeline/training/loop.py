@@ -61,7 +61,7 @@ class TrainSettings:
             produced the paper's numbers) or ``log_unigram`` (the documented formula,
             :meth:`Probe.init_bias_log_unigram`). With ``log_unigram`` the word frequencies sit
             in ``b`` from the start and the bias-free scores ``E x`` that dev recall and
-            evaluation rank by are PMI-like; with ``xavier`` ``E x`` learns them (README,
+            evaluation rank by are PMI-like; with ``xavier`` ``E x`` learns them (docs/training.md,
             "Bias initialisation and the bias-free criterion").
         dev_depth_factor, dev_max_depth: dev recall looks at the top
             ``min(dev_max_depth, ceil(factor · k_i))`` words (published: 2 and 100).

@@ -4,7 +4,7 @@ Dev recall is evaluated every ``eval_every`` iterations and compared with the be
 As in the published loop, ``patience`` evaluations without improvement are tolerated and
 the next one stops training (``patience`` 5 with ``eval_every`` 3: 18 iterations past the
 best). A probe whose dev recall dips for a few evaluations before it improves again (the
-bias-free recall of FLiP on USE embeddings of Tatoeba, see the README's training section)
+bias-free recall of FLiP on USE embeddings of Tatoeba, see docs/findings.md)
 is stopped in the dip by a short patience; ``min_iterations`` (default 0) keeps training
 going at least that long whatever the dev recall does. The kept checkpoint is always the
 one with the best dev recall.

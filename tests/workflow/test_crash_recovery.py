@@ -3,7 +3,7 @@ time limit does): the one documented command, the same command with ``--rerun-in
 recovers, with results equal to an uninterrupted run's; ``snakemake --unlock`` always works.
 
 Locks: Snakemake's ``.snakemake/locks`` with the workflow's owner record beside them
-(flip_pipeline.run_lock, workflow/rules/common.smk; README "After a crash").
+(flip_pipeline.run_lock, workflow/rules/common.smk; docs/running.md "Bad input, and after a crash").
 """
 
 from __future__ import annotations

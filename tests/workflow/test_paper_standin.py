@@ -1,7 +1,7 @@
 """The paper's Tables 1-6, Figure 1 and the PR curves regenerated offline on stand-ins.
 
 config.yaml's paper grid, run by `snakemake paper`, with only what cannot be reached here
-replaced (README "How to run the paper" lists the stand-ins): SONAR -> MiniLM for text + a
+replaced (docs/running.md "How to run the paper" lists the stand-ins): SONAR -> MiniLM for text + a
 filterbank projection for speech (one composite encoder), LaBSE -> the bag-of-words projection control, Gemini -> the real
 google-genai client against a loopback server; Common Voice -> espeak-ng speech of Tatoeba
 sentences in the release layout; Europarl/Samanantar -> Tatoeba pairs in the Moses/released

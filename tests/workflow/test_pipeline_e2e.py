@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers.readme import readme_sql
+from helpers.readme import readme_python, readme_sql
 from PIL import Image
 
 from flip_pipeline.cli import build_parser
@@ -54,7 +54,7 @@ def test_quickstart_end_to_end(tmp_path):
     assert acc[("gaussian", "FLiP r=128", "text_en")] < 15  # floor control
     assert acc[("minilm", "FLiP r=128", "text_en")] > acc[("gaussian", "FLiP r=128", "text_en")] + 30
     con = duckdb.connect()
-    con.execute(f"SET file_search_path = '{tmp_path}'")  # the README's query, run from the folder holding results/
+    con.execute(f"SET file_search_path = '{tmp_path}'")  # docs/formats.md's query, run from the folder holding results/
     queried = con.execute(readme_sql()[1]).fetchall()
     assert len(queried) == 12 and {r[0] for r in queried} == {"quickstart"}
     assert sorted(a for *_, a in queried) == pytest.approx(sorted(float(r["accuracy"]) for r in rows), abs=0.006)
@@ -75,6 +75,10 @@ def test_quickstart_end_to_end(tmp_path):
     assert keywords.returncode == 0, keywords.stderr
     assert set(keywords.stdout.split("\t")[1].split()) <= {"sister", "sells", "twelve", "red", "umbrellas",
                                                            "paris", "on", "monday", "in", "my"}
+
+    api = subprocess.run([sys.executable, "-c", readme_python()], capture_output=True, text=True, cwd=tmp_path)
+    assert api.returncode == 0, api.stderr  # the README's Python example, as written, on these results
+    assert "'farmer'" in api.stdout or "'apples'" in api.stdout, api.stdout
 
     again = snakemake(tmp_path, "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -2,7 +2,7 @@
 
 Runs the study's English-pool experiments through Snakemake (its tables 5, 6 and Figure 1; not
 Table 1's lower ranks, the PR curves or the pair-corpus Tables 3 and 4) and
-asserts the directions that must hold on real models (README "What it finds on real encoders
+asserts the directions that must hold on real models (docs/findings.md "What it finds on real encoders
 here"; the margins measured on the full study are given beside each assertion).
 
 It takes 7–10 minutes on 2 idle cores (embedding 6.5k sentences with USE and MiniLM is most

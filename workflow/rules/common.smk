@@ -49,7 +49,7 @@ def record_lock_owner():
         record_owner(STATE / "locks", ["snakemake", *sys.argv[1:]], mine or None)
 
 
-if uses_lock_files():  # a killed run's lock removed, any other named (README "After a crash"); never an error
+if uses_lock_files():  # a killed run's lock removed, any other named (docs/running.md "Bad input, and after a crash"); never an error
     for message in recover_from_killed_runs(STATE, ["snakemake", *sys.argv[1:]]):
         logger.warning(message)
 PLAN = ReportPlan(config, R)
