@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from flip_pipeline.formats.shards import KeptShard, LastManifest, check_shard, shard_name, write_shard
+from flip_pipeline.formats.shards import (
+    KeptShard,
+    LastManifest,
+    check_shard,
+    last_manifest,
+    open_view,
+    shard_name,
+    write_shard,
+)
 
 Job = tuple[Path, np.ndarray, dict[str, Any]]
 
@@ -26,6 +34,16 @@ def check_planned(folder: Path, plan: list[tuple[int, int, int]], ids: list[str]
     computed (``"missing"`` or what is wrong with it; :func:`~flip_pipeline.formats.shards.check_shard`)."""
     return {index: check_shard(folder / shard_name(index), ids[lo:hi], inputs[lo:hi], fingerprint,
                                last.signatures.get(shard_name(index))) for index, lo, hi in plan}
+
+
+def open_planned(view_dir: str | Path, plan: list[tuple[int, int, int]], ids: list[str], inputs: list[str],
+                 fingerprint: str) -> tuple[Path, LastManifest, dict[int, KeptShard | str]]:
+    """Open one output folder of a resumable view for writing: ``(folder, what its last manifest
+    said, per plan entry the shard to keep or why to compute it)`` (:func:`check_planned`). The
+    manifest is read before :func:`~flip_pipeline.formats.shards.open_view` removes it."""
+    last = last_manifest(view_dir)
+    folder = open_view(view_dir)
+    return folder, last, check_planned(folder, plan, ids, inputs, fingerprint, last)
 
 
 def write_shards(jobs: list[Job], ids: list[str], skipped: dict[str, str], files: dict[str, str]) -> None:

@@ -27,14 +27,12 @@ from typing import Any
 from flip_pipeline.device import pick_device, resolve_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view
-from flip_pipeline.formats.shard_writer import ShardWriter, check_planned
+from flip_pipeline.formats.shard_writer import ShardWriter, open_planned
 from flip_pipeline.formats.shards import (
     MANIFEST,
     KeptShard,
     close_view,
     encoder_fingerprint,
-    last_manifest,
-    open_view,
     shard_metadata,
     shard_name,
     shard_plan,
@@ -96,11 +94,9 @@ def embed_stage(
     started = time.perf_counter()
     resolve_device(device)  # a device that is not there: refused before anything is touched
     ids, inputs = read_view(corpus_path, view)  # bad input: refused before the output folder is touched
-    last = last_manifest(out_dir)  # before open_view removes it
-    out_dir = open_view(out_dir)
     fingerprint = encoder_fingerprint(encoder_name, encoder_spec)
     plan = shard_plan(len(ids), shard_rows)
-    found = check_planned(out_dir, plan, ids, inputs, fingerprint, last)
+    out_dir, last, found = open_planned(out_dir, plan, ids, inputs, fingerprint)
     dim = _view_dim(found, last.dim, encoder)
     if dim is None:
         encoder = build_encoder(encoder_name, encoder_spec, str(pick_device(device)))

@@ -37,13 +37,11 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder, read_parquet_schema
 from flip_pipeline.formats.corpus_table import read_view
 from flip_pipeline.formats.paths import MANIFEST
-from flip_pipeline.formats.shard_writer import ShardWriter, check_planned, write_shards
+from flip_pipeline.formats.shard_writer import ShardWriter, open_planned, write_shards
 from flip_pipeline.formats.shards import (
     KeptShard,
     close_view,
     encoder_fingerprint,
-    last_manifest,
-    open_view,
     shard_metadata,
     shard_name,
     shard_plan,
@@ -128,9 +126,7 @@ def layers_stage(
     found: dict[str, dict[int, KeptShard | str]] = {}
     dims: dict[str, int] = {}
     for name in names:
-        last = last_manifest(out_dir / name)  # before open_view removes it
-        folder = open_view(out_dir / name)
-        found[name] = check_planned(folder, plan, ids, inputs, fingerprints[name], last)
+        folder, last, found[name] = open_planned(out_dir / name, plan, ids, inputs, fingerprints[name])
         claimed = _kept_dims(found[name], last.dim)
         if len(claimed) > 1:  # kept shards disagree: only the model can tell, so every shard is redone
             log.warning("%s: shards of widths %s; computing every shard again", folder, sorted(claimed))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_layouts import entry, report
+from test_table_shapes import entry, report
 
 from flip_pipeline.config import expand_runs, load_config
 from flip_pipeline.formats.shards import encoder_fingerprint
