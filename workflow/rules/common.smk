@@ -362,3 +362,74 @@ def recall_fingerprint(wildcards):
 
 def recall_average(wildcards):
     return entities_setting(wildcards, "average", ENTITY_AVERAGE)
+
+
+# Paths and specs from a job's wildcards (corpus, embed, pair, vocab, bow and import rules).
+def split_table(wildcards):
+    """The corpus table of the job's `{corpus}` and `{split}`."""
+    return paths.corpus_table(R, wildcards.corpus, wildcards.split)
+
+
+def corpus_spec(wildcards):
+    """`corpora.<corpus>` as `--spec` JSON."""
+    return as_json(config["corpora"][wildcards.corpus])
+
+
+def corpus_out_dir(wildcards):
+    return paths.corpus_dir(R, wildcards.corpus)
+
+
+def encoder_spec(wildcards):
+    """`encoders.<encoder>` as `--spec` JSON (encoder_entry)."""
+    return encoder_entry(wildcards.encoder)
+
+
+def view_dir(wildcards):
+    """The embedded view's folder of the job's encoder, corpus, split and view."""
+    return paths.embedding_dir(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view)
+
+
+def pair_manifest_a(wildcards):
+    return paths.embedding_manifest(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view_a)
+
+
+def pair_manifest_b(wildcards):
+    return paths.embedding_manifest(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view_b)
+
+
+def pair_dir_a(wildcards):
+    return paths.embedding_dir(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view_a)
+
+
+def pair_dir_b(wildcards):
+    return paths.embedding_dir(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view_b)
+
+
+def vocab_table(wildcards):
+    """A vocabulary is fitted on the train split of its corpus."""
+    return paths.corpus_table(R, config["vocabularies"][wildcards.vocab]["corpus"], "train")
+
+
+def vocab_spec(wildcards):
+    return as_json(config["vocabularies"][wildcards.vocab])
+
+
+def vocab_out_dir(wildcards):
+    return paths.vocab_dir(R, wildcards.vocab)
+
+
+def published_model(wildcards):
+    """The model file of a run whose checkpoint is fetched (its bags of words use its own vocab.json)."""
+    return paths.model_file(R, wildcards.experiment, wildcards.run, "published")
+
+
+def run_split_table(wildcards):
+    return paths.corpus_table(R, run_of(wildcards).corpus, wildcards.split)
+
+
+def published_view_array(wildcards):
+    return published_file(wildcards.corpus, wildcards.split, wildcards.view)
+
+
+def published_pair_scores(wildcards):
+    return published_scores(wildcards.corpus, wildcards.split, wildcards.view_a, wildcards.view_b)

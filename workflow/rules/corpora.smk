@@ -5,8 +5,8 @@ rule corpus:
         test=paths.corpus_table(R, "{corpus}", "test"),
         info=paths.corpus_info(R, "{corpus}"),
     params:
-        spec=lambda w: as_json(config["corpora"][w.corpus]),
-        out_dir=lambda w: paths.corpus_dir(R, w.corpus),
+        spec=corpus_spec,
+        out_dir=corpus_out_dir,
     conda:
         "../../envs/core.yaml"
     log:
