@@ -35,11 +35,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the offline stand-ins live with the tests
 
-from helpers_layers import MINILM, small_sonar_text_encoder  # noqa: E402
-from helpers_sonar import random_sonar_text_encoder, train_standin_tokenizer  # noqa: E402
+from helpers.layers import MINILM, small_sonar_text_encoder  # noqa: E402
+from helpers.sonar import random_sonar_text_encoder, train_standin_tokenizer  # noqa: E402
 
-from flip_pipeline.layers import build_layer_encoder  # noqa: E402
-from flip_pipeline.layers.sonar import SonarLayers  # noqa: E402
+from flip_pipeline.models import build_layer_encoder  # noqa: E402
+from flip_pipeline.models.sonar.layers import SonarLayers  # noqa: E402
 
 TATOEBA = REPO.parent / "shared" / "data" / "tatoeba"
 

@@ -1,6 +1,6 @@
 """The workflow on a real SLURM cluster, through profiles/slurm and the official executor.
 
-A one-node cluster (Debian's munge, slurmctld, slurmd; see tests/slurm_cluster.py) is
+A one-node cluster (Debian's munge, slurmctld, slurmd; see tests/helpers/slurm_cluster.py) is
 started for this module. A small quickstart (the overlay below, used for both runs) is run
 
 1. locally with profiles/local: the reference table;
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.slurm_cluster import PARTITION, SlurmCluster, SlurmStartError, binaries_present
 from safetensors.torch import load_file
-from slurm_cluster import PARTITION, SlurmCluster, SlurmStartError, binaries_present
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

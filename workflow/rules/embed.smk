@@ -2,14 +2,14 @@
 # deletes the finished ones of an interrupted job: a rerun embeds only the missing shards.
 rule embed:
     input:
-        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
+        table=split_table,
     output:
-        layout.embedding_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
+        paths.embedding_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     wildcard_constraints:
         encoder=rf"(?!(?:{encoders_of(published=True)})/)[^/]+",  # published: workflow/rules/imports.smk
     params:
-        spec=lambda w: encoder_entry(w.encoder),
-        out_dir=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view),
+        spec=encoder_spec,
+        out_dir=view_dir,
         shard_rows=SHARDS,
         device=DEVICE,
     threads: 2
