@@ -21,6 +21,8 @@ rule embed:
         "../../envs/embed.yaml"
     log:
         "logs/embed/{encoder}/{corpus}/{split}/{view}.log",
+    benchmark:
+        "logs/embed/{encoder}/{corpus}/{split}/{view}.benchmark.tsv",
     shell:
         "flip embed --name {wildcards.encoder} --spec {params.spec:q} --corpus-table {input.table:q}"
         " --view {wildcards.view} --out-dir {params.out_dir:q} --shard-rows {params.shard_rows}"

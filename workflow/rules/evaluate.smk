@@ -18,6 +18,8 @@ rule evaluate:
         "../../envs/train.yaml"
     log:
         "logs/evaluate/{experiment}/{run}/{view}.log",
+    benchmark:
+        "logs/evaluate/{experiment}/{run}/{view}.benchmark.tsv",
     shell:
         "flip evaluate --model-dir {params.model_dir:q} --method {params.method} --embeddings {params.emb_dir:q}"
         " --bow {input.bow:q} --out {output.summary:q} {params.bias} --top-n {params.top_n}"

@@ -26,6 +26,8 @@ rule layers:
         "../../envs/embed.yaml"
     log:
         "logs/layers/{encoder}/{corpus}/{split}/{view}.log",
+    benchmark:
+        "logs/layers/{encoder}/{corpus}/{split}/{view}.benchmark.tsv",
     shell:
         "flip layers --name {wildcards.encoder} --spec {params.spec:q} --corpus-table {input.table:q}"
         " --view {wildcards.view} --layers {params.layers} --out-dir {params.out_dir:q}"

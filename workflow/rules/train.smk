@@ -29,6 +29,8 @@ rule train:
         "../../envs/train.yaml"
     log:
         "logs/train/{experiment}/{run}.log",
+    benchmark:
+        "logs/train/{experiment}/{run}.benchmark.tsv",
     shell:
         "flip train --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir:q}"
         " --train-bow {input.train_bow:q} --dev-bow {input.dev_bow:q} --train-embeddings {params.train_dirs:q}"
@@ -48,7 +50,6 @@ rule select:
     params:
         spec=run_spec,
         point_dirs=point_dirs,
-    localrule: True
     conda:
         "../../envs/core.yaml"
     log:
@@ -81,6 +82,8 @@ rule splice:
         "../../envs/embed.yaml"  # it embeds the concept vocabulary with the run's encoder
     log:
         "logs/splice/{experiment}/{run}.log",
+    benchmark:
+        "logs/splice/{experiment}/{run}.benchmark.tsv",
     shell:
         "flip splice --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir:q}"
         " --train-embeddings {params.train_dirs:q} --out-dir {params.out_dir:q} --device {params.device} 2> {log:q}"
