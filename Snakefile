@@ -39,6 +39,20 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/thesis.smk"
 
 
+# Jobs that only render a table or figure from finished files, choose a swept run, or fetch from the hub
+# run in the Snakemake process itself: on a cluster they never wait in the queue as jobs of their own
+# (the target rules, e.g. table3_language, have no command and are local already).
+localrules:
+    report_table,
+    report_figure,
+    thesis_table,
+    thesis_figure,
+    select,
+    fetch_checkpoint,
+    import_flip_view,
+    import_flip_scores,
+
+
 onstart:
     record_lock_owner()
 

@@ -47,8 +47,8 @@ import numpy as np
 import soundfile
 
 from flip_pipeline.device import job_cpus
-from flip_pipeline.encoders.audio_features import audio_duration, load_audio, sonar_fbank
-from flip_pipeline.encoders.audio_frontend import AudioFrontEnd
+from flip_pipeline.models.audio.features import audio_duration, load_audio, sonar_fbank
+from flip_pipeline.models.audio.frontend import AudioFrontEnd
 
 REPO = Path(__file__).resolve().parent.parent
 CARD = "sonar_speech_encoder_eng"
@@ -57,7 +57,7 @@ CARD = "sonar_speech_encoder_eng"
 def write_clips(folder: Path, n: int) -> dict[str, list[str]]:
     """``{"wav16": paths, "mp3-16": paths, "wav22": paths}`` of ``n`` spoken sentences."""
     from embed import english_sentences
-    from helpers_sonar import synthesize
+    from helpers.sonar import synthesize
 
     sets: dict[str, list[str]] = {"wav16": [], "mp3-16": [], "wav22": []}
     for i, text in enumerate(english_sentences(n, seed=2)):
@@ -161,10 +161,10 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     import torch
     from embed import best_rates
-    from helpers_sonar import espeak_available, small_sonar_speech_encoder
+    from helpers.sonar import espeak_available, small_sonar_speech_encoder
     from sonar.inference_pipelines.speech import SpeechToEmbeddingModelPipeline
 
-    from flip_pipeline.encoders.sonar import SonarEncoder
+    from flip_pipeline.models.sonar.embed import SonarEncoder
 
     if not espeak_available():
         sys.exit("espeak-ng is missing: apt-get install espeak-ng")

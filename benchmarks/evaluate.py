@@ -1,7 +1,7 @@
 """Evaluation speed: adaptive-k accuracy over 16k sentences with a 100k-word vocabulary.
 
 Times, on the same synthetic probe and test set:
-  * ranking: :func:`flip_pipeline.keywords.top_words` (chunked scoring + top-``--depth``) with the probe
+  * ranking: :func:`flip_pipeline.probes.ranking.top_words` (chunked scoring + top-``--depth``) with the probe
     on the CPU (where evaluation, entity recall and ``flip keywords`` always ranked before) and,
     with ``--device cuda``, on the GPU (where they rank now), and how many rows rank alike;
   * the metric: the vectorised one (:func:`flip_pipeline.metrics.hit_mask` /
@@ -23,9 +23,9 @@ import scipy.sparse as sp
 import torch
 from synthetic import add_run_options, device_of, device_seconds, machine, save_json, zipf_counts
 
-from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, reference_sets
 from flip_pipeline.probes.lip import make_probe
+from flip_pipeline.probes.ranking import top_words
 
 CPU = torch.device("cpu")
 

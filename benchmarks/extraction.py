@@ -11,13 +11,13 @@ For each batch size (``--batch-sizes``) and set, in the same process on ``--devi
 
 * ``encode``: ``SentenceTransformer.encode(texts, batch_size=B)`` (sorts the call by characters,
   tokenises each batch as it runs it, reads each batch's vectors back before the next);
-* ours: :class:`flip_pipeline.encoders.sentence_transformers.SentenceTransformerEncoder` at the
+* ours: :class:`flip_pipeline.models.sentence_transformers.SentenceTransformerEncoder` at the
   same batch size (every text tokenised once, batches of similar token count, pinned copies,
   vectors read back without waiting; on a CPU its batches are also capped at 1024 padded tokens);
   its largest difference from ``encode``'s vectors (fp32: equal up to float rounding);
 * ours in bf16 and fp16 (``precision``): speed, and the cosine of their vectors to fp32's;
 * tokenising alone: our encoder's tokenisation of the whole set (unpadded, held flat:
-  :meth:`~flip_pipeline.encoders.sentence_transformers.SentenceTransformerEncoder.tokenise`), and,
+  :meth:`~flip_pipeline.models.sentence_transformers.SentenceTransformerEncoder.tokenise`), and,
   in brackets, the model's ``preprocess`` of the whole set (padded to its longest, as tensors: how
   our encoder tokenised its blocks before).
 
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from synthetic import add_run_options, device_of, machine, save_json
 
-from flip_pipeline.encoders.sentence_transformers import SentenceTransformerEncoder
+from flip_pipeline.models.sentence_transformers import SentenceTransformerEncoder
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 MINILM = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,

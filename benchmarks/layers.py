@@ -44,11 +44,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the offline stand-ins live with the tests
 
-from helpers_layers import MINILM, small_sonar_text_encoder  # noqa: E402
-from helpers_sonar import random_sonar_text_encoder, train_standin_tokenizer  # noqa: E402
+from helpers.layers import MINILM, small_sonar_text_encoder  # noqa: E402
+from helpers.sonar import random_sonar_text_encoder, train_standin_tokenizer  # noqa: E402
 
-from flip_pipeline.layers import build_layer_encoder  # noqa: E402
-from flip_pipeline.layers.sonar import SonarLayers  # noqa: E402
+from flip_pipeline.models import build_layer_encoder  # noqa: E402
+from flip_pipeline.models.sonar.layers import SonarLayers  # noqa: E402
 
 TATOEBA = REPO.parent / "shared" / "data" / "tatoeba"
 
@@ -111,8 +111,8 @@ def main() -> None:
 
 def salmonn(clips: int, batch: int, repeats: int, device: str) -> None:
     """Clips/s of SALMONN's speech view (every layer), batched against one clip per pass."""
-    from helpers_salmonn import tiny_salmonn
-    from helpers_sonar import spoken_clips
+    from helpers.salmonn import tiny_salmonn
+    from helpers.sonar import spoken_clips
 
     from flip_pipeline.models.salmonn.layers import SalmonnLayers
     from flip_pipeline.models.salmonn.model import PROMPT, PROMPT_TEMPLATE

@@ -13,7 +13,7 @@ Timed on Gaussian inputs, on one fraction, and extrapolated:
     The bootstrap is left out at these sizes (n < min_ratio × dims, see
     ``flip_pipeline.similarity.null``), so the defaults row has none; its own row times it
     with ``min_ratio=0`` to show what it would cost.
-  * the stage itself (``similarity_analysis``, reading layer shards) on ``--languages``
+  * the stage itself (``similarity_stage``, reading layer shards) on ``--languages``
     languages × ``--layers`` layers with counts at zero and each set at its own dimension,
     against the same comparisons in memory: the reading overhead; and what the shared
     cross-lingual dimensions (thesis Table A.7, ``stages/shared_dimensions.py``) of the same
@@ -39,12 +39,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from flip_pipeline.atomic import write_json  # noqa: E402
-from flip_pipeline.formats.layout import MANIFEST, layer_dir, layers_dir  # noqa: E402
+from flip_pipeline.formats.paths import MANIFEST, layer_dir, layers_dir  # noqa: E402
 from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard  # noqa: E402
+from flip_pipeline.similarity.analysis_settings import SimilaritySettings  # noqa: E402
 from flip_pipeline.similarity.compare import ChanceCache, compare  # noqa: E402
-from flip_pipeline.similarity.settings import SimilaritySettings  # noqa: E402
 from flip_pipeline.stages.shared_dimensions import dimension_table  # noqa: E402
-from flip_pipeline.stages.similarity import similarity_analysis  # noqa: E402
+from flip_pipeline.stages.similarity import similarity_stage  # noqa: E402
 
 LANGUAGES, LAYERS, N, DIM = 30, 25, 251, 1024
 PER_LAYER = {"cross_modal": LANGUAGES, "cross_lingual_text": LANGUAGES * (LANGUAGES - 1) // 2,
@@ -87,7 +87,7 @@ def stage_overhead(languages: int, layers: int, rng: np.random.Generator) -> tup
                 views[language][modality] = layers_dir(tmp, "bench", "fleurs", "test", view)
                 write_json(Path(views[language][modality]) / MANIFEST, {"layers": [f"layer_{j:02d}" for j in range(layers)]})
         start = time.process_time()
-        frame = similarity_analysis("bench", "cross_lingual_speech_text", views, dict.fromkeys(names, "high"),
+        frame = similarity_stage("bench", "cross_lingual_speech_text", views, dict.fromkeys(names, "high"),
                                     {**ZERO, "cross_lingual_dimensions": "per_set"}, Path(tmp) / "out.parquet")
         staged = time.process_time() - start
         start = time.process_time()

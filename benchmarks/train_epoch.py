@@ -2,10 +2,10 @@
 in the published FLiP layout, with the data-path time and the compute time apart.
 
 Data (written once under ``--workdir``): ``{split}_text_embs.npy`` (float32),
-``{split}_speech_embs.npy`` (float16, as in ``tests/helpers_published.py``), their cosine as
+``{split}_speech_embs.npy`` (float16, as in ``tests/helpers/published.py``), their cosine as
 ``{split}_sim_scores.npy`` (every 20th row set to -1, below ``--sim-threshold``) and
 ``{split}_transcript.txt`` (sentences of Zipf-drawn words). The pipeline imports them by its own
-path (:func:`flip_pipeline.stages.import_published.import_flip_data`: corpus tables, shards,
+path (:func:`flip_pipeline.stages.import_published.import_flip_data_stage`: corpus tables, shards,
 scores), fits the vocabulary and bags of words (vocab and bow stages) and filters on the
 imported scores (:func:`flip_pipeline.formats.pair_scores.similarity_mask`).
 
@@ -52,13 +52,13 @@ from synthetic import device_of, machine, parse_run, save_json, synchronize
 from train_step import baseline_update
 
 from flip_pipeline.corpora.flip_data import split_files
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.pair_scores import similarity_mask
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.stages.bow import bow_stage
-from flip_pipeline.stages.import_published import import_flip_data
+from flip_pipeline.stages.import_published import import_flip_data_stage
 from flip_pipeline.stages.vocab import vocab_stage
 from flip_pipeline.training.batches import TrainingData
 from flip_pipeline.training.loop import TrainSettings, make_optimizer, train_step
@@ -103,13 +103,13 @@ def prepare(args) -> tuple[Path, Path]:
     """Published files under ``workdir/published``, imported with vocabulary and bags of words
     under ``workdir/results`` (once); returns both folders."""
     root, results = args.workdir / "published", args.workdir / "results"
-    bow = Path(layout.bow_file(results, "v", CORPUS, "train", "text_en"))
+    bow = Path(paths.bow_file(results, "v", CORPUS, "train", "text_en"))
     if bow.exists():
         return root, results
     write_published(root, {"train": args.train, "dev": 600, "test": 600}, args.dim, 2 * args.vocab)
-    import_flip_data(root, CORPUS, results)
-    table = layout.corpus_table(results, CORPUS, "train")
-    vocab = layout.vocab_dir(results, "v")
+    import_flip_data_stage(root, CORPUS, results)
+    table = paths.corpus_table(results, CORPUS, "train")
+    vocab = paths.vocab_dir(results, "v")
     vocab_stage("v", {"view": "text_en", "max_words": args.vocab}, table, vocab)
     bow.parent.mkdir(parents=True, exist_ok=True)
     bow_stage(vocab, table, "text_en", bow)
@@ -231,10 +231,10 @@ def main() -> None:
     parser.add_argument("--bf16-repeats", type=int, default=1, help="epochs of the bf16 variants")
     args = parse_run(parser)
     root, results = prepare(args)
-    bow = BagOfWords.load(layout.bow_file(results, "v", CORPUS, "train", "text_en"))
-    sim = layout.pair_scores(results, ENCODER, CORPUS, "train", *VIEWS)
+    bow = BagOfWords.load(paths.bow_file(results, "v", CORPUS, "train", "text_en"))
+    sim = paths.pair_scores(results, ENCODER, CORPUS, "train", *VIEWS)
     keep = similarity_mask(sim, bow.ids, args.sim_threshold)
-    views = [ViewEmbeddings(layout.embedding_dir(results, ENCODER, CORPUS, "train", v)) for v in VIEWS]
+    views = [ViewEmbeddings(paths.embedding_dir(results, ENCODER, CORPUS, "train", v)) for v in VIEWS]
     data = TrainingData(views, [ALPHA, 1 - ALPHA], bow, "train.npz", keep)
     vocab = bow.counts.shape[1]
     device = device_of(args)

@@ -37,10 +37,10 @@ import torch
 from ceilings import matmul_tflops
 from synthetic import add_run_options, device_of, device_seconds, machine, save_json, zipf_counts
 
-from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, reference_sets
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.probes.objective import reference_view_nll, use_fused
+from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.training.batches import stack_views
 from flip_pipeline.training.loop import TrainSettings, logits_budget_mb, make_optimizer, train_step
 

@@ -13,8 +13,8 @@ embeddings or texts; read what a run of the workflow wrote::
     flip.read_table("results", "quickstart")                                  # the table's tidy CSV
 
 Everything here calls the functions the stages use (:func:`~flip_pipeline.formats.checkpoint.load_checkpoint`,
-:func:`~flip_pipeline.keywords.top_words`, the readers of :mod:`flip_pipeline.formats`), with paths from
-:mod:`flip_pipeline.formats.layout`; bad input raises :class:`~flip_pipeline.errors.FlipInputError`
+:func:`~flip_pipeline.probes.ranking.top_words`, the readers of :mod:`flip_pipeline.formats`), with paths from
+:mod:`flip_pipeline.formats.paths`; bad input raises :class:`~flip_pipeline.errors.FlipInputError`
 with the one-line message the command line prints.
 """
 
@@ -32,13 +32,14 @@ import pandas as pd
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import input_file, read_json_object
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.formats.vocabulary import Vocabulary
-from flip_pipeline.keywords import query_keywords, top_words
 from flip_pipeline.probes.lip import Probe
+from flip_pipeline.probes.ranking import top_words
+from flip_pipeline.stages.keywords import keywords_stage
 
 __all__ = ["FlipInputError", "LoadedProbe", "load_probe", "read_bow", "read_embeddings", "read_evaluation",
            "read_table"]
@@ -100,7 +101,7 @@ class LoadedProbe:
             texts: sentences, none empty.
             view: their language as a text view (``text_de``); default the view the probe was trained for.
         """
-        found = query_keywords(self.model, list(texts), None, k, use_bias, view, self.device)
+        found = keywords_stage(self.model, list(texts), None, k, use_bias, view, self.device)
         return [words for _, words in found]
 
 
@@ -119,26 +120,26 @@ def read_embeddings(results: PathLike, encoder: str, corpus: str, split: str, vi
     """One embedded view of a results folder, ``embeddings/{encoder}/{corpus}/{split}/{view}``:
     ``(ids (n,) object array of str, embeddings float32 (n, d))``, in corpus order. Its provenance
     (``flip.*`` metadata) is ``ViewEmbeddings(folder).metadata``."""
-    view_embeddings = ViewEmbeddings(layout.embedding_dir(results, encoder, corpus, split, view))
+    view_embeddings = ViewEmbeddings(paths.embedding_dir(results, encoder, corpus, split, view))
     return view_embeddings.ids, view_embeddings.read_rows(0, len(view_embeddings))
 
 
 def read_bow(results: PathLike, vocab: str, corpus: str, split: str, view: str) -> BagOfWords:
     """A bag of words, ``bow/{vocab}/{corpus}/{split}/{view}.npz``: ``.ids`` (n,), ``.counts`` CSR
     ``(n, W)`` (columns: the words of ``vocab/{vocab}/vocab.json``), ``.oov_types`` (n,)."""
-    return BagOfWords.load(layout.bow_file(results, vocab, corpus, split, view))
+    return BagOfWords.load(paths.bow_file(results, vocab, corpus, split, view))
 
 
 def read_evaluation(results: PathLike, experiment: str, run: str, view: str) -> tuple[dict[str, Any], pd.DataFrame]:
     """One run's evaluation on one test view: ``(summary, details)``, the summary JSON
     (``eval/{experiment}/{run}/{view}.json``: every metric's mean, std, se, n as fractions) and one
     row per test sentence (``{view}.details.parquet``: id, k, accuracy, top_k words, …)."""
-    summary = read_json_object(layout.eval_summary(results, experiment, run, view), "evaluation summary")
-    details = pd.read_parquet(input_file(layout.eval_details(results, experiment, run, view), "evaluation details"))
+    summary = read_json_object(paths.eval_summary(results, experiment, run, view), "evaluation summary")
+    details = pd.read_parquet(input_file(paths.eval_details(results, experiment, run, view), "evaluation details"))
     return summary, details
 
 
 def read_table(results: PathLike, name: str) -> pd.DataFrame:
     """A results table by its name in the config (``tables.<name>``, ``quickstart``): its tidy CSV,
     ``tables/{name}.csv``, one row per run and test view (means, standard errors, differences)."""
-    return pd.read_csv(input_file(layout.report_file(results, "table", name, "csv"), f"table {name!r}"))
+    return pd.read_csv(input_file(paths.report_file(results, "table", name, "csv"), f"table {name!r}"))

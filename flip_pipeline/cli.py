@@ -50,15 +50,15 @@ def run_corpus(a):
 
 
 def run_embed(a):
-    from flip_pipeline.stages.embed import embed_view
+    from flip_pipeline.stages.embed import embed_stage
     _entry("encoders", a.name, a.spec)
-    embed_view(a.corpus_table, a.view, a.name, a.spec, a.out_dir, a.shard_rows, a.device)
+    embed_stage(a.corpus_table, a.view, a.name, a.spec, a.out_dir, a.shard_rows, a.device)
 
 
 def run_layers(a):
-    from flip_pipeline.stages.layers import extract_layers
+    from flip_pipeline.stages.layers import layers_stage
     _entry("encoders", a.name, a.spec)
-    extract_layers(a.corpus_table, a.view, a.name, a.spec, "all" if a.layers == ["all"] else a.layers, a.out_dir,
+    layers_stage(a.corpus_table, a.view, a.name, a.spec, "all" if a.layers == ["all"] else a.layers, a.out_dir,
                    a.shard_rows, a.device)
 
 
@@ -127,8 +127,8 @@ def run_report(a):
 
 
 def run_tsne(a):
-    from flip_pipeline.stages.tsne import tsne_map
-    tsne_map(a.encoder, a.layer, a.views, a.resource, a.settings, a.out, a.pairs)
+    from flip_pipeline.stages.tsne import tsne_stage
+    tsne_stage(a.encoder, a.layer, a.views, a.resource, a.settings, a.out, a.pairs)
 
 
 def run_shared_dimensions(a):
@@ -142,35 +142,35 @@ def run_thesis_report(a):
 
 
 def run_pair(a):
-    from flip_pipeline.stages.pair import pair_views
-    pair_views(a.a, a.b, a.out)
+    from flip_pipeline.stages.pair import pair_stage
+    pair_stage(a.a, a.b, a.out)
 
 
 def run_similarity(a):
-    from flip_pipeline.stages.similarity import similarity_analysis
-    similarity_analysis(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out, a.dimensions)
+    from flip_pipeline.stages.similarity import similarity_stage
+    similarity_stage(a.encoder, a.analysis, a.views, a.resource, a.settings, a.out, a.dimensions)
 
 
 def run_import_flip_view(a):
-    from flip_pipeline.stages.import_published import import_flip_view, published_source
+    from flip_pipeline.stages.import_published import import_flip_view_stage, published_source
     _entry("encoders", a.name, a.spec)
     _entry("corpora", "flip_data", a.corpus_spec, "--corpus-spec")
-    import_flip_view(*published_source(a.corpus_spec, a.base), a.corpus_table, a.view, a.out_dir, a.name, a.spec,
+    import_flip_view_stage(*published_source(a.corpus_spec, a.base), a.corpus_table, a.view, a.out_dir, a.name, a.spec,
                      a.shard_rows)
 
 
 def run_import_flip_scores(a):
-    from flip_pipeline.stages.import_published import import_flip_scores, published_source
+    from flip_pipeline.stages.import_published import import_flip_scores_stage, published_source
     _entry("encoders", a.name, a.spec)
     _entry("corpora", "flip_data", a.corpus_spec, "--corpus-spec")
-    import_flip_scores(*published_source(a.corpus_spec, a.base), a.corpus_table, a.out, a.name)
+    import_flip_scores_stage(*published_source(a.corpus_spec, a.base), a.corpus_table, a.out, a.name)
 
 
 def run_import_flip_data(a):
-    from flip_pipeline.stages.import_published import import_flip_data
+    from flip_pipeline.stages.import_published import import_flip_data_stage
     if a.encoder_spec is not None:
         _entry("encoders", a.encoder, a.encoder_spec, "--encoder-spec")
-    import_flip_data(a.root, a.corpus, a.results, a.language, a.encoder, a.encoder_spec, a.shard_rows,
+    import_flip_data_stage(a.root, a.corpus, a.results, a.language, a.encoder, a.encoder_spec, a.shard_rows,
                      not a.no_drop_nonfinite)
 
 
@@ -182,8 +182,8 @@ def run_check_config(a):
 
 
 def run_keywords(a):
-    from flip_pipeline.keywords import query_keywords
-    for row_id, words in query_keywords(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view, a.device):
+    from flip_pipeline.stages.keywords import keywords_stage
+    for row_id, words in keywords_stage(a.model, a.text, a.embeddings, a.top_k, a.bias, a.view, a.device):
         print(f"{row_id}\t{' '.join(words)}")
 
 
@@ -315,7 +315,7 @@ COMMANDS = {
         ("--encoder", dict(required=True, help="encoder name (recorded)")),
         ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
                                                           'layers_dir}}')),
-        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.analysis_settings keys")),
         ("--out", dict(required=True, help="similarity/{encoder}/cross_lingual_dimensions.parquet")),
     ]),
     "thesis-report": (run_thesis_report, "Assemble a thesis table (md, csv, tex) or figure (png, pdf) from "
@@ -347,7 +347,7 @@ COMMANDS = {
         ("--views", dict(required=True, type=spec_json, help='JSON (or @file): {lang: {"text": layers_dir, "speech": '
                                                           'layers_dir}}')),
         ("--resource", dict(required=True, type=spec_json, help="JSON (or @file): {lang: high|medium|low}")),
-        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.settings keys")),
+        ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.analysis_settings keys")),
         ("--dimensions", dict(default=None, help="similarity/{encoder}/cross_lingual_dimensions.parquet (shared "
                                                  "dimensions; computed here when absent)")),
         ("--out", dict(required=True, help="similarity/{encoder}/{analysis}.parquet")),

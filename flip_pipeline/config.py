@@ -25,9 +25,9 @@ from flip_pipeline.config_schema import key_path, load_schema
 from flip_pipeline.config_thesis import check_thesis
 from flip_pipeline.corpora.fleurs_languages import view_language as fleurs_view_language
 from flip_pipeline.corpora.splits import split_fractions
-from flip_pipeline.encoders.languages import view_language_problem
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.pair_scores import similarity_views
+from flip_pipeline.models import view_language_problem
 from flip_pipeline.settings import BIAS_INIT, computing_entry, fingerprint_of
 
 #: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
@@ -290,7 +290,7 @@ def _check_checkpoint_experiment(exp: dict[str, Any], config: dict[str, Any], so
 
 def _check_view_languages(exp: dict[str, Any], encoders: dict[str, Any], key: str) -> None:
     """Every encoder of an experiment takes the language of each of its views (its model's own
-    list, :mod:`flip_pipeline.encoders.languages`); else an error naming the view's key."""
+    list, :mod:`flip_pipeline.models`); else an error naming the view's key."""
     keyed = [(f"train_views[{i}]", view) for i, pair in enumerate(exp["train_views"]) for view in pair]
     keyed += [(f"test_views[{i}]", view) for i, view in enumerate(exp["test_views"])]
     for enc in exp["encoders"]:
@@ -392,7 +392,7 @@ class Run:
 
     @property
     def model_kind(self) -> str:
-        """What marks its model complete (:func:`flip_pipeline.formats.layout.model_files`): ``sweep``
+        """What marks its model complete (:func:`flip_pipeline.formats.paths.model_files`): ``sweep``
         (the selection of a swept run), ``published`` (a fetched checkpoint), ``splice``, else the probe."""
         return "sweep" if self.points else PUBLISHED if self.checkpoint is not None else self.probe
 

@@ -3,8 +3,8 @@ checked when the workflow starts, so that a grid its models cannot run fails in 
 
 Each check raises :class:`~flip_pipeline.errors.FlipInputError` with one line naming the
 config key: a language's corpus, a model that is no layer encoder, a language the model
-cannot take in a modality (its own language list, :mod:`flip_pipeline.encoders.languages`),
-a layer name the model's family does not have (:mod:`flip_pipeline.layers.names`; how many
+cannot take in a modality (its own language list, :mod:`flip_pipeline.models`),
+a layer name the model's family does not have (:mod:`flip_pipeline.models.layer_names`; how many
 encoder layers a model has is checked when its layers are extracted), a figure or map layer
 that is not extracted, and a speech-only layer's map whose text partner is not extracted.
 """
@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flip_pipeline.encoders.languages import view_language_problem
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.layers import LAYER_FAMILIES
-from flip_pipeline.layers.names import SPEECH_ONLY, encoder_layer_index, layer_name_problem
-from flip_pipeline.similarity.settings import SimilaritySettings
+from flip_pipeline.models import LAYER_FAMILIES, view_language_problem
+from flip_pipeline.models.layer_names import SPEECH_ONLY, encoder_layer_index, layer_name_problem
+from flip_pipeline.similarity.analysis_settings import SimilaritySettings
 
 #: Per-model keys naming layers: each must be extracted (``layers``) and of the family's form.
 LAYER_KEYS = ("tsne_layers", "heatmap_layers", "tsne_id_layers")

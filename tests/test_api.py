@@ -2,8 +2,8 @@
 
 A tiny results tree is made with the command line (a sample corpus, the bag-of-words control as the
 encoder, a vocabulary, bags of words, a FLiP trained for two iterations and its evaluation); a hand-set
-LiP (tests/helpers_checkpoints.py) gives exactly predictable top words, also by hub id from an offline
-hub cache (tests/helpers_hub.py)."""
+LiP (tests/helpers/checkpoints.py) gives exactly predictable top words, also by hub id from an offline
+hub cache (tests/helpers/hub.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from helpers_checkpoints import save_identity_lip
-from helpers_hub import HUB_ID, offline_hub_cache
+from helpers.checkpoints import save_identity_lip
+from helpers.hub import HUB_ID, offline_hub_cache
 
 import flip_pipeline as flip
 from flip_pipeline.cli import main

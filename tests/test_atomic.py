@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from helpers_processes import dead_pid
+from helpers.processes import dead_pid
 
 from flip_pipeline.atomic import remove_orphaned_temporaries, write_json, write_text
 

@@ -9,7 +9,7 @@ import yaml
 
 from flip_pipeline.config import expand_runs, load_config, validate_config
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.report.selection import ReportPlan
+from flip_pipeline.plan.runs import ReportPlan
 
 REPO = Path(__file__).resolve().parent.parent
 HUB_ID = "BUT-FIT/FLiP-en-sonar/mcv15/rank-512"

@@ -8,7 +8,7 @@ import pytest
 
 from flip_pipeline.config import expand_runs, load_config, validate_config
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.report.selection import ReportPlan
+from flip_pipeline.plan.runs import ReportPlan
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers.tiny import TINY
 
 from flip_pipeline.cli import main
 from flip_pipeline.config_file import read_config_file
@@ -227,9 +228,6 @@ def test_yaml_merge_keys_and_a_byte_order_mark_are_no_errors(tmp_path):
 
 
 def test_check_config_reads_files_as_the_workflow_does(tmp_path, capsys):
-    sys.path.insert(0, str(REPO / "tests" / "workflow"))
-    from test_stale_results import TINY
-
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY), encoding="utf-8")
     (tmp_path / "more.yaml").write_text("training:\n  lr: 0.1\n  lr: 0.2\n", encoding="utf-8")
     refused(*flip(capsys, "check-config", tmp_path / "tiny.yaml", tmp_path / "more.yaml"),
@@ -246,9 +244,6 @@ def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_workflow_names_a_repeated_key_of_a_configfile_and_a_results_file(tmp_path):
-    sys.path.insert(0, str(REPO / "tests" / "workflow"))
-    from test_stale_results import TINY
-
     text = yaml.safe_dump(TINY)
     (tmp_path / "dup.yaml").write_text(text + "experiments:\n  other: {}\n", encoding="utf-8")
     proc = _snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "dup.yaml"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_checkpoints import save_identity_lip
+from helpers.checkpoints import save_identity_lip
 
 import flip_pipeline
 from flip_pipeline.extras import EXTRAS, MissingExtra, missing_module, require
@@ -117,7 +117,7 @@ def test_a_missing_extra_is_one_line_naming_it(blocked, tmp_path):
      {"family": "composite", "text": {"family": "gaussian", "dim": 4}, "speech": {"family": "fbank_projection", "dim": 4}}),
 ])
 def test_each_encoder_family_names_its_extra(blocked, extra, feature, spec):
-    script = f"from flip_pipeline.encoders import build_encoder\nbuild_encoder('e', {spec!r})"
+    script = f"from flip_pipeline.models import build_encoder\nbuild_encoder('e', {spec!r})"
     done = blocked("-c", script)
     assert f"MissingExtra: {feature} needs the {extra!r} extra" in done.stderr.splitlines()[-1]
 
@@ -139,8 +139,8 @@ def _pyproject_extras() -> list[str]:
 
 
 def test_torch_is_the_only_heavy_import_of_the_core():
-    """What `import flip_pipeline.keywords` loads in this (full) install: no package of an extra."""
-    done = subprocess.run([sys.executable, "-c", "import sys, flip_pipeline.keywords, flip_pipeline.stages.evaluate, "
+    """What `import flip_pipeline.stages.keywords` loads in this (full) install: no package of an extra."""
+    done = subprocess.run([sys.executable, "-c", "import sys, flip_pipeline.stages.keywords, flip_pipeline.stages.evaluate, "
                            "flip_pipeline.stages.bow\nprint(' '.join(sorted(sys.modules)))"],
                           capture_output=True, text=True, check=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
     loaded = done.stdout.split()

@@ -14,7 +14,7 @@ from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.progress import advance, duration, progress, stage_done
 from flip_pipeline.stages.bow import bow_stage
-from flip_pipeline.stages.embed import embed_view
+from flip_pipeline.stages.embed import embed_stage
 from flip_pipeline.stages.train import train_stage
 from flip_pipeline.stages.vocab import vocab_stage
 
@@ -110,7 +110,7 @@ def test_embed_logs_progress_within_a_shard_and_one_summary_line(tmp_path, caplo
     tables = generate_sample_corpus(3000, {"train": 1.0, "dev": 0.0}, ("en",), seed=1)
     write_corpus_table(tables["train"], tmp_path / "train.parquet")
     caplog.set_level(logging.INFO, logger="flip_pipeline")
-    embed_view(tmp_path / "train.parquet", "text_en", "bow", {"family": "bow_projection", "dim": 8}, tmp_path / "e",
+    embed_stage(tmp_path / "train.parquet", "text_en", "bow", {"family": "bow_projection", "dim": 8}, tmp_path / "e",
                shard_rows=5000)
     lines = [r.getMessage() for r in caplog.records if r.name == "flip_pipeline.stages.embed"]
     assert [line.split(", ")[0] for line in lines[:2]] == ["embed bow text_en: 1,024/3,000 rows (34%)",
@@ -119,7 +119,7 @@ def test_embed_logs_progress_within_a_shard_and_one_summary_line(tmp_path, caplo
     assert f"read {tmp_path / 'train.parquet'} (3,000 rows); wrote {tmp_path / 'e'} (1 shards: 3,000 rows embedded" \
         in lines[-1]
     caplog.clear()
-    embed_view(tmp_path / "train.parquet", "text_en", "bow", {"family": "bow_projection", "dim": 8}, tmp_path / "e",
+    embed_stage(tmp_path / "train.parquet", "text_en", "bow", {"family": "bow_projection", "dim": 8}, tmp_path / "e",
                shard_rows=5000)  # a rerun keeps the shard
     assert "0 rows embedded, 3,000 rows kept from before" in caplog.records[-1].getMessage()
 
@@ -132,7 +132,7 @@ def test_train_says_why_it_stopped_the_best_iteration_and_where_it_saved(tmp_pat
     vocab_stage("v", {"corpus": "c", "view": "text_en"}, tmp_path / "train.parquet", tmp_path / "vocab")
     for split in ("train", "dev"):
         bow_stage(tmp_path / "vocab", tmp_path / f"{split}.parquet", "text_en", tmp_path / f"{split}.npz")
-        embed_view(tmp_path / f"{split}.parquet", "text_en", "bow", {"family": "bow_projection", "dim": 32},
+        embed_stage(tmp_path / f"{split}.parquet", "text_en", "bow", {"family": "bow_projection", "dim": 32},
                    tmp_path / split, shard_rows=1000)
     assert BagOfWords.load(tmp_path / "dev.npz").counts.shape[0] == 80
     spec = {"experiment": "e", "run": "flip-r8-a1-bow-text_en", "probe": "flip", "rank": 8, "alpha": 1.0,

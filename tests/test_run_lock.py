@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers_processes import dead_pid
+from helpers.processes import dead_pid
 
 from flip_pipeline.run_lock import (
     ELSEWHERE,

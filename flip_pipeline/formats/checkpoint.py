@@ -11,7 +11,7 @@ A published checkpoint is also named by its hub id, ``owner/name/subfolder``
 branch or tag) after an ``@``: :func:`resolve_checkpoint` fetches the subfolder's files
 with ``huggingface_hub`` into its cache (or finds them there, as ``HF_HUB_OFFLINE=1``
 requires); an existing local path always wins. The folder of a swept
-run (``selected.json``, :mod:`flip_pipeline.formats.selection`) loads as the selected point's.
+run (``selected.json``, :mod:`flip_pipeline.formats.sweep_choice`) loads as the selected point's.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from safetensors.torch import load_file
 from flip_pipeline.atomic import write_json, write_safetensors
 from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.files import input_folder, read_json_object
-from flip_pipeline.formats.selection import selected_model_dir
+from flip_pipeline.formats.sweep_choice import selected_model_dir
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import FLiP, LiP, Probe
 
-LAYOUTS = {"FLiP": ("E1", "E2", "b"), "LiP": ("E", "b")}  # the published key names
+TENSOR_NAMES = {"FLiP": ("E1", "E2", "b"), "LiP": ("E", "b")}  # the published key names
 FILES = ("model.safetensors", "vocab.json", "config.json")  # what a checkpoint folder holds
 COMPILE_PREFIX = "_orig_mod."  # what torch.compile puts before parameter names
 MATRICES = {"E1": "words x rank", "E2": "rank x dim", "E": "words x dim"}  # the 2-d tensors and their axes
@@ -119,7 +119,7 @@ def load_checkpoint(model_dir: str | os.PathLike[str], device: str | torch.devic
     ``model.safetensors`` must hold exactly ``E1`` ``(W, r)``, ``E2`` ``(r, d)``, ``b`` ``(W, 1)``
     (FLiP) or ``E`` ``(W, d)``, ``b`` (LiP), all finite; anything else is a :class:`FlipInputError` naming
     the file and the tensors at fault. A swept run's folder loads the checkpoint of its selected
-    point (:func:`~flip_pipeline.formats.selection.selected_model_dir`).
+    point (:func:`~flip_pipeline.formats.sweep_choice.selected_model_dir`).
     """
     model_dir = selected_model_dir(input_folder(model_dir, "checkpoint folder", must_exist=False))
     weights = model_dir / "model.safetensors"
@@ -173,7 +173,7 @@ def _layout_tensors(weights: Path, tensors: dict[str, torch.Tensor]) -> dict[str
     """The tensors of the layout found, FLiP's ``E1``, ``E2``, ``b`` or LiP's ``E``, ``b``; no other may be there."""
     if "b" not in tensors:
         raise FlipInputError(f"{weights}: no bias tensor 'b'; keys are {sorted(tensors)}")
-    for kind, keys in LAYOUTS.items():
+    for kind, keys in TENSOR_NAMES.items():
         if tensors.keys() >= set(keys):
             unexpected = sorted(tensors.keys() - set(keys))
             if unexpected:

@@ -16,7 +16,7 @@ import numpy as np
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import input_folder, read_json_object
-from flip_pipeline.formats.layout import MANIFEST
+from flip_pipeline.formats.paths import MANIFEST
 from flip_pipeline.formats.shards import ViewEmbeddings
 
 

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from flip_pipeline.atomic import atomic_path, remove_orphaned_temporaries, write_json
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import input_folder, output_folder, read_json, read_parquet_schema
-from flip_pipeline.formats.layout import MANIFEST, corpus_and_split
+from flip_pipeline.formats.paths import MANIFEST, corpus_and_split
 from flip_pipeline.settings import PRESENTATION_KEYS, fingerprint_of
 
 FORMAT = "flip-embeddings/1"

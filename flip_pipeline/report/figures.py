@@ -2,7 +2,7 @@
 
 Every layout is ``layout(spec, inputs, name, out_prefix)``: it reads its inputs, draws and
 writes ``{out_prefix}.png`` and ``.pdf`` atomically. Values are drawn in percent. Encoders are
-named by their label (``encoders.<name>.label``, :func:`~flip_pipeline.encoders.encoder_label`),
+named by their label (``encoders.<name>.label``, :func:`~flip_pipeline.models.encoder_label`),
 and a figure with error bars says in its legend what they are (:data:`SE_BARS`).
 """
 

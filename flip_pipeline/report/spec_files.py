@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from flip_pipeline.atomic import write_text
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.settings import fingerprint_of
 
 
-def spec_file(results: layout.Root, kind: str, name: str, spec: dict[str, Any]) -> str:
+def spec_file(results: paths.Root, kind: str, name: str, spec: dict[str, Any]) -> str:
     """The path of ``spec`` as a file (written unless it is there already), for ``--spec @<path>``."""
-    path = layout.spec_file(results, kind, name, fingerprint_of(spec))
+    path = paths.spec_file(results, kind, name, fingerprint_of(spec))
     if not Path(path).is_file():
         write_text(path, json.dumps(spec, sort_keys=True, indent=1) + "\n")  # atomic: parallel jobs may race
     return path

@@ -1,7 +1,7 @@
 """What a table says about its swept runs: the settings chosen on dev and every point's dev score.
 
 A swept run's result row carries its ``selection`` (``selected.json``,
-:mod:`flip_pipeline.formats.selection`). Before a layout places the rows,
+:mod:`flip_pipeline.formats.sweep_choice`). Before a layout places the rows,
 :func:`with_chosen_rank` puts the chosen rank in place of ``sweep`` (so the row reads
 ``FLiP r=256``); after, :func:`add_sweeps` extends the table:
 
@@ -22,7 +22,7 @@ import pandas as pd
 
 from flip_pipeline.config import spell_setting
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.selection import read_selection, selected_point
+from flip_pipeline.formats.sweep_choice import read_selection, selected_point
 from flip_pipeline.report.results import probe_label
 from flip_pipeline.report.table_model import Table
 

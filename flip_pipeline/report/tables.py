@@ -1,6 +1,6 @@
 """A report table's four renderings: Markdown, tidy CSV, LaTeX (booktabs) and HTML (the report's).
 
-Layouts (:mod:`flip_pipeline.report.layouts`) build a :class:`~flip_pipeline.report.table_model.Table`;
+Layouts (:mod:`flip_pipeline.report.table_shapes`) build a :class:`~flip_pipeline.report.table_model.Table`;
 :func:`write_table` writes ``{out_prefix}.md``, ``.csv``, ``.tex`` and ``.html`` atomically.
 """
 

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from flip_pipeline.corpora.fleurs_languages import THESIS_LANGUAGES
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import read_dimensions, read_scores
-from flip_pipeline.layers.names import EMBEDDINGS, encoder_layer_index
+from flip_pipeline.models.layer_names import EMBEDDINGS, encoder_layer_index
 from flip_pipeline.report.table_model import Cell, Table, labels
 from flip_pipeline.report.thesis_results import settings_note
 

@@ -12,7 +12,7 @@ import json
 import pandas as pd
 
 from flip_pipeline.formats.similarity_scores import read_settings
-from flip_pipeline.similarity.settings import METHOD_NAMES
+from flip_pipeline.similarity.analysis_settings import METHOD_NAMES
 
 AVERAGED = ("score", "chance", "null_mean", "null_p95", "ci_low", "ci_high", "n")
 RESOURCE_LEVELS = ("high", "medium", "low")
@@ -22,7 +22,7 @@ EXTRA_LAYERS = ("adaptor", "pooled")  # stages after the encoder layers (seed 00
 def per_layer(frame: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Means of :data:`AVERAGED` per ``(encoder, analysis, method, *by, layer)`` of the scores
     ``frame`` (:func:`~flip_pipeline.formats.similarity_scores.read_scores`), in layer order,
-    methods in the thesis's order (:data:`~flip_pipeline.similarity.settings.METHOD_NAMES`:
+    methods in the thesis's order (:data:`~flip_pipeline.similarity.analysis_settings.METHOD_NAMES`:
     SVCCA, PWCCA, then CKA), with ``cells`` the number of comparisons averaged; same-language
     cells of a cross-lingual analysis are left out."""
     kept = frame[(frame.analysis == "cross_modal") | (frame.language_a != frame.language_b)]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.similarity.analysis_settings import METHOD_NAMES, SimilaritySettings
 from flip_pipeline.similarity.cca import Whitened, pwcca, svcca, whiten
 from flip_pipeline.similarity.cka import centred_gram, debiased_cka, linear_cka
 from flip_pipeline.similarity.null import (
@@ -34,7 +35,6 @@ from flip_pipeline.similarity.null import (
     poisson_weights,
 )
 from flip_pipeline.similarity.reduce import svd_reduce
-from flip_pipeline.similarity.settings import METHOD_NAMES, SimilaritySettings
 
 log = logging.getLogger("flip.similarity")
 

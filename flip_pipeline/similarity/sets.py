@@ -34,7 +34,7 @@ import numpy as np
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.layer_views import LayerView, open_layer_view
 from flip_pipeline.formats.similarity_scores import ANALYSES
-from flip_pipeline.layers.names import ADAPTOR, EMBEDDINGS, SPEECH_ENCODER, encoder_layer_index
+from flip_pipeline.models.layer_names import ADAPTOR, EMBEDDINGS, SPEECH_ENCODER, encoder_layer_index
 
 
 def layer_partner(layer: str, layers_b: list[str], pairs: dict[str, str]) -> str | None:

@@ -21,29 +21,25 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from flip_pipeline.device import pick_device, resolve_device
-from flip_pipeline.encoders import build_encoder
-from flip_pipeline.encoders.base import Encoder, encode_with_skips
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view
+from flip_pipeline.formats.shard_writer import ShardWriter, open_planned
 from flip_pipeline.formats.shards import (
     MANIFEST,
     KeptShard,
-    check_shard,
     close_view,
     encoder_fingerprint,
-    last_manifest,
-    open_view,
     shard_metadata,
     shard_name,
     shard_plan,
     skipped_file_signatures,
-    write_shard,
 )
+from flip_pipeline.models import build_encoder
+from flip_pipeline.models.encoder import Encoder, encode_with_skips
 from flip_pipeline.progress import count, progress, stage_done
 from flip_pipeline.settings import SHARD_ROWS
 
@@ -69,7 +65,7 @@ def _redo_reason(shard: KeptShard | str, dim: int) -> str | None:
     return f"embeddings of dimension {shard.dim}, the encoder's is {dim}" if shard.dim != dim else None
 
 
-def embed_view(
+def embed_stage(
     corpus_path: str | Path,
     view: str,
     encoder_name: str,
@@ -98,12 +94,9 @@ def embed_view(
     started = time.perf_counter()
     resolve_device(device)  # a device that is not there: refused before anything is touched
     ids, inputs = read_view(corpus_path, view)  # bad input: refused before the output folder is touched
-    last = last_manifest(out_dir)  # before open_view removes it
-    out_dir = open_view(out_dir)
     fingerprint = encoder_fingerprint(encoder_name, encoder_spec)
     plan = shard_plan(len(ids), shard_rows)
-    found = {index: check_shard(out_dir / shard_name(index), ids[lo:hi], inputs[lo:hi], fingerprint,
-                                last.signatures.get(shard_name(index))) for index, lo, hi in plan}
+    out_dir, last, found = open_planned(out_dir, plan, ids, inputs, fingerprint)
     dim = _view_dim(found, last.dim, encoder)
     if dim is None:
         encoder = build_encoder(encoder_name, encoder_spec, str(pick_device(device)))
@@ -115,8 +108,7 @@ def embed_view(
     todo = sum(hi - lo for index, lo, hi in plan if _redo_reason(found[index], dim) is not None)
     done = 0
     embed_started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1) as writer, progress(todo, "rows", f"embed {encoder_name} {view}", log) as bar:
-        pending: Future | None = None
+    with ShardWriter() as writer, progress(todo, "rows", f"embed {encoder_name} {view}", log) as bar:
         for index, lo, hi in plan:
             path = out_dir / shard_name(index)
             reason = _redo_reason(found[index], dim)
@@ -141,14 +133,11 @@ def embed_view(
             rows_written[index] = len(kept_ids)
             skipped.update(shard_skipped)
             files = skipped_file_signatures(shard_skipped, ids[lo:hi], inputs[lo:hi])
-            if pending is not None:
-                pending.result()
-            pending = writer.submit(write_shard, path, kept_ids, embeddings, metadata, shard_skipped, files)
+            writer.submit([(path, embeddings, metadata)], kept_ids, shard_skipped, files)
             done += hi - lo
             bar.reach(done)  # the encoder moves the bar batch by batch; a shard ends here whatever it counted
             log.debug("%s: %d rows embedded", path.name, hi - lo)
-        if pending is not None:
-            pending.result()
+        writer.wait()
 
     info = close_view(out_dir, plan, rows_written, encoder_name, view, dim, fingerprint, ids, skipped)
     if skipped:  # rows the encoder left out (bad audio)

@@ -27,8 +27,8 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.entities import read_entities
 from flip_pipeline.formats.shards import ViewEmbeddings, model_encoder
-from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import entity_recall, entity_reference, sentence_means, summarize
+from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import ENTITY_AVERAGE
 

@@ -21,11 +21,11 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.formats.evaluation import write_evaluation
-from flip_pipeline.formats.selection import selected_model_dir
 from flip_pipeline.formats.shards import ViewEmbeddings, model_encoder
-from flip_pipeline.keywords import top_words
+from flip_pipeline.formats.sweep_choice import selected_model_dir
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, precision_recall_f1, reference_sets, summarize
 from flip_pipeline.probes.lip import Probe
+from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.probes.splice import SpliceModel, SpliceSettings
 from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import TOP_N

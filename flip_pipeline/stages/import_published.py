@@ -3,13 +3,13 @@
 For encoders of family ``published`` these stand in for ``embed`` and ``pair``
 (:mod:`flip_pipeline.corpora.flip_data` reads the published files):
 
-* :func:`import_flip_view` (``flip import-flip-view``): one view of one split, for the
+* :func:`import_flip_view_stage` (``flip import-flip-view``): one view of one split, for the
   rows of a corpus table written by the corpus stage, as embedding shards
   ``embeddings/{encoder}/{corpus}/{split}/{view}/`` (the shard contract of
   :mod:`flip_pipeline.formats.shards`; nothing re-embedded);
-* :func:`import_flip_scores` (``flip import-flip-scores``): one split's published
+* :func:`import_flip_scores_stage` (``flip import-flip-scores``): one split's published
   text–speech scores as ``sim_text_{lang}__speech_{lang}.parquet`` (the pair format);
-* :func:`import_flip_data` (``flip import-flip-data``, outside Snakemake): the corpus
+* :func:`import_flip_data_stage` (``flip import-flip-data``, outside Snakemake): the corpus
   tables plus every shard and score in one call.
 """
 
@@ -36,7 +36,7 @@ from flip_pipeline.corpora.flip_data import (
 )
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_parquet
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.pair_scores import write_pair_scores
 from flip_pipeline.formats.shards import (
@@ -102,7 +102,7 @@ def _rows_within(rows: np.ndarray, n: int, path: Path, corpus_table: Path) -> No
                              "the corpus table is older than the file: rebuild the corpus")
 
 
-def import_flip_view(
+def import_flip_view_stage(
     root: Path, language: str, corpus_table: str | Path, view: str, out_dir: str | Path,
     encoder: str = DEFAULT_ENCODER, encoder_spec: dict[str, Any] | None = None, shard_rows: int = SHARD_ROWS,
 ) -> int:
@@ -131,7 +131,7 @@ def import_flip_view(
     return len(ids)
 
 
-def import_flip_scores(
+def import_flip_scores_stage(
     root: Path, language: str, corpus_table: str | Path, out: str | Path, encoder: str = DEFAULT_ENCODER,
 ) -> int:
     """Write the published text–speech similarity of the rows of ``corpus_table`` to ``out``
@@ -153,7 +153,7 @@ def import_flip_scores(
     return len(ids)
 
 
-def import_flip_data(
+def import_flip_data_stage(
     root: str | Path,
     corpus: str,
     results: str | Path,
@@ -187,12 +187,12 @@ def import_flip_data(
             raise FlipInputError(f"{root}: split {split!r} has no usable rows")
     text, speech = f"text_{language}", f"speech_{language}"
     for split, data in splits.items():
-        table = layout.corpus_table(results, corpus, split)
+        table = paths.corpus_table(results, corpus, split)
         write_corpus_table(split_table(corpus, split, language, data), table)
         for view in (text, speech):
-            import_flip_view(root, language, table, view, layout.embedding_dir(results, encoder, corpus, split, view),
+            import_flip_view_stage(root, language, table, view, paths.embedding_dir(results, encoder, corpus, split, view),
                              encoder, encoder_spec, shard_rows)
-        import_flip_scores(root, language, table, layout.pair_scores(results, encoder, corpus, split, text, speech),
+        import_flip_scores_stage(root, language, table, paths.pair_scores(results, encoder, corpus, split, text, speech),
                            encoder)
     spec = {"source": "flip_data", "root": str(root), "language": language, "drop_nonfinite": drop_nonfinite}
     info = {
@@ -200,6 +200,6 @@ def import_flip_data(
         "root": str(root), "splits": {s: d.counts for s, d in splits.items()},
         "encoder": encoder, "encoder_spec": encoder_spec, "dim": splits["train"].dim,
     }
-    write_json(layout.corpus_info(results, corpus), info)
+    write_json(paths.corpus_info(results, corpus), info)
     log.info("rows imported per split: %s", info["rows"])
     return info

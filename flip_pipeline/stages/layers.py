@@ -1,6 +1,6 @@
 """The layers stage: one view of one corpus split → per-layer representation shards.
 
-Layout (:func:`~flip_pipeline.formats.layout.layers_dir`)::
+Layout (:func:`~flip_pipeline.formats.paths.layers_dir`)::
 
     layers/{encoder}/{corpus}/{split}/{view}/
         embeddings/  part-*.parquet + _SUCCESS   one embedded view per layer (formats.shards)
@@ -26,7 +26,6 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +36,19 @@ from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder, read_parquet_schema
 from flip_pipeline.formats.corpus_table import read_view, view_modality
-from flip_pipeline.formats.layout import MANIFEST
+from flip_pipeline.formats.paths import MANIFEST
+from flip_pipeline.formats.shard_writer import ShardWriter, open_planned, write_shards
 from flip_pipeline.formats.shards import (
     KeptShard,
-    check_shard,
     close_view,
     encoder_fingerprint,
-    last_manifest,
-    open_view,
     shard_metadata,
     shard_name,
     shard_plan,
     skipped_file_signatures,
-    write_shard,
 )
-from flip_pipeline.layers import build_layer_encoder
-from flip_pipeline.layers.base import POOLING, LayerEncoder, encode_layers_with_skips, select_layers
+from flip_pipeline.models import build_layer_encoder
+from flip_pipeline.models.layer_encoder import POOLING, LayerEncoder, encode_layers_with_skips, select_layers
 from flip_pipeline.progress import count, progress, stage_done
 from flip_pipeline.settings import SHARD_ROWS, fingerprint_of
 
@@ -87,7 +83,7 @@ def _recorded(folder: Path, key: str) -> str:
     return meta.get(f"flip.{key}".encode(), b"").decode()
 
 
-def extract_layers(
+def layers_stage(
     corpus_path: str | Path,
     view: str,
     encoder_name: str,
@@ -134,10 +130,7 @@ def extract_layers(
     found: dict[str, dict[int, KeptShard | str]] = {}
     dims: dict[str, int] = {}
     for name in names:
-        last = last_manifest(out_dir / name)  # before open_view removes it
-        folder = open_view(out_dir / name)
-        found[name] = {index: check_shard(folder / shard_name(index), ids[lo:hi], audio[lo:hi], fingerprints[name],
-                                          last.signatures.get(shard_name(index))) for index, lo, hi in plan}
+        folder, last, found[name] = open_planned(out_dir / name, plan, ids, audio, fingerprints[name])
         claimed = _kept_dims(found[name], last.dim)
         if len(claimed) > 1:  # kept shards disagree: only the model can tell, so every shard is redone
             log.warning("%s: shards of widths %s; computing every shard again", folder, sorted(claimed))
@@ -145,10 +138,9 @@ def extract_layers(
         elif claimed:
             dims[name] = claimed.pop()
 
-    writer = _ShardWriter(out_dir, encoder, encoder_name, view, fingerprints, corpus_path)
     rows_todo = sum(hi - lo for index, lo, hi in plan if any(isinstance(found[n][index], str) for n in names))
     done = 0
-    with ThreadPoolExecutor(max_workers=1) as pool, \
+    with _LayerShards(out_dir, encoder, encoder_name, view, fingerprints, corpus_path) as writer, \
             progress(rows_todo, "rows", f"layers {encoder_name} {view}", log) as bar:
         for index, lo, hi in plan:
             todo = [name for name in names if isinstance(found[name][index], str)]
@@ -167,7 +159,7 @@ def extract_layers(
                     dims.setdefault(name, width)
                 found[name][index] = KeptShard(dims.get(name, 0), len(kept), skipped)
             files = skipped_file_signatures(skipped, ids[lo:hi], audio[lo:hi])
-            writer.add(pool, index, todo, kept, arrays, skipped, files, dims)
+            writer.add(index, todo, kept, arrays, skipped, files, dims)
             done += hi - lo
             bar.reach(done)  # the layer encoder moves the bar batch by batch; a shard ends here
             log.debug("%s: %d rows, %d layers computed", shard_name(index), hi - lo, len(todo))
@@ -217,17 +209,17 @@ def _check_block(block: np.ndarray, rows: int, width: int | None, encoder: str, 
     return block.shape[1] if rows else None
 
 
-class _ShardWriter:
-    """Writes the layer shards of one view on a background thread, one shard at a time
-    behind the encoder; shards without a kept row wait until their layer's width is known."""
+class _LayerShards(ShardWriter):
+    """Writes the layer shards of one view on a background thread (:class:`ShardWriter`), one
+    shard at a time behind the encoder; shards without a kept row wait until their layer's width is known."""
 
     def __init__(self, out_dir: Path, encoder: LayerEncoder, encoder_name: str, view: str,
                  fingerprints: dict[str, str], corpus_table: str | Path):
+        super().__init__()
         self.out_dir, self.encoder, self.encoder_name, self.view = out_dir, encoder, encoder_name, view
         self.corpus_table = corpus_table
         self.fingerprints = fingerprints
         self.metadata: dict[str, dict[str, Any]] = {}
-        self.pending: Future | None = None
         self.empty: list[tuple[int, list[str], dict[str, str], dict[str, str]]] = []
 
     def _metadata(self, name: str, dim: int) -> dict[str, Any]:
@@ -238,7 +230,7 @@ class _ShardWriter:
                                                  self.corpus_table)
         return self.metadata[name]
 
-    def add(self, pool: ThreadPoolExecutor, index: int, names: list[str], kept: list[str],
+    def add(self, index: int, names: list[str], kept: list[str],
             arrays: dict[str, np.ndarray], skipped: dict[str, str], files: dict[str, str], dims: dict[str, int]) -> None:
         """Queue shard ``index`` of every layer in ``names`` (rows ``kept``, ``arrays[name]`` ``(len(kept), d)``)."""
         if not kept:
@@ -246,21 +238,12 @@ class _ShardWriter:
             return
         jobs = [(self.out_dir / name / shard_name(index), arrays[name], self._metadata(name, dims[name]))
                 for name in names]
-        if self.pending is not None:
-            self.pending.result()
-        self.pending = pool.submit(_write_all, jobs, kept, skipped, files)
+        self.submit(jobs, kept, skipped, files)
 
     def finish(self, dims: dict[str, int]) -> None:
         """Wait for the last shard; write the shards without kept rows."""
-        if self.pending is not None:
-            self.pending.result()
+        self.wait()
         for index, names, skipped, files in self.empty:
             jobs = [(self.out_dir / name / shard_name(index), np.zeros((0, dims[name]), np.float32),
                      self._metadata(name, dims[name])) for name in names]
-            _write_all(jobs, [], skipped, files)
-
-
-def _write_all(jobs: list[tuple[Path, np.ndarray, dict[str, Any]]], ids: list[str], skipped: dict[str, str],
-               files: dict[str, str]) -> None:
-    for path, block, metadata in jobs:
-        write_shard(path, ids, block, metadata, skipped, files)
+            write_shards(jobs, [], skipped, files)

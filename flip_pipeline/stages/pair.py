@@ -35,7 +35,7 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
-def pair_views(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict:
+def pair_stage(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict:
     """Cosine per id between the embedded views in ``dir_a`` and ``dir_b``.
 
     Both views must hold the same ids in the same order (two views of one corpus split)

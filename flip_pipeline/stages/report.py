@@ -1,9 +1,9 @@
 """The report stage: evaluation summaries → tables (Markdown, CSV, LaTeX) and figures (PNG, PDF).
 
 ``spec["layout"]`` picks the layout (default ``accuracy``): tables
-:data:`~flip_pipeline.report.layouts.TABLE_LAYOUTS`, figures
+:data:`~flip_pipeline.report.table_shapes.TABLE_LAYOUTS`, figures
 :data:`~flip_pipeline.report.figures.FIGURE_LAYOUTS`. The spec comes from
-:func:`flip_pipeline.report.selection.report_spec` (the rules pass it as JSON).
+:func:`flip_pipeline.plan.runs.report_spec` (the rules pass it as JSON).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import time
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.extras import require
-from flip_pipeline.formats.layout import REPORT_SUFFIXES
+from flip_pipeline.formats.paths import REPORT_SUFFIXES
 from flip_pipeline.progress import count, stage_done
-from flip_pipeline.report.layouts import TABLE_LAYOUTS
 from flip_pipeline.report.provenance import check_provenance
 from flip_pipeline.report.results import collect_results, entries_for_inputs
 from flip_pipeline.report.sweeps import add_sweeps, read_sweeps, with_chosen_rank
+from flip_pipeline.report.table_shapes import TABLE_LAYOUTS
 from flip_pipeline.report.tables import write_table
 from flip_pipeline.settings import require_keys
 

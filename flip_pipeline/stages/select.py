@@ -5,7 +5,7 @@ sweep point is a trained checkpoint whose ``config.json`` records the training's
 criterion (``result.best_dev_recall``: the best dev recall the loop kept its model at). The
 point with the highest is selected; ties go to the first point in grid order (settings sorted
 by name, values in the order the config lists them). Nothing of the test split is read.
-The choice is written as ``selected.json`` (:mod:`flip_pipeline.formats.selection`).
+The choice is written as ``selected.json`` (:mod:`flip_pipeline.formats.sweep_choice`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json_object
-from flip_pipeline.formats.layout import MODEL_FILES
-from flip_pipeline.formats.selection import write_selection
+from flip_pipeline.formats.paths import MODEL_FILES
+from flip_pipeline.formats.sweep_choice import write_selection
 from flip_pipeline.progress import count, stage_done
 from flip_pipeline.settings import require_keys
 

@@ -30,9 +30,9 @@ import pandas as pd
 
 from flip_pipeline.formats.layer_views import LayerView
 from flip_pipeline.formats.similarity_scores import ANALYSES, DIMENSION_COLUMNS, DIMENSION_SETTINGS, write_scores
+from flip_pipeline.similarity.analysis_settings import SimilaritySettings
 from flip_pipeline.similarity.reduce import own_dimension, variance_kept
 from flip_pipeline.similarity.sets import LayerCache, analysis_sets, open_views
-from flip_pipeline.similarity.settings import SimilaritySettings
 
 log = logging.getLogger("flip.similarity")
 

@@ -1,7 +1,7 @@
 """The similarity stage: the thesis's layer-wise cross-modal and cross-lingual analyses (§3.1–3.2).
 
 Input: per language, the layer representations of its text and/or speech view, each a
-folder ``layers/{encoder}/{corpus}/{split}/{view}`` (:func:`~flip_pipeline.formats.layout.layers_dir`)
+folder ``layers/{encoder}/{corpus}/{split}/{view}`` (:func:`~flip_pipeline.formats.paths.layers_dir`)
 with one embedded view per layer and a ``_SUCCESS`` whose ``"layers"`` lists them in order.
 Which sets each analysis compares, on which sentence ids and which layer with which, is
 :mod:`flip_pipeline.similarity.sets` (side ``a`` first in every record): ``cross_modal`` (each
@@ -34,9 +34,9 @@ import pandas as pd
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import COLUMNS, DIMENSION_SETTINGS, read_dimensions, write_scores
 from flip_pipeline.progress import count, progress, stage_done
+from flip_pipeline.similarity.analysis_settings import SimilaritySettings
 from flip_pipeline.similarity.compare import ChanceCache, compare
 from flip_pipeline.similarity.sets import LayerCache, analysis_sets, open_views
-from flip_pipeline.similarity.settings import SimilaritySettings
 from flip_pipeline.stages.shared_dimensions import dimension_settings, dimension_table
 
 log = logging.getLogger("flip.similarity")
@@ -62,7 +62,7 @@ def _shared_dimensions(encoder: str, analysis: str, views: dict[str, dict[str, s
     return {(m, layer): int(dim) for m, layer, dim in zip(frame.modality, frame.layer, frame.dim)}, used
 
 
-def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, str]],
+def similarity_stage(encoder: str, analysis: str, views: dict[str, dict[str, str]],
                         resource_levels: dict[str, str], settings: dict[str, Any] | None,
                         out_path: str | os.PathLike[str],
                         dimensions: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -75,7 +75,7 @@ def similarity_analysis(encoder: str, analysis: str, views: dict[str, dict[str, 
             of a cross-lingual analysis are those of every modality given).
         resource_levels: language → resource level (``high``/``medium``/``low``); every
             language needs one.
-        settings: see :mod:`flip_pipeline.similarity.settings` (errors name ``settings.<key>``).
+        settings: see :mod:`flip_pipeline.similarity.analysis_settings` (errors name ``settings.<key>``).
         out_path: the Parquet file (``similarity_file(R, encoder, analysis)``).
         dimensions: the encoder's shared-dimensions file (``dimensions_file(R, encoder)``); without
             it, shared dimensions are computed here.

@@ -3,7 +3,7 @@
 ``spec["layout"]`` picks a table layout (:mod:`flip_pipeline.report.thesis_tables`,
 :mod:`flip_pipeline.report.thesis_appendix_tables`) or a figure layout
 (:mod:`flip_pipeline.report.thesis_figures`, :mod:`flip_pipeline.report.thesis_maps`); the spec comes from
-:meth:`flip_pipeline.report.thesis_plan.ThesisPlan.report_spec` (the rules pass it as JSON).
+:meth:`flip_pipeline.plan.thesis.ThesisPlan.report_spec` (the rules pass it as JSON).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.extras import require
-from flip_pipeline.formats.layout import REPORT_SUFFIXES
+from flip_pipeline.formats.paths import REPORT_SUFFIXES
 from flip_pipeline.progress import count, stage_done
 
 log = logging.getLogger(__name__)

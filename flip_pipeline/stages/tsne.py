@@ -35,7 +35,7 @@ from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.extras import require
 from flip_pipeline.formats.layer_views import open_layer_view
 from flip_pipeline.formats.tsne_map import write_map
-from flip_pipeline.layers.names import SPEECH_ONLY
+from flip_pipeline.models.layer_names import SPEECH_ONLY
 from flip_pipeline.progress import Progress, count, progress, stage_done
 from flip_pipeline.similarity.sets import layer_partner
 
@@ -65,7 +65,7 @@ def layer_rows(language: str, modality: str, layers_dir: str, layer: str, pairs:
     return read, view.ids, view.read(read)
 
 
-def tsne_map(encoder: str, layer: str, views: dict[str, dict[str, str]], resource: dict[str, str],
+def tsne_stage(encoder: str, layer: str, views: dict[str, dict[str, str]], resource: dict[str, str],
              settings: dict[str, Any], out_path: str, pairs: dict[str, str] | None = None) -> pd.DataFrame:
     """Map ``layer`` of every view in ``views`` together and write ``out_path``.
 

@@ -24,10 +24,10 @@ import torch
 from flip_pipeline.atomic import strict_json
 from flip_pipeline.device import available_memory
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.keywords import top_words
 from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
 from flip_pipeline.probes.lip import Probe, make_probe
 from flip_pipeline.probes.objective import weighted_count_nll
+from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.progress import progress
 from flip_pipeline.settings import BIAS_INIT, BIAS_INITS, settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData

@@ -22,9 +22,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers_fleurs import write_split, write_tar
-from helpers_processes import dead_pid
-from helpers_sonar import espeak_available, synthesize
+from helpers.fleurs import write_split, write_tar
+from helpers.processes import dead_pid
+from helpers.sonar import espeak_available, synthesize
 
 from flip_pipeline.cli import main
 from flip_pipeline.corpora import load_corpus_splits

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers_hub import COMMIT, HUB_ID, offline_hub_cache
+from helpers.hub import COMMIT, HUB_ID, offline_hub_cache
 from safetensors.torch import save_file
 
 from flip_pipeline.cli import main
@@ -77,7 +77,7 @@ def _our_checkpoint(folder):
     vocab = Vocabulary(WORDS, Tokenizer("latin"))
     probe = make_probe("lip", len(WORDS), 16)
     spec = {"family": "bow_projection", "dim": 16}
-    from flip_pipeline.encoders.controls import BowProjection
+    from flip_pipeline.models.controls.ceiling_floor import BowProjection
 
     control = BowProjection("bow", 16)
     with torch.no_grad():
@@ -204,7 +204,7 @@ def _save_flip(folder, first="apple", second="berlin"):
 
 @pytest.fixture
 def hub_cache(tmp_path, monkeypatch):
-    """An offline hub cache (HF_HUB_CACHE) holding BUT-FIT/FLiP-en-sonar's mcv15/rank-512 (tests/helpers_hub.py)."""
+    """An offline hub cache (HF_HUB_CACHE) holding BUT-FIT/FLiP-en-sonar's mcv15/rank-512 (tests/helpers/hub.py)."""
     return offline_hub_cache(tmp_path, monkeypatch, _save_flip)
 
 

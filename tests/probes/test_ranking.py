@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from flip_pipeline.cli import build_parser
-from flip_pipeline.keywords import top_words
 from flip_pipeline.probes.lip import make_probe
+from flip_pipeline.probes.ranking import top_words
 
 
 @pytest.mark.parametrize("use_bias", [False, True])

@@ -10,9 +10,9 @@ import scipy.optimize
 import torch
 from threadpoolctl import threadpool_limits
 
-from flip_pipeline.encoders.controls import BowProjection
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.metrics import adaptive_accuracy, hit_mask, span_reference
+from flip_pipeline.models.controls.ceiling_floor import BowProjection
 from flip_pipeline.probes.splice import (
     SpliceModel,
     SpliceSettings,

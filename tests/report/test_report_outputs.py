@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_layouts import entry, report
+from test_table_shapes import entry, report
 
 from flip_pipeline.config import expand_runs, load_config
-from flip_pipeline.encoders import encoder_label
 from flip_pipeline.formats.shards import encoder_fingerprint
+from flip_pipeline.models import encoder_label
+from flip_pipeline.plan.runs import ReportPlan
 from flip_pipeline.report import figures
 from flip_pipeline.report.html import to_html
-from flip_pipeline.report.selection import ReportPlan
 from flip_pipeline.report.spec_files import spec_file
 from flip_pipeline.report.table_model import Cell, Table
 

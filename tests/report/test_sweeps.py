@@ -7,7 +7,7 @@ import json
 import pytest
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.selection import write_selection
+from flip_pipeline.formats.sweep_choice import write_selection
 from flip_pipeline.stages.report import report_stage
 
 RUN = "flip-rsweep-a0.5-sonar-text_en+speech_en"

@@ -11,7 +11,7 @@ import pytest
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import write_scores
 from flip_pipeline.formats.tsne_map import write_map
-from flip_pipeline.report.thesis_plan import ThesisPlan
+from flip_pipeline.plan.thesis import ThesisPlan
 from flip_pipeline.stages.thesis_report import thesis_report_stage
 
 LAYERS = ["embeddings", "layer_01", "layer_02", "pooled"]

@@ -11,12 +11,12 @@ import scipy.linalg
 from scipy.stats import ortho_group
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.similarity.analysis_settings import SimilaritySettings
 from flip_pipeline.similarity.cca import canonical_correlations, pwcca, svcca, whiten
 from flip_pipeline.similarity.cka import centred_gram, debiased_cka, linear_cka, unbiased_hsic
 from flip_pipeline.similarity.compare import ChanceCache, compare
 from flip_pipeline.similarity.null import gaussian_chance, paired_change, percentile_interval, poisson_weights
 from flip_pipeline.similarity.reduce import reduced_dimension, svd_reduce
-from flip_pipeline.similarity.settings import SimilaritySettings
 
 BARE = SimilaritySettings(chance_draws=0, permutations=0, bootstrap=0, min_ratio=0)
 

@@ -19,7 +19,7 @@ import pytest
 from flip_pipeline.corpora.sample import generate_sample_corpus
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings
-from flip_pipeline.stages.embed import embed_view
+from flip_pipeline.stages.embed import embed_stage
 
 SPEC = {"family": "bow_projection", "dim": 32}
 ROWS, SHARD_ROWS = 6000, 50
@@ -82,7 +82,7 @@ def _check_complete(out: Path, ids: list[str], reference: np.ndarray) -> None:
 def test_sigkill_at_random_moments_then_rerun(corpus, tmp_path):
     corpus_path, ids = corpus
     clean = tmp_path / "clean"
-    embed_view(corpus_path, "text_en", "bow", SPEC, clean, SHARD_ROWS)
+    embed_stage(corpus_path, "text_en", "bow", SPEC, clean, SHARD_ROWS)
     reference = ViewEmbeddings(clean).read_rows(0, ROWS)
 
     rng = random.Random(20240607)
@@ -95,7 +95,7 @@ def test_sigkill_at_random_moments_then_rerun(corpus, tmp_path):
             result = subprocess.run(_command(corpus_path, out), capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, result.stderr
         else:
-            embed_view(corpus_path, "text_en", "bow", SPEC, out, SHARD_ROWS)
+            embed_stage(corpus_path, "text_en", "bow", SPEC, out, SHARD_ROWS)
         _check_complete(out, ids, reference)
     on_disk = [int(m.split(": ")[1].split()[0]) for m in moments]
     assert min(on_disk) < SHARDS and max(on_disk) > 0, f"kills did not land mid-run: {moments}"

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers_checkpoints import save_identity_lip
+from helpers.checkpoints import save_identity_lip
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard

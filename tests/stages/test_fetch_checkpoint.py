@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from helpers_hub import HUB_ID, offline_hub_cache
+from helpers.hub import HUB_ID, offline_hub_cache
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError

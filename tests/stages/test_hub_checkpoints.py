@@ -1,6 +1,6 @@
 """`flip evaluate` and `flip entity-recall` read a published checkpoint by its hub id, as `flip keywords` does.
 
-The hub id resolves from an offline hub cache built under tmp_path (tests/helpers_hub.py), and
+The hub id resolves from an offline hub cache built under tmp_path (tests/helpers/hub.py), and
 every result must be the one the same checkpoint gives as a local folder.
 """
 
@@ -13,14 +13,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers_checkpoints import save_identity_lip
-from helpers_hub import COMMIT, HUB_ID, offline_hub_cache
-from helpers_shards import write_view
+from helpers.checkpoints import save_identity_lip
+from helpers.hub import COMMIT, HUB_ID, offline_hub_cache
+from helpers.shards import write_view
 
 from flip_pipeline.cli import main
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.corpus_table import write_corpus_table
-from flip_pipeline.formats.selection import write_selection
+from flip_pipeline.formats.sweep_choice import write_selection
 
 WORDS = ["brooklyn", "new", "york", "island", "born", "the"]
 IDS = ["s1", "s2", "s3"]

@@ -1,4 +1,4 @@
-"""The published FLiP data (tests/helpers_published.py writes its layout): corpus tables,
+"""The published FLiP data (tests/helpers/published.py writes its layout): corpus tables,
 imported shards and scores, through the functions, the CLI and the Snakemake rules."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from helpers_published import SIZES, write_published
+from helpers.published import SIZES, write_published
 
 from flip_pipeline.cli import main
 from flip_pipeline.corpora import load_corpus_splits
@@ -21,8 +21,12 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view, write_corpus_table
 from flip_pipeline.formats.pair_scores import read_pair_scores as read_similarity
 from flip_pipeline.formats.shards import ViewEmbeddings, encoder_fingerprint
-from flip_pipeline.stages.import_published import import_flip_data, import_flip_scores, import_flip_view
-from flip_pipeline.stages.pair import pair_views
+from flip_pipeline.stages.import_published import (
+    import_flip_data_stage,
+    import_flip_scores_stage,
+    import_flip_view_stage,
+)
+from flip_pipeline.stages.pair import pair_stage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,7 +48,7 @@ def test_corpus_table_from_transcript(published, tatoeba_dir, tmp_path):
 
 def test_import_writes_tables_shards_and_scores(published, tmp_path):
     results = tmp_path / "results"
-    info = import_flip_data(published, "cv15", results, shard_rows=16)
+    info = import_flip_data_stage(published, "cv15", results, shard_rows=16)
     assert info["rows"] == SIZES
     emb = results / "embeddings" / "sonar_published" / "cv15" / "train"
     text, speech = ViewEmbeddings(emb / "text_en"), ViewEmbeddings(emb / "speech_en")
@@ -61,7 +65,7 @@ def test_import_writes_tables_shards_and_scores(published, tmp_path):
     assert sim_ids.tolist() == ids
     assert np.allclose(cosine, np.load(published / "train_sim_scores.npy"))
     # the pair stage recomputes the same scores from the imported shards
-    pair_views(emb / "text_en", emb / "speech_en", tmp_path / "sim.parquet")
+    pair_stage(emb / "text_en", emb / "speech_en", tmp_path / "sim.parquet")
     assert np.allclose(read_similarity(tmp_path / "sim.parquet")[1], cosine, atol=1e-5)
     assert json.loads((results / "corpora" / "cv15" / "info.json").read_text())["rows"] == SIZES
 
@@ -70,21 +74,21 @@ def test_nonfinite_rows_dropped_or_error(published, tmp_path):
     text = np.load(published / "test_text_embs.npy")
     text[4, 2] = np.nan
     np.save(published / "test_text_embs.npy", text)
-    info = import_flip_data(published, "cv15", tmp_path / "r")
+    info = import_flip_data_stage(published, "cv15", tmp_path / "r")
     assert info["rows"]["test"] == SIZES["test"] - 1 and info["splits"]["test"]["nonfinite_dropped"] == 1
     ids, _ = read_view(tmp_path / "r" / "corpora" / "cv15" / "test.parquet", "text_en")
     assert "cv15-test-0000004" not in ids and len(ids) == SIZES["test"] - 1
     view = ViewEmbeddings(tmp_path / "r" / "embeddings" / "sonar_published" / "cv15" / "test" / "text_en")
     assert view.ids.tolist() == ids
     with pytest.raises(FlipInputError, match=r"split 'test': row 4 has a NaN"):
-        import_flip_data(published, "cv15", tmp_path / "r2", drop_nonfinite=False)
+        import_flip_data_stage(published, "cv15", tmp_path / "r2", drop_nonfinite=False)
 
 
 def test_mismatched_rows_and_pickled_arrays(published, tmp_path):
     transcript = published / "dev_transcript.txt"
     transcript.write_text(transcript.read_text(encoding="utf-8") + "one more sentence\n", encoding="utf-8")
     with pytest.raises(FlipInputError, match=r"split 'dev': row counts differ"):
-        import_flip_data(published, "cv15", tmp_path / "r")
+        import_flip_data_stage(published, "cv15", tmp_path / "r")
     np.save(published / "train_sim_scores.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(FlipInputError, match=r"train_sim_scores.npy: not a readable numeric .npy array"):
         load_corpus_splits("cv15", {"source": "flip_data", "root": str(published)}, tmp_path)
@@ -105,19 +109,19 @@ def test_view_and_score_import_name_bad_input(published, tmp_path):
     write_corpus_table(tables["dev"], table)
     out = tmp_path / "emb" / "text_de"
     with pytest.raises(FlipInputError, match=r"view 'text_de': the published FLiP data of language 'en' has only"):
-        import_flip_view(published, "en", table, "text_de", out)
+        import_flip_view_stage(published, "en", table, "text_de", out)
     np.save(published / "dev_speech_embs.npy", np.load(published / "dev_speech_embs.npy")[:5])
     with pytest.raises(FlipInputError, match=r"dev_speech_embs.npy has 5 rows but .*dev.parquet refers to row 9"):
-        import_flip_view(published, "en", table, "speech_en", out)
+        import_flip_view_stage(published, "en", table, "speech_en", out)
     text = np.load(published / "dev_text_embs.npy")
     text[2, 0] = np.inf
     np.save(published / "dev_text_embs.npy", text)
     with pytest.raises(FlipInputError, match=r"dev_text_embs.npy: row 2 is not finite; .* rebuild the corpus"):
-        import_flip_view(published, "en", table, "text_en", out)
+        import_flip_view_stage(published, "en", table, "text_en", out)
     assert not (out / "_SUCCESS").exists()
     with pytest.raises(FlipInputError, match=r"vocab.json: not a readable corpus table of a flip_data corpus"):
         (tmp_path / "vocab.json").write_text("{}")
-        import_flip_scores(published, "en", tmp_path / "vocab.json", tmp_path / "sim.parquet")
+        import_flip_scores_stage(published, "en", tmp_path / "vocab.json", tmp_path / "sim.parquet")
 
 
 def published_config(root: Path) -> dict:
@@ -160,7 +164,7 @@ def test_snakemake_imports_instead_of_embedding(published, tmp_path):
     plan = snakemake(tmp_path, config, "-n")
     assert plan.returncode == 0, plan.stderr[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, re.MULTILINE))
-    assert jobs["import_flip_view"] == "6" and jobs["import_flip_scores"] == "2" and "embed" not in jobs  # train, dev
+    assert jobs["import_flip_view_stage"] == "6" and jobs["import_flip_scores_stage"] == "2" and "embed" not in jobs  # train, dev
     assert "pair" not in jobs
 
     proc = snakemake(tmp_path, config)
@@ -188,7 +192,7 @@ def test_snakemake_imports_instead_of_embedding(published, tmp_path):
     np.save(published / "test_text_embs.npy", doubled)
     again = snakemake(tmp_path, config, "-n")
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", again.stdout, re.MULTILINE))
-    assert jobs["import_flip_view"] == "1" and "train" not in jobs and jobs["evaluate"] == "2"
+    assert jobs["import_flip_view_stage"] == "1" and "train" not in jobs and jobs["evaluate"] == "2"
     assert snakemake(tmp_path, config).returncode == 0
     text = ViewEmbeddings(emb / "test" / "text_en")
     assert np.array_equal(text.read_rows(0, len(text)), doubled)

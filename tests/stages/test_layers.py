@@ -8,14 +8,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers_layers import MINILM
-from helpers_sonar import SENTENCES
+from helpers.layers import MINILM
+from helpers.sonar import SENTENCES
 
 from flip_pipeline.cli import main
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings
-from flip_pipeline.layers import build_layer_encoder
-from flip_pipeline.stages.layers import extract_layers
+from flip_pipeline.models import build_layer_encoder
+from flip_pipeline.stages.layers import layers_stage
 
 ALL = ["embeddings"] + [f"layer_{i:02d}" for i in range(1, 7)]
 TEXTS = SENTENCES + ["Good morning.", "The train leaves at nine.", "She reads books in the garden.", "Why?"]
@@ -57,7 +57,7 @@ def _stamps(out):
 
 def test_one_folder_per_layer_with_metadata_and_the_view_manifest(minilm, table, tmp_path):
     out = tmp_path / "layers"
-    info = extract_layers(table, "text_en", "minilm", MINILM, "all", out, shard_rows=3, encoder=minilm)
+    info = layers_stage(table, "text_en", "minilm", MINILM, "all", out, shard_rows=3, encoder=minilm)
     manifest = json.loads((out / "_SUCCESS").read_text())
     assert manifest == info and info["layers"] == ALL and info["rows"] == len(TEXTS) and info["format"] == "flip-layers/1"
     assert info["dims"] == dict.fromkeys(ALL, 384) and info["layer_norm"] == dict.fromkeys(ALL, "none")
@@ -78,23 +78,23 @@ def test_one_folder_per_layer_with_metadata_and_the_view_manifest(minilm, table,
 def test_an_interrupted_run_keeps_its_shards_and_a_rerun_computes_only_the_missing(minilm, table, tmp_path):
     out = tmp_path / "layers"
     with pytest.raises(KeyboardInterrupt):
-        extract_layers(table, "text_en", "minilm", MINILM, "all", out, shard_rows=3,
+        layers_stage(table, "text_en", "minilm", MINILM, "all", out, shard_rows=3,
                        encoder=Counting(minilm, fail_at=2))
     assert not (out / "_SUCCESS").exists()
     assert sorted(_stamps(out)) == sorted(f"{name}/part-0000{i}.parquet" for name in ALL for i in (0, 1))
     before = _stamps(out)
     rerun = Counting(minilm)
-    extract_layers(table, "text_en", "minilm", MINILM, "all", out, shard_rows=3, encoder=rerun)
+    layers_stage(table, "text_en", "minilm", MINILM, "all", out, shard_rows=3, encoder=rerun)
     assert rerun.calls == [("s06", ALL), ("s09", ALL)]  # shards 2 and 3, every layer in one call each
     after = _stamps(out)
     assert all(after[path] == stamp for path, stamp in before.items())  # finished shards kept as they were
 
     (out / "layer_03" / "part-00001.parquet").unlink()  # one layer's shard lost
     again = Counting(minilm)
-    extract_layers(table, "text_en", "minilm", MINILM, "all", out, shard_rows=3, encoder=again)
+    layers_stage(table, "text_en", "minilm", MINILM, "all", out, shard_rows=3, encoder=again)
     assert again.calls == [("s03", ["layer_03"])]
     clean = tmp_path / "clean"
-    extract_layers(table, "text_en", "minilm", MINILM, "all", clean, shard_rows=3, encoder=minilm)
+    layers_stage(table, "text_en", "minilm", MINILM, "all", clean, shard_rows=3, encoder=minilm)
     for name in ALL:
         a, b = ViewEmbeddings(out / name), ViewEmbeddings(clean / name)
         np.testing.assert_array_equal(a.read_rows(0, len(a)), b.read_rows(0, len(b)))
@@ -102,20 +102,20 @@ def test_an_interrupted_run_keeps_its_shards_and_a_rerun_computes_only_the_missi
 
 def test_nothing_stale_survives_a_config_or_layer_list_change(minilm, table, tmp_path):
     out = tmp_path / "layers"
-    extract_layers(table, "text_en", "minilm", MINILM, ["embeddings", "layer_03", "layer_06"], out, shard_rows=5,
+    layers_stage(table, "text_en", "minilm", MINILM, ["embeddings", "layer_03", "layer_06"], out, shard_rows=5,
                    encoder=minilm)
     fewer = Counting(minilm)
-    info = extract_layers(table, "text_en", "minilm", MINILM, ["layer_06", "embeddings"], out, shard_rows=5,
+    info = layers_stage(table, "text_en", "minilm", MINILM, ["layer_06", "embeddings"], out, shard_rows=5,
                           encoder=fewer)
     assert info["layers"] == ["embeddings", "layer_06"] and fewer.calls == []  # model order; nothing recomputed
     assert sorted(p.name for p in out.iterdir()) == ["_SUCCESS", "embeddings", "layer_06"]
     more = Counting(minilm)
-    extract_layers(table, "text_en", "minilm", MINILM, ["embeddings", "layer_01", "layer_06"], out, shard_rows=5,
+    layers_stage(table, "text_en", "minilm", MINILM, ["embeddings", "layer_01", "layer_06"], out, shard_rows=5,
                    encoder=more)
     assert more.calls == [("s00", ["layer_01"]), ("s05", ["layer_01"])]
     changed = Counting(minilm)
     spec = {**MINILM, "batch_size": 2}  # another config: every shard is stale
-    extract_layers(table, "text_en", "minilm", spec, ["embeddings", "layer_01", "layer_06"], out, shard_rows=5,
+    layers_stage(table, "text_en", "minilm", spec, ["embeddings", "layer_01", "layer_06"], out, shard_rows=5,
                    encoder=changed)
     assert changed.calls == [("s00", ["embeddings", "layer_01", "layer_06"]), ("s05", ["embeddings", "layer_01", "layer_06"])]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from helpers_shards import write_view
+from helpers.shards import write_view
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.pair_scores import read_pair_scores, sim_name, similarity_mask
-from flip_pipeline.stages.pair import cosine_rows, pair_views
+from flip_pipeline.stages.pair import cosine_rows, pair_stage
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def views(tmp_path):
 def test_pair_views_cosine_per_id(views, tmp_path):
     ids, a, b, dir_a, dir_b = views
     out = dir_a.parent / sim_name("text_en", "speech_en")
-    summary = pair_views(dir_a, dir_b, out)
+    summary = pair_stage(dir_a, dir_b, out)
     got_ids, cosine = read_pair_scores(out)
     expected = np.array([x @ y / (np.linalg.norm(x) * np.linalg.norm(y)) if np.linalg.norm(y) else 0.0
                          for x, y in zip(a.astype(np.float64), b.astype(np.float64))])
@@ -45,22 +45,22 @@ def test_pair_views_rejects_mismatched_views(views, tmp_path):
     ids, _, b, dir_a, _ = views
     other = write_view(tmp_path / "other", ids[::-1], b[::-1], "speech_en")
     with pytest.raises(FlipInputError, match=r"differ in ids at row 0 \('c-0000' vs 'c-0029'\)"):
-        pair_views(dir_a, other, tmp_path / "x.parquet")
+        pair_stage(dir_a, other, tmp_path / "x.parquet")
     short = write_view(tmp_path / "short", ids[:10], b[:10], "speech_en")
     with pytest.raises(FlipInputError, match="has 30 rows but .* has 10"):
-        pair_views(dir_a, short, tmp_path / "x.parquet")
+        pair_stage(dir_a, short, tmp_path / "x.parquet")
     wide = write_view(tmp_path / "wide", ids, np.ones((30, 4), np.float32), "speech_en")
     with pytest.raises(FlipInputError, match="dimension 8 .* has 4"):
-        pair_views(dir_a, wide, tmp_path / "x.parquet")
+        pair_stage(dir_a, wide, tmp_path / "x.parquet")
     with pytest.raises(FlipInputError, match="no _SUCCESS manifest"):
-        pair_views(dir_a, tmp_path / "absent", tmp_path / "x.parquet")
+        pair_stage(dir_a, tmp_path / "absent", tmp_path / "x.parquet")
     assert not (tmp_path / "x.parquet").exists()
 
 
 def test_sim_threshold_selection_is_strict_and_aligned(views, tmp_path):
     ids, _, _, dir_a, dir_b = views
     out = tmp_path / "sim.parquet"
-    pair_views(dir_a, dir_b, out)
+    pair_stage(dir_a, dir_b, out)
     _, cosine = read_pair_scores(out)
     mask = similarity_mask(out, ids, 0.0)
     assert np.array_equal(mask, cosine > 0.0) and not mask[5] and not mask[3]

@@ -13,7 +13,7 @@ import torch
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, save_checkpoint
-from flip_pipeline.formats.selection import read_selection, selected_model_dir
+from flip_pipeline.formats.sweep_choice import read_selection, selected_model_dir
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import make_probe
 from flip_pipeline.stages.select import best_point, select_stage

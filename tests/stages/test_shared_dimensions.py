@@ -8,15 +8,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers_shards import write_layers
+from helpers.shards import write_layers
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import read_dimensions
+from flip_pipeline.similarity.analysis_settings import SimilaritySettings
 from flip_pipeline.similarity.compare import compare
-from flip_pipeline.similarity.settings import SimilaritySettings
 from flip_pipeline.stages.shared_dimensions import shared_dimensions_stage
-from flip_pipeline.stages.similarity import similarity_analysis
+from flip_pipeline.stages.similarity import similarity_stage
 
 N, D = 40, 8
 # Singular values of each text set (centred), chosen with no share on the 0.9 boundary:
@@ -81,7 +81,7 @@ def test_the_shared_dimension_is_the_smallest_keeping_every_set_at_the_variance(
 def test_cross_lingual_sets_are_reduced_to_them_and_chance_is_drawn_there(views, tmp_path):
     dims_file = tmp_path / "dims.parquet"
     shared_dimensions_stage("toy", views, SETTINGS, dims_file)
-    shared = similarity_analysis("toy", "cross_lingual_text", views, RESOURCE, SETTINGS, tmp_path / "t.parquet",
+    shared = similarity_stage("toy", "cross_lingual_text", views, RESOURCE, SETTINGS, tmp_path / "t.parquet",
                                  dimensions=str(dims_file))
     for layer, dim in HAND.items():
         rows = shared[shared.layer_a == layer]
@@ -92,21 +92,21 @@ def test_cross_lingual_sets_are_reduced_to_them_and_chance_is_drawn_there(views,
                                                               dims=(dim, dim))}
         for method, chance in zip(rows.method, rows.chance):
             assert chance == pytest.approx(expected[method])
-    computed_here = similarity_analysis("toy", "cross_lingual_text", views, RESOURCE, SETTINGS, tmp_path / "c.parquet")
+    computed_here = similarity_stage("toy", "cross_lingual_text", views, RESOURCE, SETTINGS, tmp_path / "c.parquet")
     pd.testing.assert_series_equal(computed_here.score, shared.score)
-    per_set = similarity_analysis("toy", "cross_lingual_text", views, RESOURCE,
+    per_set = similarity_stage("toy", "cross_lingual_text", views, RESOURCE,
                                   {**SETTINGS, "cross_lingual_dimensions": "per_set"}, tmp_path / "p.parquet")
     own = per_set[(per_set.layer_a == "embeddings") & (per_set.language_a == "aa") & (per_set.language_b == "cc")]
     assert set(zip(own.reduced_a, own.reduced_b)) == {(3, 4)}
     # speech-text: the speech side at the speech dimensions, the adaptor's text partner at layer_01's
-    speech_text = similarity_analysis("toy", "cross_lingual_speech_text", views, RESOURCE, SETTINGS,
+    speech_text = similarity_stage("toy", "cross_lingual_speech_text", views, RESOURCE, SETTINGS,
                                       tmp_path / "st.parquet", dimensions=str(dims_file))
     dims = read_dimensions(dims_file)[0].set_index(["modality", "layer"]).dim
     adaptor = speech_text[speech_text.layer_a == "adaptor"]
     assert set(adaptor.layer_b) == {"layer_01"} and set(adaptor.reduced_b) == {HAND["layer_01"]}
     assert set(adaptor.reduced_a) == {dims["speech", "adaptor"]}
     # cross-modal sets keep their own dimensions (thesis §3.1)
-    modal = similarity_analysis("toy", "cross_modal", views, RESOURCE, SETTINGS, tmp_path / "m.parquet",
+    modal = similarity_stage("toy", "cross_modal", views, RESOURCE, SETTINGS, tmp_path / "m.parquet",
                                 dimensions=str(dims_file))
     assert set(modal[(modal.layer_a == "embeddings") & (modal.language_a == "aa")].reduced_b) == {3}
 
@@ -118,9 +118,9 @@ def test_a_stale_or_incomplete_dimensions_file_is_refused(views, tmp_path):
     out = tmp_path / "t.parquet"
     with pytest.raises(FlipInputError, match=r"dims.parquet: computed with other settings \(variance 0.8; now "
                                              r"variance 0.9\): rerun its job"):
-        similarity_analysis("toy", "cross_lingual_text", views, RESOURCE, SETTINGS, out, dimensions=str(dims_file))
+        similarity_stage("toy", "cross_lingual_text", views, RESOURCE, SETTINGS, out, dimensions=str(dims_file))
     text_only = {lang: {"text": paths["text"]} for lang, paths in views.items()}
     shared_dimensions_stage("toy", text_only, SETTINGS, dims_file)
     with pytest.raises(FlipInputError, match=r"no dimension for speech 'embeddings'"):
-        similarity_analysis("toy", "cross_lingual_speech", views, RESOURCE, SETTINGS, out, dimensions=str(dims_file))
+        similarity_stage("toy", "cross_lingual_speech", views, RESOURCE, SETTINGS, out, dimensions=str(dims_file))
     assert not out.exists()

@@ -12,12 +12,12 @@ import pytest
 from flip_pipeline.atomic import write_json
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats.layout import MANIFEST, layer_dir, layers_dir
+from flip_pipeline.formats.paths import MANIFEST, layer_dir, layers_dir
 from flip_pipeline.formats.shards import shard_name, write_manifest, write_shard
 from flip_pipeline.formats.similarity_scores import COLUMNS, read_scores, read_settings
 from flip_pipeline.report.thesis_results import per_layer
 from flip_pipeline.similarity.sets import layer_pairs
-from flip_pipeline.stages.similarity import similarity_analysis
+from flip_pipeline.stages.similarity import similarity_stage
 
 SETTINGS = {"chance_draws": 2, "permutations": 4, "bootstrap": 0, "min_ratio": 0, "methods": ["svcca", "linear_cka"]}
 RESOURCE = {"deu": "high", "nld": "high", "swh": "low"}
@@ -58,7 +58,7 @@ def views(tmp_path) -> dict[str, dict[str, str]]:
 
 def test_cross_modal_pairs_layers_truncates_to_the_smallest_and_records_settings(views, tmp_path):
     out = tmp_path / "cross_modal.parquet"
-    frame = similarity_analysis("toy", "cross_modal", views, RESOURCE, SETTINGS, out)
+    frame = similarity_stage("toy", "cross_modal", views, RESOURCE, SETTINGS, out)
     assert list(frame.columns) == list(COLUMNS) and pd.read_parquet(out).equals(frame)
     pairs = list(dict.fromkeys(zip(frame.layer_a, frame.layer_b)))
     assert pairs == [("embeddings", "embeddings"), ("layer_01", "layer_01"), ("layer_02", "layer_02"),
@@ -79,12 +79,12 @@ def test_cross_modal_pairs_layers_truncates_to_the_smallest_and_records_settings
 
 
 def test_cross_lingual_selections(views, tmp_path):
-    text = similarity_analysis("toy", "cross_lingual_text", views, RESOURCE, SETTINGS, tmp_path / "t.parquet")
+    text = similarity_stage("toy", "cross_lingual_text", views, RESOURCE, SETTINGS, tmp_path / "t.parquet")
     cells = set(zip(text.language_a, text.language_b))
     assert cells == {("deu", "nld"), ("deu", "swh"), ("nld", "swh")} and set(text.layer_a) == set(TEXT_LAYERS)
     # the smallest intersection: nld ∩ swh misses 0, 1, 5, 6, 7
     assert set(text.n) == {35}
-    speech_text = similarity_analysis("toy", "cross_lingual_speech_text", views, RESOURCE, SETTINGS,
+    speech_text = similarity_stage("toy", "cross_lingual_speech_text", views, RESOURCE, SETTINGS,
                                       tmp_path / "st.parquet")
     assert len(set(zip(speech_text.language_a, speech_text.language_b))) == 9
     means = per_layer(read_scores([str(tmp_path / "st.parquet")]))
@@ -95,7 +95,7 @@ def test_cli_writes_the_same_table(views, tmp_path):
     out = tmp_path / "cli.parquet"
     assert main(["similarity", "--encoder", "toy", "--analysis", "cross_lingual_speech", "--views", json.dumps(views),
                  "--resource", json.dumps(RESOURCE), "--settings", json.dumps(SETTINGS), "--out", str(out)]) == 0
-    direct = similarity_analysis("toy", "cross_lingual_speech", views, RESOURCE, SETTINGS, tmp_path / "d.parquet")
+    direct = similarity_stage("toy", "cross_lingual_speech", views, RESOURCE, SETTINGS, tmp_path / "d.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(out), direct)
 
 
@@ -106,24 +106,24 @@ def test_bad_input_is_named_and_writes_nothing(views, tmp_path):
                          {layer: rng.standard_normal((5, 5)) for layer in TEXT_LAYERS})
     bad = {"deu": views["deu"], "fin": {"text": other}}
     with pytest.raises(FlipInputError, match=r"deu text .* and fin text .* share no sentence ids"):
-        similarity_analysis("toy", "cross_lingual_text", bad, {**RESOURCE, "fin": "high"}, SETTINGS, out)
+        similarity_stage("toy", "cross_lingual_text", bad, {**RESOURCE, "fin": "high"}, SETTINGS, out)
     lacking = write_layers(tmp_path / "lacking", "deu", "speech", [f"{i:05d}" for i in range(40)],
                            {layer: rng.standard_normal((40, 5)) for layer in ["embeddings", "layer_01"]})
     with pytest.raises(FlipInputError, match=r"layer 'layer_02' is missing on one side: deu text"):
-        similarity_analysis("toy", "cross_modal", {"deu": {**views["deu"], "speech": lacking}}, RESOURCE, SETTINGS,
+        similarity_stage("toy", "cross_modal", {"deu": {**views["deu"], "speech": lacking}}, RESOURCE, SETTINGS,
                             out)
     with pytest.raises(FlipInputError, match=r"layer 'layer_02' is missing on one side: nld speech .* has layers embeddings, layer_01, deu speech"):
-        similarity_analysis("toy", "cross_lingual_speech", {"deu": views["deu"], "nld": {"speech": lacking}},
+        similarity_stage("toy", "cross_lingual_speech", {"deu": views["deu"], "nld": {"speech": lacking}},
                             RESOURCE, SETTINGS, out)
     with pytest.raises(FlipInputError, match="not more than its reduced dimension"):
-        similarity_analysis("toy", "cross_modal", views, RESOURCE, {**SETTINGS, "n": 5, "variance": 1.0}, out)
+        similarity_stage("toy", "cross_modal", views, RESOURCE, {**SETTINGS, "n": 5, "variance": 1.0}, out)
     with pytest.raises(FlipInputError, match="resource_levels: no resource level for language 'swh'"):
-        similarity_analysis("toy", "cross_modal", views, {"deu": "high", "nld": "high"}, SETTINGS, out)
+        similarity_stage("toy", "cross_modal", views, {"deu": "high", "nld": "high"}, SETTINGS, out)
     with pytest.raises(FlipInputError, match=r"views\.deu: no 'speech' view"):
-        similarity_analysis("toy", "cross_modal", {"deu": {"text": views["deu"]["text"]}}, RESOURCE, SETTINGS, out)
+        similarity_stage("toy", "cross_modal", {"deu": {"text": views["deu"]["text"]}}, RESOURCE, SETTINGS, out)
     Path(views["swh"]["text"], MANIFEST).unlink()
     with pytest.raises(FlipInputError, match=r"text_swh/_SUCCESS: missing; the layers stage has not finished"):
-        similarity_analysis("toy", "cross_modal", views, RESOURCE, SETTINGS, out)
+        similarity_stage("toy", "cross_modal", views, RESOURCE, SETTINGS, out)
     assert not out.exists() and not list(tmp_path.glob(".bad.parquet*"))
 
 

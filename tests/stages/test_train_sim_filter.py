@@ -7,13 +7,13 @@ import json
 
 import numpy as np
 import pytest
-from helpers_published import SIZES, write_published
+from helpers.published import SIZES, write_published
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.pair_scores import read_pair_scores, write_pair_scores
 from flip_pipeline.stages.bow import bow_stage
-from flip_pipeline.stages.import_published import import_flip_data
+from flip_pipeline.stages.import_published import import_flip_data_stage
 from flip_pipeline.stages.train import train_stage
 from flip_pipeline.stages.vocab import vocab_stage
 
@@ -24,12 +24,12 @@ VIEWS = ["text_en", "speech_en"]
 def imported(tmp_path, tatoeba_dir):
     """The published layout imported (shards, published scores), a vocabulary and the text bags of words."""
     results = tmp_path / "results"
-    import_flip_data(write_published(tmp_path / "published", tatoeba_dir), "cv15", results, shard_rows=16)
+    import_flip_data_stage(write_published(tmp_path / "published", tatoeba_dir), "cv15", results, shard_rows=16)
     vocab_dir = tmp_path / "vocab"
     vocab_stage("cv15_en", {"corpus": "cv15", "view": "text_en", "max_words": 200},
-                layout.corpus_table(results, "cv15", "train"), vocab_dir)
+                paths.corpus_table(results, "cv15", "train"), vocab_dir)
     for split in ("train", "dev"):
-        bow_stage(vocab_dir, layout.corpus_table(results, "cv15", split), "text_en", tmp_path / f"{split}.npz")
+        bow_stage(vocab_dir, paths.corpus_table(results, "cv15", split), "text_en", tmp_path / f"{split}.npz")
     return results, vocab_dir
 
 
@@ -41,7 +41,7 @@ def _spec(sim_threshold):
 
 def _lowered(results, tmp_path, split, rows):
     """A copy of the split's published scores with ``rows`` set to 0.0 (not above the threshold 0.0)."""
-    ids, scores = read_pair_scores(layout.pair_scores(results, "sonar_published", "cv15", split, *VIEWS))
+    ids, scores = read_pair_scores(paths.pair_scores(results, "sonar_published", "cv15", split, *VIEWS))
     scores[rows] = 0.0
     out = tmp_path / f"{split}_sim.parquet"
     write_pair_scores(out, ids, scores, {"view_a": VIEWS[0], "view_b": VIEWS[1]})
@@ -50,7 +50,7 @@ def _lowered(results, tmp_path, split, rows):
 
 def _train(imported, tmp_path, sim_threshold, sim, dev_sim):
     results, vocab_dir = imported
-    dirs = {split: [layout.embedding_dir(results, "sonar_published", "cv15", split, v) for v in VIEWS]
+    dirs = {split: [paths.embedding_dir(results, "sonar_published", "cv15", split, v) for v in VIEWS]
             for split in ("train", "dev")}
     return train_stage(_spec(sim_threshold), {}, vocab_dir, tmp_path / "train.npz", tmp_path / "dev.npz",
                        dirs["train"], dirs["dev"], sim, tmp_path / "model", "cpu", dev_sim)

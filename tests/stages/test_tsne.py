@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from helpers_shards import write_layers
+from helpers.shards import write_layers
 
 from flip_pipeline.cli import main
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.tsne_map import read_map
-from flip_pipeline.stages.tsne import tsne_map
+from flip_pipeline.stages.tsne import tsne_stage
 
 
 @pytest.fixture
@@ -29,8 +29,8 @@ def views(tmp_path):
 
 def test_map_holds_every_view_and_repeats_under_its_seed(views, tmp_path):
     settings = {"perplexity": 10, "max_iter": 250}
-    first = tsne_map("toy", "embeddings", views, {"de": "high", "fr": "low"}, settings, str(tmp_path / "a.parquet"))
-    again = tsne_map("toy", "embeddings", views, {"de": "high", "fr": "low"}, settings, str(tmp_path / "b.parquet"))
+    first = tsne_stage("toy", "embeddings", views, {"de": "high", "fr": "low"}, settings, str(tmp_path / "a.parquet"))
+    again = tsne_stage("toy", "embeddings", views, {"de": "high", "fr": "low"}, settings, str(tmp_path / "b.parquet"))
     assert len(first) == 160 and set(first.modality) == {"text", "speech"} and set(first.language) == {"de", "fr"}
     np.testing.assert_array_equal(first[["x", "y"]].to_numpy(), again[["x", "y"]].to_numpy())
     points, meta = read_map(tmp_path / "a.parquet")
@@ -52,14 +52,14 @@ def test_cap_per_language_and_cli(views, tmp_path):
 
 def test_missing_layer_and_too_few_points_are_named(views, tmp_path):
     with pytest.raises(FlipInputError, match="no layer 'layer_07' .*it has: embeddings, layer_01"):
-        tsne_map("toy", "layer_07", views, {}, {}, str(tmp_path / "x.parquet"))
+        tsne_stage("toy", "layer_07", views, {}, {}, str(tmp_path / "x.parquet"))
     with pytest.raises(FlipInputError, match="160 points are too few for perplexity 60"):
-        tsne_map("toy", "embeddings", views, {}, {"perplexity": 60}, str(tmp_path / "x.parquet"))
+        tsne_stage("toy", "embeddings", views, {}, {"perplexity": 60}, str(tmp_path / "x.parquet"))
     for bad in ({"learning_rate": -3.0}, {"perplexity": 5, "init": "spiral"}, {"perplexity": 5, "momentum": 0.5}):
         with pytest.raises(FlipInputError, match=r"t-SNE of toy embeddings: settings \(thesis.tsne\): "):
-            tsne_map("toy", "embeddings", views, {}, bad, str(tmp_path / "x.parquet"))
+            tsne_stage("toy", "embeddings", views, {}, bad, str(tmp_path / "x.parquet"))
     with pytest.raises(FlipInputError, match=r"embedded by encoder 'toy' .* needs encoder 'other'"):
-        tsne_map("other", "embeddings", views, {}, {}, str(tmp_path / "x.parquet"))
+        tsne_stage("other", "embeddings", views, {}, {}, str(tmp_path / "x.parquet"))
     assert not (tmp_path / "x.parquet").exists()
 
 
@@ -70,15 +70,15 @@ def test_a_speech_only_layer_is_mapped_with_its_text_partner(views, tmp_path):
         layers = {name: rng.normal(size=(40, 6)) for name in ("embeddings", "layer_01", "adaptor")}
         views[lang]["speech"] = write_layers(tmp_path / lang / "speech_adaptor", ids, layers, f"speech_{lang}")
     settings = {"perplexity": 10, "max_iter": 250}
-    points = tsne_map("toy", "adaptor", views, {}, settings, str(tmp_path / "a.parquet"))
+    points = tsne_stage("toy", "adaptor", views, {}, settings, str(tmp_path / "a.parquet"))
     assert len(points) == 160
     meta = read_map(tmp_path / "a.parquet")[1]
     assert json.loads(meta["layers"]) == {"text": "layer_01", "speech": "adaptor"}  # as the similarity stage pairs
-    tsne_map("toy", "adaptor", views, {}, settings, str(tmp_path / "p.parquet"), pairs={"adaptor": "embeddings"})
+    tsne_stage("toy", "adaptor", views, {}, settings, str(tmp_path / "p.parquet"), pairs={"adaptor": "embeddings"})
     assert json.loads(read_map(tmp_path / "p.parquet")[1]["layers"])["text"] == "embeddings"
     with pytest.raises(FlipInputError, match=r"no text partner 'layer_09' of the speech layer 'adaptor'.*"
                                              r"thesis\.models\.toy\.tsne_layers"):
-        tsne_map("toy", "adaptor", views, {}, settings, str(tmp_path / "x.parquet"), pairs={"adaptor": "layer_09"})
+        tsne_stage("toy", "adaptor", views, {}, settings, str(tmp_path / "x.parquet"), pairs={"adaptor": "layer_09"})
     assert not (tmp_path / "x.parquet").exists()
 
 
@@ -91,9 +91,9 @@ def test_a_narrower_speech_layer_is_zero_padded_to_the_text_width(views, tmp_pat
                   "layer_01": rng.normal(size=(40, 6))}
         views[lang]["speech"] = write_layers(tmp_path / lang / "speech_salmonn", ids, layers, f"speech_{lang}")
     settings = {"perplexity": 10, "max_iter": 250}
-    points = tsne_map("toy", "speech_encoder", views, {}, settings, str(tmp_path / "s.parquet"))
+    points = tsne_stage("toy", "speech_encoder", views, {}, settings, str(tmp_path / "s.parquet"))
     meta = read_map(tmp_path / "s.parquet")[1]
     assert json.loads(meta["layers"]) == {"text": "embeddings", "speech": "speech_encoder"}
     assert json.loads(meta["padded"]) == {"de speech": 3, "fr speech": 3}
-    same = tsne_map("toy", "layer_01", views, {}, settings, str(tmp_path / "l.parquet"))
+    same = tsne_stage("toy", "layer_01", views, {}, settings, str(tmp_path / "l.parquet"))
     assert len(points) == len(same) == 160 and json.loads(read_map(tmp_path / "l.parquet")[1]["padded"]) == {}

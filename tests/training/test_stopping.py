@@ -17,7 +17,7 @@ import torch
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.shards import ViewEmbeddings
-from flip_pipeline.stages.embed import embed_view
+from flip_pipeline.stages.embed import embed_stage
 from flip_pipeline.training import loop
 from flip_pipeline.training.batches import TrainingData
 from flip_pipeline.training.loop import TrainSettings, make_dev_set, train_probe
@@ -66,7 +66,7 @@ def tiny(tmp_path_factory):
         texts = [" ".join(w for w, c in zip(words, row) for _ in range(int(c))) or "none" for row in counts.toarray()]
         ids = np.asarray([f"{split}{i}" for i in range(n)], dtype=str)
         write_corpus_table(pa.table({"id": ids.tolist(), "text_en": texts}), root / f"{split}.parquet")
-        embed_view(root / f"{split}.parquet", "text_en", "bow", {"family": "bow_projection", "dim": 16},
+        embed_stage(root / f"{split}.parquet", "text_en", "bow", {"family": "bow_projection", "dim": 16},
                    root / split, shard_rows=100)
         out[split] = (BagOfWords(ids, counts, np.zeros(n, dtype=np.int64)), ViewEmbeddings(root / split))
     return out

@@ -13,7 +13,7 @@ from flip_pipeline.formats.bow import BagOfWords
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.probes.lip import make_probe
-from flip_pipeline.stages.embed import embed_view
+from flip_pipeline.stages.embed import embed_stage
 from flip_pipeline.stages.evaluate import evaluate_view, probe_ranker
 from flip_pipeline.stages.vocab import build_vocabulary
 from flip_pipeline.training.batches import TrainingData
@@ -35,7 +35,7 @@ def prepared(tmp_path_factory):
         bow = BagOfWords(np.asarray(table.column("id").to_pylist(), dtype=str), counts, oov)
         bow.save(root / f"{split}.npz")
         for view in ("text_en", "text_de"):
-            embed_view(root / f"{split}.parquet", view, "bow", {"family": "bow_projection", "dim": 160},
+            embed_stage(root / f"{split}.parquet", view, "bow", {"family": "bow_projection", "dim": 160},
                        root / split / view, shard_rows=200)
     out["root"] = root
     return out
@@ -186,7 +186,7 @@ def test_misaligned_ids_and_mismatched_dimensions_are_refused(prepared, tmp_path
     shuffled = BagOfWords(bow.ids[::-1].copy(), bow.counts, bow.oov_types)
     with pytest.raises(FlipInputError, match="first differ at embedding row 0"):
         TrainingData([ViewEmbeddings(root / "train" / "text_en")], [1.0], shuffled, "shuffled.npz")
-    embed_view(root / "train.parquet", "text_de", "bow8", {"family": "bow_projection", "dim": 8},
+    embed_stage(root / "train.parquet", "text_de", "bow8", {"family": "bow_projection", "dim": 8},
                tmp_path / "de8", shard_rows=200)
     with pytest.raises(FlipInputError, match="different embedding dimensions"):
         TrainingData([ViewEmbeddings(root / "train" / "text_en"), ViewEmbeddings(tmp_path / "de8")], [0.5, 0.5],

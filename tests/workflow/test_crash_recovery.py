@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from helpers_processes import dead_pid
+from helpers.processes import dead_pid
 from safetensors.torch import load_file
 
 from flip_pipeline.run_lock import process_start, this_machine

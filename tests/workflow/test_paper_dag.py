@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers_published import write_published
+from helpers.published import write_published
 
 from flip_pipeline.config import expand_runs, load_config
 

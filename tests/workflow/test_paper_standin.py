@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers_gemini import FakeGemini
-from helpers_paper import write_standin_corpora
+from helpers.gemini import FakeGemini
+from helpers.paper import write_standin_corpora
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers_readme import readme_python, readme_sql
+from helpers.readme import readme_python, readme_sql
 from PIL import Image
 
 from flip_pipeline.cli import build_parser

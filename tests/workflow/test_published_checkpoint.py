@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers_hub import HUB_ID, offline_hub_cache
+from helpers.hub import HUB_ID, offline_hub_cache
 
 from flip_pipeline.cli import main
 from flip_pipeline.corpora import sample
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.checkpoint import save_checkpoint
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.lip import make_probe
@@ -104,11 +104,11 @@ def test_nothing_is_trained_and_the_checkpoint_is_fetched(built):
 def test_its_evaluation_is_flip_evaluate_of_the_hub_id_and_a_table_reports_it(built, monkeypatch):
     results = built["workdir"] / "results"
     offline_hub_cache(built["tmp"] / "again", monkeypatch, write_checkpoint)  # the same checkpoint, offline
-    summary = json.loads(Path(layout.eval_summary(results, "published", RUN, "text_en")).read_text())
-    emb = layout.embedding_dir(results, "bow", "tiny", "test", "text_en")
-    bow = layout.checkpoint_bow_file(results, "published", RUN, "test", "text_en")
+    summary = json.loads(Path(paths.eval_summary(results, "published", RUN, "text_en")).read_text())
+    emb = paths.embedding_dir(results, "bow", "tiny", "test", "text_en")
+    bow = paths.checkpoint_bow_file(results, "published", RUN, "test", "text_en")
     direct_bow, direct = built["tmp"] / "direct.npz", built["tmp"] / "direct.json"
-    table = results.parent / layout.corpus_table("results", "tiny", "test")
+    table = results.parent / paths.corpus_table("results", "tiny", "test")
     assert main(["bow", "--vocab-dir", HUB_ID, "--corpus-table", str(table), "--view", "text_en",
                  "--out", str(direct_bow)]) == 0
     assert main(["evaluate", "--model-dir", HUB_ID, "--embeddings", emb, "--bow", str(direct_bow),

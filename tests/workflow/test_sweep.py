@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.report.latex import escape
 from flip_pipeline.stages.evaluate import evaluate_stage
 
@@ -74,9 +74,9 @@ def test_the_best_point_on_dev_is_selected_evaluated_and_reported(built):
     assert [p["best_dev_recall"] for p in selection["points"]] == [dev[p] for p in points]
     assert [path.name for path in (built / "results" / "eval" / "tiny").iterdir()] == [RUN]  # points: not evaluated
 
-    summary = json.loads(Path(layout.eval_summary(built / "results", "tiny", RUN, "text_en")).read_text())
-    emb = layout.embedding_dir(built / "results", "bow", "tiny", "test", "text_en")
-    bow = layout.bow_file(built / "results", "tiny_en", "tiny", "test", "text_en")
+    summary = json.loads(Path(paths.eval_summary(built / "results", "tiny", RUN, "text_en")).read_text())
+    emb = paths.embedding_dir(built / "results", "bow", "tiny", "test", "text_en")
+    bow = paths.bow_file(built / "results", "tiny_en", "tiny", "test", "text_en")
     again = evaluate_stage(models(built) / best, "probe", emb, bow, built / "direct" / "text_en.json")
     assert summary["accuracy"] == again["accuracy"]  # the swept run's evaluation is the selected model's
     assert Path(summary["selected_model"]).name == best

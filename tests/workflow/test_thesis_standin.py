@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers_fleurs import write_split
-from helpers_layers import tiny_seamless_folder
-from helpers_salmonn import tiny_salmonn
-from helpers_sonar import espeak_available, synthesize, train_standin_tokenizer
+from helpers.fleurs import write_split
+from helpers.layers import tiny_seamless_folder
+from helpers.salmonn import tiny_salmonn
+from helpers.sonar import espeak_available, synthesize, train_standin_tokenizer
 
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.formats.similarity_scores import read_scores

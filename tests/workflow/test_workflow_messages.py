@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.tiny import TINY
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_stale_results import TINY  # noqa: E402
 
 
 def snakemake(workdir: Path, *args: str, configfiles=("tiny.yaml",)) -> subprocess.CompletedProcess:

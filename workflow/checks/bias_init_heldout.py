@@ -25,12 +25,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from flip_pipeline.corpora.text_files import read_aligned_columns
-from flip_pipeline.encoders import build_encoder
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.corpus_table import write_corpus_table
+from flip_pipeline.models import build_encoder
 from flip_pipeline.stages.bow import bow_stage
 from flip_pipeline.stages.corpus import corpus_stage
-from flip_pipeline.stages.embed import embed_view
+from flip_pipeline.stages.embed import embed_stage
 from flip_pipeline.stages.evaluate import evaluate_stage
 from flip_pipeline.stages.train import train_stage
 from flip_pipeline.stages.vocab import vocab_stage
@@ -50,22 +50,22 @@ def build_data(work: Path, tatoeba: Path, languages: list[str], min_count: int) 
     english_sides = [str(tatoeba / f"tatoeba.{lang}-eng.eng") for lang in languages]
     corpus_stage("pool", {"source": "text_files", "views": {"text_en": str(tatoeba / "*-eng.eng")},
                           "exclude": {"text_en": english_sides}, "splits": {"train": 0.7, "dev": 0.05}, "seed": 0},
-                 layout.corpus_dir(work, "pool"), work)
-    vocab_dir = layout.vocab_dir(work, "pool_en")
+                 paths.corpus_dir(work, "pool"), work)
+    vocab_dir = paths.vocab_dir(work, "pool_en")
     vocab_stage("pool_en", {"corpus": "pool", "view": "text_en", "max_words": 100_000, "min_count": min_count},
-                layout.corpus_table(work, "pool", "train"), vocab_dir)
+                paths.corpus_table(work, "pool", "train"), vocab_dir)
     for split in ("train", "dev"):
-        bow_stage(vocab_dir, layout.corpus_table(work, "pool", split), "text_en",
-                  layout.bow_file(work, "pool_en", "pool", split, "text_en"))
+        bow_stage(vocab_dir, paths.corpus_table(work, "pool", split), "text_en",
+                  paths.bow_file(work, "pool_en", "pool", split, "text_en"))
     for lang, english in zip(languages, english_sides):
         columns = read_aligned_columns({"text_en": english,
                                         f"text_{lang}": str(tatoeba / f"tatoeba.{lang}-eng.{lang}")}, work)
         rows = [row for row in zip(*columns.values()) if all(row)]
         table = pa.table({"id": [f"heldout_{lang}-{i:05d}" for i in range(len(rows))],
                           "text_en": [en for en, _ in rows], f"text_{lang}": [xx for _, xx in rows]})
-        write_corpus_table(table, layout.corpus_table(work, f"heldout_{lang}", "test"))
-        bow_stage(vocab_dir, layout.corpus_table(work, f"heldout_{lang}", "test"), "text_en",
-                  layout.bow_file(work, "pool_en", f"heldout_{lang}", "test", "text_en"))
+        write_corpus_table(table, paths.corpus_table(work, f"heldout_{lang}", "test"))
+        bow_stage(vocab_dir, paths.corpus_table(work, f"heldout_{lang}", "test"), "text_en",
+                  paths.bow_file(work, "pool_en", f"heldout_{lang}", "test", "text_en"))
     return vocab_dir
 
 
@@ -94,8 +94,8 @@ def embed_all(work: Path, encoder: str, languages: list[str]) -> None:
     jobs = [("pool", split, "text_en") for split in ("train", "dev")]
     jobs += [(f"heldout_{lang}", "test", view) for lang in languages for view in ("text_en", f"text_{lang}")]
     for corpus, split, view in jobs:
-        embed_view(layout.corpus_table(work, corpus, split), view, encoder, ENCODERS[encoder],
-                   layout.embedding_dir(work, encoder, corpus, split, view), encoder=model)
+        embed_stage(paths.corpus_table(work, corpus, split), view, encoder, ENCODERS[encoder],
+                   paths.embedding_dir(work, encoder, corpus, split, view), encoder=model)
 
 
 def train_and_test(work: Path, vocab_dir: str, encoder: str, probe: str, rank: int, bias_init: str,
@@ -105,9 +105,9 @@ def train_and_test(work: Path, vocab_dir: str, encoder: str, probe: str, rank: i
     spec = {"run": run, "probe": probe, "rank": rank if probe == "flip" else None, "alpha": 1.0, "encoder": encoder,
             "train_views": ["text_en"], "target_view": "text_en",
             "training": {**TRAINING, "max_iterations": max_iterations, "bias_init": bias_init}}
-    model_dir = layout.model_dir(work, "heldout", run)
-    emb = {split: [layout.embedding_dir(work, encoder, "pool", split, "text_en")] for split in ("train", "dev")}
-    bow = {split: layout.bow_file(work, "pool_en", "pool", split, "text_en") for split in ("train", "dev")}
+    model_dir = paths.model_dir(work, "heldout", run)
+    emb = {split: [paths.embedding_dir(work, encoder, "pool", split, "text_en")] for split in ("train", "dev")}
+    bow = {split: paths.bow_file(work, "pool_en", "pool", split, "text_en") for split in ("train", "dev")}
     summary = train_stage(spec, ENCODERS[encoder], vocab_dir, bow["train"], bow["dev"], emb["train"], emb["dev"], None,
                           model_dir, "cpu")
     logging.info("%s: best dev recall %.3f at iteration %d of %d", run, summary["best_dev_recall"],
@@ -116,9 +116,9 @@ def train_and_test(work: Path, vocab_dir: str, encoder: str, probe: str, rank: i
     for lang in languages:
         corpus, side = f"heldout_{lang}", []
         for view in ("text_en", f"text_{lang}"):
-            result = evaluate_stage(model_dir, "probe", layout.embedding_dir(work, encoder, corpus, "test", view),
-                                    layout.bow_file(work, "pool_en", corpus, "test", "text_en"),
-                                    layout.eval_summary(work, "heldout", run, f"{lang}.{view}"))
+            result = evaluate_stage(model_dir, "probe", paths.embedding_dir(work, encoder, corpus, "test", view),
+                                    paths.bow_file(work, "pool_en", corpus, "test", "text_en"),
+                                    paths.eval_summary(work, "heldout", run, f"{lang}.{view}"))
             side.append(100 * result["accuracy"]["mean"])
         scores[lang] = (side[0], side[1])
     return scores
@@ -144,7 +144,7 @@ def main() -> None:
     work = args.work.resolve()
     vocab_dir = build_data(work, args.tatoeba, args.languages, args.min_count)
     words = len(json.loads((Path(vocab_dir) / "vocab.json").read_text()))
-    pool = json.loads(Path(layout.corpus_info(work, "pool")).read_text())["rows"]
+    pool = json.loads(Path(paths.corpus_info(work, "pool")).read_text())["rows"]
     inits = ("log_unigram", "xavier")
     lines = [f"Held-out Tatoeba pairs ({', '.join(args.languages)}); trained on {pool['train']} English sentences "
              f"(dev {pool['dev']}), vocabulary {words} words, FLiP rank {args.rank}, at most {args.max_iterations} "

@@ -1,5 +1,5 @@
 # Configuration validation and the input functions every rule uses. Paths come from
-# flip_pipeline.formats.layout, run selection from flip_pipeline.report.selection.
+# flip_pipeline.formats.paths, run selection from flip_pipeline.plan.runs.
 
 import json
 import os
@@ -13,15 +13,15 @@ from snakemake.logging import logger
 
 from flip_pipeline.config import validate_config
 from flip_pipeline.corpora.flip_data import split_files, view_kind
-from flip_pipeline.encoders import uses_gpu
+from flip_pipeline.models import uses_gpu
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import check_output_folder
-from flip_pipeline.formats import layout
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.corpus_table import view_modality, view_regex
-from flip_pipeline.report.selection import ReportPlan
+from flip_pipeline.plan.runs import ReportPlan
 from flip_pipeline.report.spec_files import spec_file
 from flip_pipeline.formats.similarity_scores import ANALYSES as THESIS_ANALYSES
-from flip_pipeline.report.thesis_plan import ThesisPlan
+from flip_pipeline.plan.thesis import ThesisPlan
 from flip_pipeline.run_lock import record_owner, recover_from_killed_runs
 from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N, computing_entry
 
@@ -127,24 +127,24 @@ def run_of(wildcards):
 def training_views(wildcards, split):
     """The embedded training views of a run, one folder each."""
     run = run_of(wildcards)
-    return [layout.embedding_dir(R, run.encoder, run.corpus, split, view) for view in run.train_views]
+    return [paths.embedding_dir(R, run.encoder, run.corpus, split, view) for view in run.train_views]
 
 
 def manifests(folders):
-    return [f"{folder}/{layout.MANIFEST}" for folder in folders]
+    return [f"{folder}/{paths.MANIFEST}" for folder in folders]
 
 
 def test_view(wildcards):
     run = run_of(wildcards)
-    return layout.embedding_dir(R, run.encoder, run.corpus, "test", wildcards.view)
+    return paths.embedding_dir(R, run.encoder, run.corpus, "test", wildcards.view)
 
 
 def target_bow(wildcards, split):
     """The bag of words of a run's target view; a published checkpoint's is counted against its own vocab.json."""
     run = run_of(wildcards)
     if run.checkpoint is not None:
-        return layout.checkpoint_bow_file(R, run.experiment, run.name, split, run.target_view)
-    return layout.bow_file(R, run.vocab, run.corpus, split, run.target_view)
+        return paths.checkpoint_bow_file(R, run.experiment, run.name, split, run.target_view)
+    return paths.bow_file(R, run.vocab, run.corpus, split, run.target_view)
 
 
 def similarity_file(wildcards, split):
@@ -153,13 +153,13 @@ def similarity_file(wildcards, split):
     run = run_of(wildcards)
     if run.sim_views is None:
         return []
-    return layout.pair_scores(R, run.encoder, run.corpus, split, *run.sim_views)
+    return paths.pair_scores(R, run.encoder, run.corpus, split, *run.sim_views)
 
 
 def model_file(wildcards):
     """The file marking a run's model complete (a swept run's: its selection)."""
     run = run_of(wildcards)
-    return layout.model_file(R, run.experiment, run.name, run.model_kind)
+    return paths.model_file(R, run.experiment, run.name, run.model_kind)
 
 
 def sweep_points(wildcards):
@@ -172,7 +172,7 @@ def sweep_points(wildcards):
 
 def point_models(wildcards):
     """The model file of every sweep point of a swept run: all trained before one is selected."""
-    return [layout.model_file(R, p.experiment, p.name, p.probe) for p in sweep_points(wildcards)]
+    return [paths.model_file(R, p.experiment, p.name, p.probe) for p in sweep_points(wildcards)]
 
 
 def encoder_gpus(wildcards):
@@ -234,3 +234,202 @@ def thesis_spec_file(kind):
 
 def thesis_caption(wildcards):
     return workflow_error(THESIS.report_spec, wildcards.name)["caption"]
+
+
+# Per-run inputs and parameters of the train, splice, select, fetch_checkpoint, evaluate and
+# entity_recall rules: named here so that the rules only wire them.
+def run_spec(wildcards):
+    """A run's `--spec` JSON (Run.spec)."""
+    return as_json(run_of(wildcards).spec())
+
+
+def run_encoder_spec(wildcards):
+    """The `--encoder-spec` JSON of a run's encoder."""
+    return encoder_entry(run_of(wildcards).encoder)
+
+
+def run_model_dir(wildcards):
+    """A run's model folder."""
+    return paths.model_dir(R, wildcards.experiment, wildcards.run)
+
+
+def run_vocab_file(wildcards):
+    return paths.vocab_file(R, run_of(wildcards).vocab)
+
+
+def run_vocab_dir(wildcards):
+    return paths.vocab_dir(R, run_of(wildcards).vocab)
+
+
+def train_dirs(wildcards):
+    return training_views(wildcards, "train")
+
+
+def dev_dirs(wildcards):
+    return training_views(wildcards, "dev")
+
+
+def train_manifests(wildcards):
+    return manifests(training_views(wildcards, "train"))
+
+
+def dev_manifests(wildcards):
+    return manifests(training_views(wildcards, "dev"))
+
+
+def train_bow(wildcards):
+    return target_bow(wildcards, "train")
+
+
+def dev_bow(wildcards):
+    return target_bow(wildcards, "dev")
+
+
+def test_bow(wildcards):
+    return target_bow(wildcards, "test")
+
+
+def train_sim(wildcards):
+    return similarity_file(wildcards, "train")
+
+
+def dev_sim(wildcards):
+    return similarity_file(wildcards, "dev")
+
+
+def sim_flags(wildcards, input):
+    """`--sim … --dev-sim …` when the run filters its rows on pair scores, else nothing."""
+    return f"--sim {shlex.quote(input.sim)} --dev-sim {shlex.quote(input.dev_sim)}" if input.sim else ""
+
+
+def point_dirs(wildcards):
+    """The model folder of every sweep point of a swept run."""
+    return [paths.model_dir(R, p.experiment, p.name) for p in sweep_points(wildcards)]
+
+
+def test_manifest(wildcards):
+    return manifests([test_view(wildcards)])
+
+
+def eval_method(wildcards):
+    """How a run is evaluated: a SpLiCE run by its sparse codes, every other by its probe."""
+    return "splice" if run_of(wildcards).probe == "splice" else "probe"
+
+
+def eval_bias(wildcards):
+    """`--use-bias` when the run's `evaluation.use_bias` says so (the paper evaluates without)."""
+    return "--use-bias" if run_of(wildcards).evaluation.get("use_bias", False) else ""
+
+
+def eval_top_n(wildcards):
+    """The run's `evaluation.top_n` (default settings.TOP_N), as `--top-n` values."""
+    return " ".join(str(n) for n in run_of(wildcards).evaluation.get("top_n", TOP_N))
+
+
+def eval_fingerprint(wildcards):
+    return run_of(wildcards).eval_fingerprint(wildcards.view)
+
+
+def entities_table(wildcards):
+    """The corpus table whose sentences an `entities.<name>` entry tags (its split: test unless given)."""
+    return paths.corpus_table(R, entities_setting(wildcards, "corpus", None), entities_setting(wildcards, "split", "test"))
+
+
+def entities_view(wildcards):
+    return entities_setting(wildcards, "view", None)
+
+
+def entities_pipeline(wildcards):
+    return entities_setting(wildcards, "pipeline", None)
+
+
+def entities_batch_size(wildcards):
+    return entities_setting(wildcards, "batch_size", ENTITY_BATCH_SIZE)
+
+
+def recall_ks(wildcards):
+    """The `--ks` of entity recall (default settings.ENTITY_KS)."""
+    return " ".join(str(k) for k in entities_setting(wildcards, "ks", ENTITY_KS))
+
+
+def recall_labels(wildcards):
+    return " ".join(entities_setting(wildcards, "labels", []))
+
+
+def recall_fingerprint(wildcards):
+    return PLAN.entity_recall_fingerprint(run_of(wildcards), wildcards.view, wildcards.entities)
+
+
+def recall_average(wildcards):
+    return entities_setting(wildcards, "average", ENTITY_AVERAGE)
+
+
+# Paths and specs from a job's wildcards (corpus, embed, pair, vocab, bow and import rules).
+def split_table(wildcards):
+    """The corpus table of the job's `{corpus}` and `{split}`."""
+    return paths.corpus_table(R, wildcards.corpus, wildcards.split)
+
+
+def corpus_spec(wildcards):
+    """`corpora.<corpus>` as `--spec` JSON."""
+    return as_json(config["corpora"][wildcards.corpus])
+
+
+def corpus_out_dir(wildcards):
+    return paths.corpus_dir(R, wildcards.corpus)
+
+
+def encoder_spec(wildcards):
+    """`encoders.<encoder>` as `--spec` JSON (encoder_entry)."""
+    return encoder_entry(wildcards.encoder)
+
+
+def view_dir(wildcards):
+    """The embedded view's folder of the job's encoder, corpus, split and view."""
+    return paths.embedding_dir(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view)
+
+
+def pair_manifest_a(wildcards):
+    return paths.embedding_manifest(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view_a)
+
+
+def pair_manifest_b(wildcards):
+    return paths.embedding_manifest(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view_b)
+
+
+def pair_dir_a(wildcards):
+    return paths.embedding_dir(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view_a)
+
+
+def pair_dir_b(wildcards):
+    return paths.embedding_dir(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view_b)
+
+
+def vocab_table(wildcards):
+    """A vocabulary is fitted on the train split of its corpus."""
+    return paths.corpus_table(R, config["vocabularies"][wildcards.vocab]["corpus"], "train")
+
+
+def vocab_spec(wildcards):
+    return as_json(config["vocabularies"][wildcards.vocab])
+
+
+def vocab_out_dir(wildcards):
+    return paths.vocab_dir(R, wildcards.vocab)
+
+
+def published_model(wildcards):
+    """The model file of a run whose checkpoint is fetched (its bags of words use its own vocab.json)."""
+    return paths.model_file(R, wildcards.experiment, wildcards.run, "published")
+
+
+def run_split_table(wildcards):
+    return paths.corpus_table(R, run_of(wildcards).corpus, wildcards.split)
+
+
+def published_view_array(wildcards):
+    return published_file(wildcards.corpus, wildcards.split, wildcards.view)
+
+
+def published_pair_scores(wildcards):
+    return published_scores(wildcards.corpus, wildcards.split, wildcards.view_a, wildcards.view_b)

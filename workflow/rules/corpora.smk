@@ -1,12 +1,12 @@
 rule corpus:
     output:
-        train=layout.corpus_table(R, "{corpus}", "train"),
-        dev=layout.corpus_table(R, "{corpus}", "dev"),
-        test=layout.corpus_table(R, "{corpus}", "test"),
-        info=layout.corpus_info(R, "{corpus}"),
+        train=paths.corpus_table(R, "{corpus}", "train"),
+        dev=paths.corpus_table(R, "{corpus}", "dev"),
+        test=paths.corpus_table(R, "{corpus}", "test"),
+        info=paths.corpus_info(R, "{corpus}"),
     params:
-        spec=lambda w: as_json(config["corpora"][w.corpus]),
-        out_dir=lambda w: layout.corpus_dir(R, w.corpus),
+        spec=corpus_spec,
+        out_dir=corpus_out_dir,
     conda:
         "../../envs/core.yaml"
     log:

@@ -2,14 +2,14 @@
 # deletes the finished ones of an interrupted job: a rerun embeds only the missing shards.
 rule embed:
     input:
-        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
+        table=split_table,
     output:
-        layout.embedding_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
+        paths.embedding_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     wildcard_constraints:
         encoder=rf"(?!(?:{encoders_of(published=True)})/)[^/]+",  # published: workflow/rules/imports.smk
     params:
-        spec=lambda w: encoder_entry(w.encoder),
-        out_dir=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view),
+        spec=encoder_spec,
+        out_dir=view_dir,
         shard_rows=SHARDS,
         device=DEVICE,
     threads: 2
@@ -21,6 +21,8 @@ rule embed:
         "../../envs/embed.yaml"
     log:
         "logs/embed/{encoder}/{corpus}/{split}/{view}.log",
+    benchmark:
+        "logs/embed/{encoder}/{corpus}/{split}/{view}.benchmark.tsv",
     shell:
         "flip embed --name {wildcards.encoder} --spec {params.spec:q} --corpus-table {input.table:q}"
         " --view {wildcards.view} --out-dir {params.out_dir:q} --shard-rows {params.shard_rows}"

@@ -1,23 +1,25 @@
 rule evaluate:
     input:
         model=model_file,
-        embeddings=lambda w: manifests([test_view(w)]),
-        bow=lambda w: target_bow(w, "test"),
+        embeddings=test_manifest,
+        bow=test_bow,
     output:
-        summary=layout.eval_summary(R, "{experiment}", "{run}", "{view}"),
-        details=layout.eval_details(R, "{experiment}", "{run}", "{view}"),
+        summary=paths.eval_summary(R, "{experiment}", "{run}", "{view}"),
+        details=paths.eval_details(R, "{experiment}", "{run}", "{view}"),
     params:
-        model_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
-        method=lambda w: "splice" if run_of(w).probe == "splice" else "probe",
+        model_dir=run_model_dir,
+        method=eval_method,
         emb_dir=test_view,
-        bias=lambda w: "--use-bias" if run_of(w).evaluation.get("use_bias", False) else "",
-        top_n=lambda w: " ".join(str(n) for n in run_of(w).evaluation.get("top_n", TOP_N)),
-        fingerprint=lambda w: run_of(w).eval_fingerprint(w.view),
+        bias=eval_bias,
+        top_n=eval_top_n,
+        fingerprint=eval_fingerprint,
         device=DEVICE,
     conda:
         "../../envs/train.yaml"
     log:
         "logs/evaluate/{experiment}/{run}/{view}.log",
+    benchmark:
+        "logs/evaluate/{experiment}/{run}/{view}.benchmark.tsv",
     shell:
         "flip evaluate --model-dir {params.model_dir:q} --method {params.method} --embeddings {params.emb_dir:q}"
         " --bow {input.bow:q} --out {output.summary:q} {params.bias} --top-n {params.top_n}"
@@ -27,13 +29,13 @@ rule evaluate:
 # Named entities of test sentences (paper §3.3) and entity recall of a probe (§4.6, Figure 1).
 rule entities:
     input:
-        table=lambda w: layout.corpus_table(R, entities_setting(w, "corpus", None), entities_setting(w, "split", "test")),
+        table=entities_table,
     output:
-        layout.entities_file(R, "{entities}"),
+        paths.entities_file(R, "{entities}"),
     params:
-        view=lambda w: entities_setting(w, "view", None),
-        pipeline=lambda w: entities_setting(w, "pipeline", None),
-        batch_size=lambda w: entities_setting(w, "batch_size", ENTITY_BATCH_SIZE),
+        view=entities_view,
+        pipeline=entities_pipeline,
+        batch_size=entities_batch_size,
     conda:
         "../../envs/core.yaml"
     log:
@@ -46,17 +48,17 @@ rule entities:
 rule entity_recall:
     input:
         model=model_file,
-        embeddings=lambda w: manifests([test_view(w)]),
-        entities=layout.entities_file(R, "{entities}"),
+        embeddings=test_manifest,
+        entities=paths.entities_file(R, "{entities}"),
     output:
-        layout.entity_recall_file(R, "{experiment}", "{run}", "{view}", "{entities}"),
+        paths.entity_recall_file(R, "{experiment}", "{run}", "{view}", "{entities}"),
     params:
-        model_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        model_dir=run_model_dir,
         emb_dir=test_view,
-        ks=lambda w: " ".join(str(k) for k in entities_setting(w, "ks", ENTITY_KS)),
-        labels=lambda w: " ".join(entities_setting(w, "labels", [])),
-        fingerprint=lambda w: PLAN.entity_recall_fingerprint(run_of(w), w.view, w.entities),
-        average=lambda w: entities_setting(w, "average", ENTITY_AVERAGE),
+        ks=recall_ks,
+        labels=recall_labels,
+        fingerprint=recall_fingerprint,
+        average=recall_average,
         device=DEVICE,
     conda:
         "../../envs/train.yaml"

@@ -9,16 +9,16 @@ ruleorder: import_flip_scores > pair
 
 rule import_flip_view:
     input:
-        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
-        array=lambda w: published_file(w.corpus, w.split, w.view),
+        table=split_table,
+        array=published_view_array,
     output:
-        layout.embedding_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
+        paths.embedding_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     wildcard_constraints:
         encoder=encoders_of(published=True),
     params:
-        spec=lambda w: encoder_entry(w.encoder),
-        corpus_spec=lambda w: as_json(config["corpora"][w.corpus]),
-        out_dir=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view),
+        spec=encoder_spec,
+        corpus_spec=corpus_spec,
+        out_dir=view_dir,
         shard_rows=SHARDS,
     conda:
         "../../envs/core.yaml"
@@ -32,17 +32,17 @@ rule import_flip_view:
 
 rule import_flip_scores:
     input:
-        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
-        scores=lambda w: published_scores(w.corpus, w.split, w.view_a, w.view_b),
+        table=split_table,
+        scores=published_pair_scores,
     output:
-        layout.pair_scores(R, "{encoder}", "{corpus}", "{split}", "{view_a}", "{view_b}"),
+        paths.pair_scores(R, "{encoder}", "{corpus}", "{split}", "{view_a}", "{view_b}"),
     wildcard_constraints:
         encoder=encoders_of(published=True),
         view_a=view_regex(("text",)),
         view_b=view_regex(("speech",)),
     params:
-        spec=lambda w: encoder_entry(w.encoder),
-        corpus_spec=lambda w: as_json(config["corpora"][w.corpus]),
+        spec=encoder_spec,
+        corpus_spec=corpus_spec,
     conda:
         "../../envs/core.yaml"
     log:

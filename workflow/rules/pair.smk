@@ -5,16 +5,16 @@
 
 rule pair:
     input:
-        a=lambda w: layout.embedding_manifest(R, w.encoder, w.corpus, w.split, w.view_a),
-        b=lambda w: layout.embedding_manifest(R, w.encoder, w.corpus, w.split, w.view_b),
+        a=pair_manifest_a,
+        b=pair_manifest_b,
     output:
-        layout.pair_scores(R, "{encoder}", "{corpus}", "{split}", "{view_a}", "{view_b}"),
+        paths.pair_scores(R, "{encoder}", "{corpus}", "{split}", "{view_a}", "{view_b}"),
     wildcard_constraints:
         view_a=view_regex(),
         view_b=view_regex(),
     params:
-        a=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view_a),
-        b=lambda w: layout.embedding_dir(R, w.encoder, w.corpus, w.split, w.view_b),
+        a=pair_dir_a,
+        b=pair_dir_b,
     conda:
         "../../envs/core.yaml"
     log:

@@ -1,6 +1,6 @@
 # One generic rule per output kind, plus one named target rule per table and figure,
 # so `snakemake <name>` regenerates exactly that table or figure, and `paper` builds the
-# paper's (the `paper` list of config.yaml). Run selection: flip_pipeline/report/selection.py;
+# paper's (the `paper` list of config.yaml). Run selection: flip_pipeline/plan/runs.py;
 # layouts: flip_pipeline/report/.
 
 
@@ -11,15 +11,15 @@ rule report_table:
         summaries=lambda w: report_inputs(w.name),
         models=lambda w: report_models(w.name),
     output:
-        md=layout.report_file(R, "table", "{name}", "md"),
-        csv=report(layout.report_file(R, "table", "{name}", "csv"), caption="../report/table.rst", category="Tables",
+        md=paths.report_file(R, "table", "{name}", "md"),
+        csv=report(paths.report_file(R, "table", "{name}", "csv"), caption="../report/table.rst", category="Tables",
                    subcategory="Tidy CSV (one row per number)"),
-        tex=layout.report_file(R, "table", "{name}", "tex"),
-        html=report(layout.report_file(R, "table", "{name}", "html"), caption="../report/table.rst",
+        tex=paths.report_file(R, "table", "{name}", "tex"),
+        html=report(paths.report_file(R, "table", "{name}", "html"), caption="../report/table.rst",
                     category="Tables", subcategory="Tables"),
     params:
         spec=lambda w: report_spec_file("table", w.name),
-        prefix=lambda w: layout.report_prefix(R, "table", w.name),
+        prefix=lambda w: paths.report_prefix(R, "table", w.name),
     conda:
         "../../envs/core.yaml"
     log:
@@ -36,11 +36,11 @@ rule report_figure:
         summaries=lambda w: report_inputs(w.name),
         models=lambda w: report_models(w.name),
     output:
-        png=report(layout.report_file(R, "figure", "{name}", "png"), caption="../report/figure.rst", category="Figures"),
-        pdf=layout.report_file(R, "figure", "{name}", "pdf"),
+        png=report(paths.report_file(R, "figure", "{name}", "png"), caption="../report/figure.rst", category="Figures"),
+        pdf=paths.report_file(R, "figure", "{name}", "pdf"),
     params:
         spec=lambda w: report_spec_file("figure", w.name),
-        prefix=lambda w: layout.report_prefix(R, "figure", w.name),
+        prefix=lambda w: paths.report_prefix(R, "figure", w.name),
     conda:
         "../../envs/core.yaml"
     log:

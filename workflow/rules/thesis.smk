@@ -1,6 +1,6 @@
 # The layer-wise family (seed 002): per-layer representations → shared cross-lingual dimensions
 # → similarity with chance levels, and t-SNE maps → the thesis's figures and tables. What each builds comes from
-# flip_pipeline/report/thesis_plan.py (ThesisPlan); `snakemake thesis` builds all of it,
+# flip_pipeline/plan/thesis.py (ThesisPlan); `snakemake thesis` builds all of it,
 # `snakemake thesis_fig5_1` one figure and only what it needs. THESIS and the input
 # functions: workflow/rules/common.smk.
 
@@ -8,13 +8,13 @@
 # never deletes the finished ones of an interrupted job (as rule embed).
 rule layers:
     input:
-        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
+        table=lambda w: paths.corpus_table(R, w.corpus, w.split),
     output:
-        layout.layers_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
+        paths.layers_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     params:
         spec=lambda w: encoder_entry(thesis_model(w)),
         layers=thesis_layer_args,
-        out_dir=lambda w: layout.layers_dir(R, w.encoder, w.corpus, w.split, w.view),
+        out_dir=lambda w: paths.layers_dir(R, w.encoder, w.corpus, w.split, w.view),
         shard_rows=SHARDS,
         device=DEVICE,
     threads: 2
@@ -26,6 +26,8 @@ rule layers:
         "../../envs/embed.yaml"
     log:
         "logs/layers/{encoder}/{corpus}/{split}/{view}.log",
+    benchmark:
+        "logs/layers/{encoder}/{corpus}/{split}/{view}.benchmark.tsv",
     shell:
         "flip layers --name {wildcards.encoder} --spec {params.spec:q} --corpus-table {input.table:q}"
         " --view {wildcards.view} --layers {params.layers} --out-dir {params.out_dir:q}"
@@ -36,7 +38,7 @@ rule similarity_dimensions:
     input:
         lambda w: THESIS.layers_manifests(thesis_model(w)),
     output:
-        layout.dimensions_file(R, "{encoder}"),
+        paths.dimensions_file(R, "{encoder}"),
     params:
         views=lambda w: as_json(THESIS.view_dirs(thesis_model(w))),
         settings=as_json(THESIS.spec.get("similarity", {})),
@@ -57,7 +59,7 @@ rule similarity:
     input:
         lambda w: THESIS.similarity_inputs(thesis_model(w), w.analysis),
     output:
-        layout.similarity_file(R, "{encoder}", "{analysis}"),
+        paths.similarity_file(R, "{encoder}", "{analysis}"),
     wildcard_constraints:
         analysis="|".join(THESIS_ANALYSES),
     params:
@@ -82,7 +84,7 @@ rule tsne:
     input:
         lambda w: THESIS.layers_manifests(thesis_model(w)),
     output:
-        layout.tsne_file(R, "{encoder}", "{layer}"),
+        paths.tsne_file(R, "{encoder}", "{layer}"),
     params:
         views=lambda w: as_json(THESIS.view_dirs(thesis_model(w))),
         resource=lambda w: as_json(THESIS.resource_levels(thesis_model(w))),
@@ -106,17 +108,17 @@ rule thesis_table:
     input:
         thesis_inputs,
     output:
-        md=layout.report_file(R, "table", "{name}", "md"),
-        csv=report(layout.report_file(R, "table", "{name}", "csv"), caption="../report/thesis.rst",
+        md=paths.report_file(R, "table", "{name}", "md"),
+        csv=report(paths.report_file(R, "table", "{name}", "csv"), caption="../report/thesis.rst",
                    category="Thesis tables", subcategory="Tidy CSV (one row per number)"),
-        tex=layout.report_file(R, "table", "{name}", "tex"),
-        html=report(layout.report_file(R, "table", "{name}", "html"), caption="../report/thesis.rst",
+        tex=paths.report_file(R, "table", "{name}", "tex"),
+        html=report(paths.report_file(R, "table", "{name}", "html"), caption="../report/thesis.rst",
                     category="Thesis tables", subcategory="Tables"),
     wildcard_constraints:
         name=r"thesis_[^/]+",
     params:
         spec=thesis_spec_file("table"),
-        prefix=lambda w: layout.report_prefix(R, "table", w.name),
+        prefix=lambda w: paths.report_prefix(R, "table", w.name),
         caption=thesis_caption,
     conda:
         "../../envs/core.yaml"
@@ -131,14 +133,14 @@ rule thesis_figure:
     input:
         thesis_inputs,
     output:
-        png=report(layout.report_file(R, "figure", "{name}", "png"), caption="../report/thesis.rst",
+        png=report(paths.report_file(R, "figure", "{name}", "png"), caption="../report/thesis.rst",
                    category="Thesis figures"),
-        pdf=layout.report_file(R, "figure", "{name}", "pdf"),
+        pdf=paths.report_file(R, "figure", "{name}", "pdf"),
     wildcard_constraints:
         name=r"thesis_[^/]+",
     params:
         spec=thesis_spec_file("figure"),
-        prefix=lambda w: layout.report_prefix(R, "figure", w.name),
+        prefix=lambda w: paths.report_prefix(R, "figure", w.name),
         caption=thesis_caption,
     conda:
         "../../envs/core.yaml"

@@ -2,24 +2,23 @@ rule train:
     wildcard_constraints:
         experiment=experiments_of(checkpoint=False),  # an experiment's checkpoint is fetched instead
     input:
-        vocab=lambda w: layout.vocab_file(R, run_of(w).vocab),
-        train_bow=lambda w: target_bow(w, "train"),
-        dev_bow=lambda w: target_bow(w, "dev"),
-        train_emb=lambda w: manifests(training_views(w, "train")),
-        dev_emb=lambda w: manifests(training_views(w, "dev")),
-        sim=lambda w: similarity_file(w, "train"),
-        dev_sim=lambda w: similarity_file(w, "dev"),
+        vocab=run_vocab_file,
+        train_bow=train_bow,
+        dev_bow=dev_bow,
+        train_emb=train_manifests,
+        dev_emb=dev_manifests,
+        sim=train_sim,
+        dev_sim=dev_sim,
     output:
-        layout.model_files(R, "{experiment}", "{run}", "flip"),
+        paths.model_files(R, "{experiment}", "{run}", "flip"),
     params:
-        spec=lambda w: as_json(run_of(w).spec()),
-        encoder_spec=lambda w: encoder_entry(run_of(w).encoder),
-        vocab_dir=lambda w: layout.vocab_dir(R, run_of(w).vocab),
-        train_dirs=lambda w: training_views(w, "train"),
-        dev_dirs=lambda w: training_views(w, "dev"),
-        out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
-        sim=lambda w, input: (f"--sim {shlex.quote(input.sim)} --dev-sim {shlex.quote(input.dev_sim)}"
-                              if input.sim else ""),
+        spec=run_spec,
+        encoder_spec=run_encoder_spec,
+        vocab_dir=run_vocab_dir,
+        train_dirs=train_dirs,
+        dev_dirs=dev_dirs,
+        out_dir=run_model_dir,
+        sim=sim_flags,
         device=DEVICE,
     threads: 2
     resources:
@@ -30,6 +29,8 @@ rule train:
         "../../envs/train.yaml"
     log:
         "logs/train/{experiment}/{run}.log",
+    benchmark:
+        "logs/train/{experiment}/{run}.benchmark.tsv",
     shell:
         "flip train --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir:q}"
         " --train-bow {input.train_bow:q} --dev-bow {input.dev_bow:q} --train-embeddings {params.train_dirs:q}"
@@ -40,16 +41,15 @@ rule train:
 # run and fingerprint), then `select` writes selected.json naming the point with the best dev recall
 # (training's own criterion; no test data). A plain rule, not a checkpoint: the DAG stays static, so
 # `snakemake -n` shows every job, and evaluate reads the swept run's folder, which loads as the
-# selected point's checkpoint (formats/selection.py).
+# selected point's checkpoint (formats/sweep_choice.py).
 rule select:
     input:
         point_models,
     output:
-        layout.model_files(R, "{experiment}", "{run}", "sweep"),
+        paths.model_files(R, "{experiment}", "{run}", "sweep"),
     params:
-        spec=lambda w: as_json(run_of(w).spec()),
-        point_dirs=lambda w: [layout.model_dir(R, p.experiment, p.name) for p in sweep_points(w)],
-    localrule: True
+        spec=run_spec,
+        point_dirs=point_dirs,
     conda:
         "../../envs/core.yaml"
     log:
@@ -62,16 +62,16 @@ rule select:
 # the run's encoder plus the centring mean of each training view.
 rule splice:
     input:
-        vocab=lambda w: layout.vocab_file(R, run_of(w).vocab),
-        train_emb=lambda w: manifests(training_views(w, "train")),
+        vocab=run_vocab_file,
+        train_emb=train_manifests,
     output:
-        layout.model_files(R, "{experiment}", "{run}", "splice"),
+        paths.model_files(R, "{experiment}", "{run}", "splice"),
     params:
-        spec=lambda w: as_json(run_of(w).spec()),
-        encoder_spec=lambda w: encoder_entry(run_of(w).encoder),
-        vocab_dir=lambda w: layout.vocab_dir(R, run_of(w).vocab),
-        train_dirs=lambda w: training_views(w, "train"),
-        out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        spec=run_spec,
+        encoder_spec=run_encoder_spec,
+        vocab_dir=run_vocab_dir,
+        train_dirs=train_dirs,
+        out_dir=run_model_dir,
         device=DEVICE,
     threads: 2
     resources:
@@ -82,6 +82,8 @@ rule splice:
         "../../envs/embed.yaml"  # it embeds the concept vocabulary with the run's encoder
     log:
         "logs/splice/{experiment}/{run}.log",
+    benchmark:
+        "logs/splice/{experiment}/{run}.benchmark.tsv",
     shell:
         "flip splice --spec {params.spec:q} --encoder-spec {params.encoder_spec:q} --vocab-dir {params.vocab_dir:q}"
         " --train-embeddings {params.train_dirs:q} --out-dir {params.out_dir:q} --device {params.device} 2> {log:q}"
@@ -94,10 +96,10 @@ rule fetch_checkpoint:
     wildcard_constraints:
         experiment=experiments_of(checkpoint=True),
     output:
-        layout.model_files(R, "{experiment}", "{run}", "published"),
+        paths.model_files(R, "{experiment}", "{run}", "published"),
     params:
-        spec=lambda w: as_json(run_of(w).spec()),
-        out_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        spec=run_spec,
+        out_dir=run_model_dir,
     conda:
         "../../envs/train.yaml"
     log:

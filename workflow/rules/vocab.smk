@@ -1,13 +1,13 @@
 rule vocab:
     input:
-        table=lambda w: layout.corpus_table(R, config["vocabularies"][w.vocab]["corpus"], "train"),
+        table=vocab_table,
     output:
-        vocab=layout.vocab_file(R, "{vocab}"),
-        counts=layout.vocab_file(R, "{vocab}", "counts.parquet"),
-        settings=layout.vocab_file(R, "{vocab}", "settings.json"),
+        vocab=paths.vocab_file(R, "{vocab}"),
+        counts=paths.vocab_file(R, "{vocab}", "counts.parquet"),
+        settings=paths.vocab_file(R, "{vocab}", "settings.json"),
     params:
-        spec=lambda w: as_json(config["vocabularies"][w.vocab]),
-        out_dir=lambda w: layout.vocab_dir(R, w.vocab),
+        spec=vocab_spec,
+        out_dir=vocab_out_dir,
     conda:
         "../../envs/core.yaml"
     log:
@@ -19,12 +19,12 @@ rule vocab:
 
 rule bow:
     input:
-        vocab=layout.vocab_file(R, "{vocab}"),
-        table=lambda w: layout.corpus_table(R, w.corpus, w.split),
+        vocab=paths.vocab_file(R, "{vocab}"),
+        table=split_table,
     output:
-        layout.bow_file(R, "{vocab}", "{corpus}", "{split}", "{view}"),
+        paths.bow_file(R, "{vocab}", "{corpus}", "{split}", "{view}"),
     params:
-        vocab_dir=lambda w: layout.vocab_dir(R, w.vocab),
+        vocab_dir=vocab_out_dir,
     conda:
         "../../envs/core.yaml"
     log:
@@ -38,12 +38,12 @@ rule bow:
 # its columns); the train env, as reading a checkpoint folder loads torch.
 rule checkpoint_bow:
     input:
-        model=lambda w: layout.model_file(R, w.experiment, w.run, "published"),
-        table=lambda w: layout.corpus_table(R, run_of(w).corpus, w.split),
+        model=published_model,
+        table=run_split_table,
     output:
-        layout.checkpoint_bow_file(R, "{experiment}", "{run}", "{split}", "{view}"),
+        paths.checkpoint_bow_file(R, "{experiment}", "{run}", "{split}", "{view}"),
     params:
-        model_dir=lambda w: layout.model_dir(R, w.experiment, w.run),
+        model_dir=run_model_dir,
     conda:
         "../../envs/train.yaml"
     log:

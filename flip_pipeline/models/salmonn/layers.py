@@ -13,7 +13,7 @@ pass and a view keeps its own part. Layers:
 Decoder layers are pooled over their part's positions; ``layer_32`` is after the decoder's
 final RMS norm (transformers' ``hidden_states``), every other layer before it. The
 languages are SeamlessM4T v2's (the thesis's Table 4.2: SALMONN shares its set), checked by
-:func:`~flip_pipeline.layers.seamless_m4t_languages.view_problem`; SALMONN takes no language
+:func:`~flip_pipeline.models.seamless_m4t.languages.view_problem`; SALMONN takes no language
 code, so the language only decides which views are valid.
 """
 
@@ -26,16 +26,17 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from flip_pipeline.encoders.bad_audio import bad_audio_error, describe
-from flip_pipeline.encoders.batching import length_sorted_batches
-from flip_pipeline.encoders.sonar import PRECISIONS, AudioError, audio_duration, load_audio
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import view_language, view_modality
-from flip_pipeline.layers.base import to_numpy
-from flip_pipeline.layers.names import stack_names
-from flip_pipeline.layers.seamless_m4t_languages import view_problem
+from flip_pipeline.models.audio.bad_audio import bad_audio_error, describe
+from flip_pipeline.models.audio.features import AudioError, audio_duration, load_audio
+from flip_pipeline.models.batching import length_sorted_batches
+from flip_pipeline.models.layer_encoder import to_numpy
+from flip_pipeline.models.layer_names import stack_names
+from flip_pipeline.models.precision import PRECISIONS
 from flip_pipeline.models.salmonn.checkpoint import require_converted, source_sha256
 from flip_pipeline.models.salmonn.model import ENCODER_OUTPUT, PROMPT, PROMPT_TEMPLATE
+from flip_pipeline.models.seamless_m4t.languages import view_problem
 
 log = logging.getLogger(__name__)
 

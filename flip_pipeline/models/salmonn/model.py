@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from flip_pipeline.errors import FlipInputError
-from flip_pipeline.layers.base import lengths_mask, masked_mean
+from flip_pipeline.models.layer_encoder import lengths_mask, masked_mean
 from flip_pipeline.models.salmonn.beats import BeatsEncoder, load_beats
 from flip_pipeline.models.salmonn.checkpoint import load_converted
 from flip_pipeline.models.salmonn.window_qformer import WindowQFormer, qformer_state, window_frames

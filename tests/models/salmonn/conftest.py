@@ -1,8 +1,8 @@
 """A tiny SALMONN, built once per session (offline: random weights, a tokenizer trained here)."""
 
 import pytest
-from helpers_salmonn import tiny_salmonn
-from helpers_sonar import SENTENCES
+from helpers.salmonn import tiny_salmonn
+from helpers.sonar import SENTENCES
 
 from flip_pipeline.models.salmonn.model import PROMPT, PROMPT_TEMPLATE
 

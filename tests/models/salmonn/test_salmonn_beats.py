@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers_salmonn import TINY_BEATS_CFG, converted_beats, random_beats_state
+from helpers.salmonn import TINY_BEATS_CFG, converted_beats, random_beats_state
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.models.salmonn.beats import load_beats, relative_position_buckets

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from helpers_sonar import SENTENCES, spoken_clips
+from helpers.sonar import SENTENCES, spoken_clips
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.models.salmonn.layers import SalmonnLayers
@@ -26,7 +26,7 @@ def wavs(tmp_path_factory) -> list[str]:
 
 
 def test_both_views_are_the_parts_of_one_forward_pass(salmonn, wavs):
-    from flip_pipeline.encoders.sonar import load_audio
+    from flip_pipeline.models.audio.features import load_audio
 
     assert salmonn.layer_names("speech_en") == ["speech_encoder", *DECODER]
     assert salmonn.layer_names("text_de") == DECODER

@@ -7,16 +7,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from helpers_sonar import SENTENCES, spoken_clips
+from helpers.sonar import SENTENCES, spoken_clips
 
 from flip_pipeline.config import load_config, validate_config
-from flip_pipeline.encoders import build_encoder, uses_gpu
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view, write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings
-from flip_pipeline.layers import build_layer_encoder
+from flip_pipeline.models import build_encoder, build_layer_encoder, uses_gpu
 from flip_pipeline.models.salmonn.layers import SalmonnLayers
-from flip_pipeline.stages.layers import extract_layers
+from flip_pipeline.stages.layers import layers_stage
 
 REPO = Path(__file__).resolve().parents[3]
 TEXTS = SENTENCES[:3]
@@ -37,9 +36,9 @@ def table(tmp_path_factory):
 
 
 def test_the_stage_gives_each_view_its_part_of_the_paired_pass(spec, table, tmp_path):
-    speech = extract_layers(table, "speech_en", "sal", spec, ["speech_encoder", "embeddings", "layer_03"],
+    speech = layers_stage(table, "speech_en", "sal", spec, ["speech_encoder", "embeddings", "layer_03"],
                             tmp_path / "speech_en")
-    text = extract_layers(table, "text_en", "sal", spec, "all", tmp_path / "text_en")
+    text = layers_stage(table, "text_en", "sal", spec, "all", tmp_path / "text_en")
     assert speech["dims"] == {"speech_encoder": 48, "embeddings": 64, "layer_03": 64}
     assert text["layers"] == ["embeddings", "layer_01", "layer_02", "layer_03"]
     assert text["layer_norm"] == {"embeddings": "before", "layer_01": "before", "layer_02": "before",
@@ -59,7 +58,7 @@ def test_a_table_without_the_paired_view_is_named(spec, tmp_path):
     path = tmp_path / "test.parquet"
     write_corpus_table(pa.table({"id": ["a"], "speech_en": ["a.wav"], "text_de": ["Hallo."]}), path)
     with pytest.raises(FlipInputError, match=r"no view 'text_en'"):
-        extract_layers(path, "speech_en", "sal", spec, ["layer_01"], tmp_path / "out")
+        layers_stage(path, "speech_en", "sal", spec, ["layer_01"], tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
