@@ -164,7 +164,7 @@ def test_snakemake_imports_instead_of_embedding(published, tmp_path):
     plan = snakemake(tmp_path, config, "-n")
     assert plan.returncode == 0, plan.stderr[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, re.MULTILINE))
-    assert jobs["import_flip_view_stage"] == "6" and jobs["import_flip_scores_stage"] == "2" and "embed" not in jobs  # train, dev
+    assert jobs["import_flip_view"] == "6" and jobs["import_flip_scores"] == "2" and "embed" not in jobs  # train, dev
     assert "pair" not in jobs
 
     proc = snakemake(tmp_path, config)
@@ -192,7 +192,7 @@ def test_snakemake_imports_instead_of_embedding(published, tmp_path):
     np.save(published / "test_text_embs.npy", doubled)
     again = snakemake(tmp_path, config, "-n")
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", again.stdout, re.MULTILINE))
-    assert jobs["import_flip_view_stage"] == "1" and "train" not in jobs and jobs["evaluate"] == "2"
+    assert jobs["import_flip_view"] == "1" and "train" not in jobs and jobs["evaluate"] == "2"
     assert snakemake(tmp_path, config).returncode == 0
     text = ViewEmbeddings(emb / "test" / "text_en")
     assert np.array_equal(text.read_rows(0, len(text)), doubled)
