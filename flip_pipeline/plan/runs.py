@@ -20,6 +20,7 @@ from flip_pipeline.config import Run, expand_runs
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import paths
 from flip_pipeline.models import encoder_label
+from flip_pipeline.plan.base import ConfigPlan
 from flip_pipeline.settings import fingerprint_of
 
 
@@ -42,17 +43,12 @@ def selected(run: Run, view: str, select: dict[str, Any]) -> bool:
     )
 
 
-class ReportPlan:
-    """The runs of every experiment of ``config`` and the reports built from them.
-
-    Args:
-        config: a validated config (:func:`flip_pipeline.config.validate_config`).
-        results: the results folder.
-    """
+class ReportPlan(ConfigPlan):
+    """The runs of every experiment of the config and the paper's tables and figures built from them
+    (:class:`~flip_pipeline.plan.base.ConfigPlan` says the arguments)."""
 
     def __init__(self, config: dict[str, Any], results: str):
-        self.config = config
-        self.results = results
+        super().__init__(config, results)
         self.runs = {exp: {r.name: r for run in expand_runs(config, exp) for r in (run, *run.points)}
                      for exp in config["experiments"]}
 
@@ -118,14 +114,6 @@ class ReportPlan:
         return {"layout": spec["layout"], "caption": spec.get("caption", ""), "groups": spec.get("groups", {}),
                 "labels": spec.get("labels", {}), "entries": entries}
 
-    def inputs(self, name: str) -> list[str]:
-        """The files ``flip report`` reads for ``name`` (their details files come from the same jobs)."""
-        return [e["path"] for e in self.entries(name)]
-
-    def models(self, name: str) -> list[str]:
-        """The model files behind ``name``'s entries, each once (the report checks them)."""
-        return list(dict.fromkeys(e["model"] for e in self.entries(name)))
-
     def check_orphans(self, name: str) -> None:
         """Raise naming the run if one of ``name``'s inputs was made by the current configuration
         but its model is gone (a killed or failed retraining with an unchanged config).
@@ -149,7 +137,3 @@ class ReportPlan:
         if name in self.config.get("figures", {}):
             return paths.report_files(self.results, "figure", name)
         raise FlipInputError(f"{name!r} is neither a table nor a figure in the config")
-
-    def targets(self, key: str = "targets") -> list[str]:
-        """The files of every table and figure the config lists under ``key`` (``targets``, ``paper``)."""
-        return [path for name in self.config.get(key, []) for path in self.outputs(name)]

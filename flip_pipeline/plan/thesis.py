@@ -50,6 +50,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import paths
 from flip_pipeline.formats.similarity_scores import ANALYSES
 from flip_pipeline.models.layer_names import SPEECH_ONLY
+from flip_pipeline.plan.base import ConfigPlan
 
 #: Heatmap names (``thesis_heatmap_<m>_<name>``) of the cross-lingual analyses.
 HEATMAPS = {"text": "cross_lingual_text", "speech": "cross_lingual_speech", "speech_text": "cross_lingual_speech_text"}
@@ -57,17 +58,12 @@ DEFAULT_MODALITIES = ("text", "speech")
 DEFAULT_SPLIT = "test"
 
 
-class ThesisPlan:
-    """The layer-wise analyses of a validated config (empty when it has no ``thesis`` section).
-
-    Args:
-        config: a validated config (:func:`flip_pipeline.config.validate_config`).
-        results: the results folder.
-    """
+class ThesisPlan(ConfigPlan):
+    """The layer-wise analyses of the config, empty when it has no ``thesis`` section
+    (:class:`~flip_pipeline.plan.base.ConfigPlan` says the arguments)."""
 
     def __init__(self, config: dict[str, Any], results: str):
-        self.config = config
-        self.results = results
+        super().__init__(config, results)
         self.spec = config.get("thesis", {})
         self.split = self.spec.get("split", DEFAULT_SPLIT)
         self.languages: dict[str, dict[str, str]] = self.spec.get("languages", {})
