@@ -4,8 +4,9 @@ A table or figure (``tables.<name>`` / ``figures.<name>`` of the config) names i
 experiments and an optional ``select`` (encoders, probes, ranks, train_views,
 test_views); every (run, test view) of those experiments that ``select`` keeps is one
 *entry*: the evaluation summary (or entity-recall file) the report stage reads, described
-by its run. The rules ask a :class:`ReportPlan` for a table's inputs, outputs and the
-spec handed to ``flip report``; nothing of this lives in the workflow files. A swept run
+by its run. A :class:`ReportPlan` gives a table's spec (the one handed to ``flip report``), from
+which :class:`~flip_pipeline.plan.targets.TargetPlan` makes its Target (inputs, models, files); nothing of
+this lives in the workflow files. A swept run
 is reported by its selection (its points are trained, never evaluated): its entry's
 ``model`` and ``selection`` are its ``selected.json``.
 """

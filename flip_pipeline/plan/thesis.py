@@ -4,8 +4,8 @@ The ``thesis`` section names languages (each a corpus, usually FLEURS, with its 
 level), models (``encoders.<name>`` entries whose layers are read) and the settings of the
 similarity and t-SNE stages. A :class:`ThesisPlan` turns it into every file the rules need:
 the per-layer views to extract, the shared dimensions, the similarity analyses and t-SNE
-maps of each model, and the named targets with their inputs and the spec handed to
-``flip thesis-report``.
+maps of each model, and the named outputs with their inputs and the spec handed to
+``flip report`` (each one :class:`~flip_pipeline.plan.targets.Target`, built by the same rules as the paper's).
 
 Named targets (figure and table numbers are the thesis's):
 
@@ -232,7 +232,7 @@ class ThesisPlan(ConfigPlan):
         return outputs[name]
 
     def report_spec(self, name: str) -> dict[str, Any]:
-        """What ``flip thesis-report`` needs beside its inputs: layout, caption, labels, options."""
+        """What ``flip report`` needs beside its inputs: layout, caption, labels, options."""
         spec = {k: v for k, v in self.output(name).items() if k not in ("kind", "inputs")}
         spec["labels"] = {m: self.label(m) for m in self.models}
         spec["caption"] = CAPTIONS.get(spec["layout"], "")
