@@ -99,7 +99,7 @@ def test_heatmap_of_a_missing_layer_names_it(files, tmp_path):
     spec = {"layout": "heatmap", "layers": ["layer_09"], "caption": ""}
     with pytest.raises(FlipInputError, match="layer_09.*embeddings, layer_01"):
         report_stage("figure", "thesis_heatmap_x_text", spec, [files["cross_lingual_text"][0]],
-                            str(tmp_path / "h"))
+                     str(tmp_path / "h"))
     assert not list(tmp_path.glob("h.*"))
 
 
@@ -109,7 +109,7 @@ def test_a_similarity_file_without_chance_is_refused(files, tmp_path):
     frame.drop(columns=["chance"]).to_parquet(bad)
     with pytest.raises(FlipInputError, match=r"bad.parquet: similarity file lacks columns \['chance'\]"):
         report_stage("table", "thesis_table5_1", {"layout": "cross_modal_summary"}, [str(bad)],
-                            str(tmp_path / "t"))
+                     str(tmp_path / "t"))
 
 
 def thesis_config(**models):
@@ -192,7 +192,7 @@ def test_tables_give_each_change_its_paired_interval_or_say_why_not(files, tmp_p
     assert pd.read_csv(tmp_path / "bare.csv").change_ci_low.isna().all()
     # every step of every curve
     report_stage("table", "thesis_layer_changes", {"layout": "layer_changes", "caption": "c"},
-                        [path, files["cross_lingual_text"][0]], str(tmp_path / "steps"))
+                 [path, files["cross_lingual_text"][0]], str(tmp_path / "steps"))
     steps = pd.read_csv(tmp_path / "steps.csv")
     assert len(steps) == 2 * 2 * 3  # analyses × methods × steps between 4 layers
     one = steps[(steps.analysis == "cross_modal") & (steps.method == "svcca") & (steps.layer_to == "layer_01")].iloc[0]
@@ -215,9 +215,26 @@ def test_appendix_dimension_tables(files, tmp_path):
     write_scores(dims, tmp_path / "dims.parquet", {"settings": {"variance": 0.9}})
     spec = {"layout": "cross_lingual_dimensions", "labels": {"sonar": "SONAR"}, "caption": "", "shared": True}
     report_stage("table", "thesis_dimensions_cross_lingual", spec, [str(tmp_path / "dims.parquet")],
-                        str(tmp_path / "a7"))
+                 str(tmp_path / "a7"))
     md = (tmp_path / "a7.md").read_text()
     assert "| Layer | SONAR speech | SONAR text |" in md and "| layer_01 | 117 | 153 |" in md and "| pooled | 154 |  |" in md
+
+
+def test_extra_stages_of_two_models_are_rows_in_the_order_of_the_inputs(tmp_path):
+    """`adaptor` (one model) and `speech_encoder` (another) rank alike after the encoder layers: their rows
+    follow the inputs, not the hash order of a set (which changes with PYTHONHASHSEED from run to run)."""
+    paths = []
+    for model, stage in (("m4t", "adaptor"), ("sal", "speech_encoder")):
+        dims = pd.DataFrame({"encoder": model, "modality": "speech", "layer": ["layer_01", stage], "dim": [5, 6],
+                             "sets": 3, "own_min": 4, "own_max": [5, 6], "kept_min": 0.9, "n_min": 30, "n_max": 30})
+        paths.append(str(tmp_path / f"{model}.parquet"))
+        write_scores(dims, paths[-1], {"settings": {"variance": 0.9}})
+    spec = {"layout": "cross_lingual_dimensions", "caption": ""}
+    for inputs in (paths, paths[::-1]):
+        report_stage("table", "thesis_dimensions_cross_lingual", spec, inputs, str(tmp_path / "a7"))
+        rows = [line.split(" | ")[0] for line in (tmp_path / "a7.md").read_text().splitlines() if line.startswith("| ")]
+        stages = [row for row in rows if row in ("| adaptor", "| speech_encoder")]
+        assert stages == ["| adaptor", "| speech_encoder"][:: 1 if inputs == paths else -1]
 
 
 def test_table_4_2_check_compares_what_was_read(tmp_path):
@@ -235,7 +252,7 @@ def test_table_4_2_check_compares_what_was_read(tmp_path):
     languages = {"nl": {"corpus": "fleurs_nl", "fleurs": "nl_nl", "resource": "high", "models": ["m"]},
                  "de": {"corpus": "fleurs_de", "fleurs": "de_de", "resource": "high", "models": ["m"]}}
     report_stage("table", "thesis_table4_2", {"layout": "fleurs_counts", "languages": languages,
-                                                      "split": "test", "caption": ""}, inputs, str(tmp_path / "t42"))
+                                               "split": "test", "caption": ""}, inputs, str(tmp_path / "t42"))
     tidy = pd.read_csv(tmp_path / "t42.csv").set_index("language")
     assert tidy.loc["nl", ["thesis_rows", "rows_read", "thesis_unique", "unique_read"]].tolist() == [364, 364, 251, 251]
     assert bool(tidy.loc["nl", "same"]) and not bool(tidy.loc["de", "same"])  # the thesis kept 347 German sentences
@@ -252,16 +269,16 @@ def test_appendix_figures_are_written(files, tmp_path):
     for layout, options in (("heatmap", {"layers": ["embeddings", "adaptor"]}),
                             ("heatmap_change", {"changes": [["layer_02", "adaptor"], ["embeddings", "layer_02"]]})):
         report_stage("figure", f"thesis_{layout}", {"layout": layout, "caption": "c", **options}, [str(path)],
-                            str(tmp_path / layout))
+                     str(tmp_path / layout))
         assert (tmp_path / f"{layout}.png").stat().st_size > 1000
     with pytest.raises(FlipInputError, match=r"heatmap_changes \['pooled'\] are not among the layers"):
         report_stage("figure", "x", {"layout": "heatmap_change", "changes": [["layer_02", "pooled"]]},
-                            [str(path)], str(tmp_path / "x"))
+                     [str(path)], str(tmp_path / "x"))
     points = pd.DataFrame({"id": [str(i % 20) for i in range(80)], "language": ["de", "fr"] * 40,
                            "modality": ["text"] * 40 + ["speech"] * 40, "resource": "high",
                            "x": np.arange(80.0), "y": np.arange(80.0) % 7})
     write_map(tmp_path / "map.parquet", points, {"encoder": "m4t", "layer": "adaptor",
                                                  "layers": json.dumps({"speech": "adaptor", "text": "layer_02"})})
     report_stage("figure", "thesis_tsne_ids_m4t_adaptor", {"layout": "tsne_ids", "caption": "c"},
-                        [str(tmp_path / "map.parquet")], str(tmp_path / "ids"))
+                 [str(tmp_path / "map.parquet")], str(tmp_path / "ids"))
     assert (tmp_path / "ids.png").stat().st_size > 1000
