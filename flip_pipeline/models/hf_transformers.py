@@ -17,7 +17,6 @@ of its attention mask.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -212,11 +211,4 @@ class TransformersLayers:
                 handle.remove()
 
     def provenance(self) -> dict[str, str]:
-        return {
-            "model_id": self.model_id,
-            "revision": self.revision or "default",
-            "normalisation": "none",
-            "precision": self.precision,
-            "layer_source": "transformers output_hidden_states",
-            "transformers": importlib.metadata.version("transformers"),
-        }
+        return self.files.provenance(self.precision, "transformers output_hidden_states")

@@ -8,6 +8,7 @@ holds that laziness once, for every family built on transformers.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 from typing import Any
 
 from flip_pipeline.models.sentence_transformers import resolve_model_path
@@ -22,12 +23,23 @@ class PretrainedFiles:
     """
 
     def __init__(self, model: str, revision: str | None = None):
-        self.path = resolve_model_path(model)
-        self.revision = revision
+        self.model, self.path, self.revision = model, resolve_model_path(model), revision
 
     def load(self, cls: Any, **kwargs: Any) -> Any:
         """``cls.from_pretrained`` of this model at this revision (weights: each call loads them anew)."""
         return cls.from_pretrained(self.path, revision=self.revision, **kwargs)
+
+    def provenance(self, precision: str, layer_source: str) -> dict[str, str]:
+        """The shards' provenance metadata of a layer family that reads these files (pooled states, no
+        normalisation) at ``precision``, its states taken from ``layer_source``."""
+        return {
+            "model_id": self.model,
+            "revision": self.revision or "default",
+            "normalisation": "none",
+            "precision": precision,
+            "layer_source": layer_source,
+            "transformers": importlib.metadata.version("transformers"),
+        }
 
     @functools.cached_property
     def config(self) -> Any:

@@ -23,7 +23,6 @@ with :func:`~flip_pipeline.models.sonar.embed.load_audio` (mono, 16 kHz).
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from collections.abc import Mapping
 
@@ -214,11 +213,4 @@ class SeamlessM4TLayers:
         return pooled
 
     def provenance(self) -> dict[str, str]:
-        return {
-            "model_id": self.model_id,
-            "revision": self.revision or "default",
-            "normalisation": "none",
-            "precision": self.precision,
-            "layer_source": "transformers output_hidden_states; adaptor: the speech encoder output per clip",
-            "transformers": importlib.metadata.version("transformers"),
-        }
+        return self.files.provenance(self.precision, "transformers output_hidden_states; adaptor: the speech encoder output per clip")
