@@ -115,7 +115,7 @@ MODEL_FILES = {  # the first file of each is written last: it marks the model co
 
 def model_files(results: Root, experiment: str, run: str, probe: str) -> list[str]:
     """Every file of a run's model, the completion marker first; ``probe`` ``lip``/``flip``, ``splice``,
-    ``sweep`` (a swept run) or ``published`` (a fetched checkpoint; :attr:`flip_pipeline.config.Run.model_kind`)."""
+    ``sweep`` (a swept run) or ``published`` (a fetched checkpoint; :attr:`flip_pipeline.config.runs.Run.model_kind`)."""
     names = MODEL_FILES[probe if probe in ("splice", "sweep", "published") else "probe"]
     return [f"{model_dir(results, experiment, run)}/{name}" for name in names]
 

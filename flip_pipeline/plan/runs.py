@@ -16,11 +16,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flip_pipeline.config import Run, expand_runs
+from flip_pipeline.config.runs import Run, expand_runs
+from flip_pipeline.config.settings import fingerprint_of
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import paths
 from flip_pipeline.models import encoder_label
-from flip_pipeline.settings import fingerprint_of
 
 
 def _made_by(entry: dict[str, Any]) -> bool:
@@ -46,7 +46,7 @@ class ReportPlan:
     """The runs of every experiment of ``config`` and the reports built from them.
 
     Args:
-        config: a validated config (:func:`flip_pipeline.config.validate_config`).
+        config: a validated config (:func:`flip_pipeline.config.validation.validate_config`).
         results: the results folder.
     """
 

@@ -61,7 +61,7 @@ class ThesisPlan:
     """The layer-wise analyses of a validated config (empty when it has no ``thesis`` section).
 
     Args:
-        config: a validated config (:func:`flip_pipeline.config.validate_config`).
+        config: a validated config (:func:`flip_pipeline.config.validation.validate_config`).
         results: the results folder.
     """
 

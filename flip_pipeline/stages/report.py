@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import time
 
+from flip_pipeline.config.settings import require_keys
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.extras import require
 from flip_pipeline.formats.paths import REPORT_SUFFIXES
@@ -21,7 +22,6 @@ from flip_pipeline.report.results import collect_results, entries_for_inputs
 from flip_pipeline.report.sweeps import add_sweeps, read_sweeps, with_chosen_rank
 from flip_pipeline.report.table_shapes import TABLE_LAYOUTS
 from flip_pipeline.report.tables import write_table
-from flip_pipeline.settings import require_keys
 
 log = logging.getLogger(__name__)
 
