@@ -59,7 +59,7 @@ def test_quickstart_end_to_end(tmp_path):
     assert len(queried) == 12 and {r[0] for r in queried} == {"quickstart"}
     assert sorted(a for *_, a in queried) == pytest.approx(sorted(float(r["accuracy"]) for r in rows), abs=0.006)
     md = (results / "tables" / "quickstart.md").read_text()
-    assert "| minilm |" in md and "±" in md
+    assert "| all-MiniLM-L6-v2 |" in md and "±" in md  # rows named by label, as in the figures
 
     for ext in ("png", "pdf"):
         assert (results / "figures" / f"quickstart_accuracy.{ext}").stat().st_size > 1000
