@@ -8,7 +8,7 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from flip_pipeline.config_file import read_config_file
+from flip_pipeline.config.yaml_loader import read_config_file
 from flip_pipeline.errors import FlipInputError
 
 min_version("9.0")

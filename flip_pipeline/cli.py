@@ -29,9 +29,9 @@ from flip_pipeline.cli_types import (
     spec_json,
     view_name,
 )
+from flip_pipeline.config.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import describe
-from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `seq 1000000 | head -1`
 
@@ -39,7 +39,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `seq 1000000 |
 # Each runner imports its stage on use, so `flip corpus` never loads torch.
 def _entry(section: str, name: str, spec: dict, option: str = "--spec") -> None:
     """A hand-written config entry (``--spec`` of ``corpora.<name>`` …) checked against the config schema."""
-    from flip_pipeline.config_schema import validate_entry
+    from flip_pipeline.config.schema import validate_entry
     validate_entry(section, name, spec, option)
 
 
@@ -170,8 +170,8 @@ def run_import_flip_data(a):
 
 
 def run_check_config(a):
-    from flip_pipeline.config import validate_config
-    from flip_pipeline.config_file import merged_config_files
+    from flip_pipeline.config.validation import validate_config
+    from flip_pipeline.config.yaml_loader import merged_config_files
     validate_config(merged_config_files(a.files), " + ".join(a.files), a.files)
     print(f"{' + '.join(a.files)}: a valid config")
 
@@ -190,7 +190,7 @@ def _text_or_embeddings(parser: argparse.ArgumentParser) -> None:
 
 # Arguments several subcommands share: (flags, argparse keywords).
 SPEC = ("--spec", dict(required=True, type=spec_json, help="its config entry as JSON (or @file)"))
-RUN_SPEC = ("--spec", dict(required=True, type=spec_json, help="the run (see flip_pipeline.config.Run.spec)"))
+RUN_SPEC = ("--spec", dict(required=True, type=spec_json, help="the run (see flip_pipeline.config.runs.Run.spec)"))
 DEVICE = ("--device", dict(default="auto", help="auto (CUDA when present), cpu or cuda[:i]"))
 CORPUS_TABLE = ("--corpus-table", dict(required=True, help="corpora/{corpus}/{split}.parquet"))
 VIEW = ("--view", dict(required=True, type=view_name, help="view column, e.g. text_en"))
@@ -248,14 +248,14 @@ COMMANDS = {
         ("--out-dir", dict(required=True, help="models/{experiment}/{run}")), DEVICE,
     ]),
     "select": (run_select, "Select a swept run's sweep point with the best dev recall (selected.json).", [
-        ("--spec", dict(required=True, type=spec_json, help="the swept run (see flip_pipeline.config.Run.spec)")),
+        ("--spec", dict(required=True, type=spec_json, help="the swept run (see flip_pipeline.config.runs.Run.spec)")),
         ("--point-dirs", dict(nargs="+", required=True, help="models/{experiment}/{point}, one per point, in order")),
         ("--out", dict(required=True, help="models/{experiment}/{run}/selected.json")),
     ]),
     "fetch-checkpoint": (run_fetch_checkpoint, "Copy a published checkpoint (hub id or folder) into a run's "
                                                "model folder, checked against the probe and rank declared.", [
         ("--spec", dict(required=True, type=spec_json, help="the run of an experiment with a checkpoint "
-                                                         "(see flip_pipeline.config.Run.spec)")),
+                                                         "(see flip_pipeline.config.runs.Run.spec)")),
         ("--out-dir", dict(required=True, help="models/{experiment}/{run}")),
     ]),
     "convert-weights": (run_convert_weights, "Convert a released .pth/.pt checkpoint (SALMONN's, BEATs') to "

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flip_pipeline.config import expand_runs, load_config, validate_config
+from flip_pipeline.config.runs import expand_runs
+from flip_pipeline.config.validation import load_config, validate_config
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.plan.runs import ReportPlan
 

@@ -27,7 +27,7 @@ import yaml
 from helpers.tiny import TINY
 
 from flip_pipeline.cli import main
-from flip_pipeline.config_file import read_config_file
+from flip_pipeline.config.yaml_loader import read_config_file
 from flip_pipeline.corpora.sample import generate_sample_corpus
 from flip_pipeline.device import resolve_device
 from flip_pipeline.errors import FlipInputError
@@ -203,7 +203,7 @@ def test_a_full_disk_is_named_as_such():
         assert str(err) == f"/x/y: cannot write: {words}"
 
 
-# -- config files: one YAML loader (flip_pipeline.config_file) -----------------------------------------------
+# -- config files: one YAML loader (flip_pipeline.config.yaml_loader) -----------------------------------------------
 
 
 @pytest.mark.parametrize("text, message", [
@@ -283,7 +283,7 @@ def test_other_counts_out_of_range_are_refused(capsys, args, why):
     refused(*flip(capsys, *args), why)
 
 
-# -- --spec: a JSON object, complete (flip_pipeline.cli_types.spec_json, settings.require_keys, config_schema) --
+# -- --spec: a JSON object, complete (flip_pipeline.cli_types.spec_json, config.settings.require_keys, config.schema) --
 
 
 @pytest.mark.parametrize("spec, why", [("@missing.json", "missing.json: no such spec file"),

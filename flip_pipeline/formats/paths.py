@@ -62,16 +62,23 @@ def corpus_info(results: Root, corpus: str) -> str:
     return f"{corpus_dir(results, corpus)}/info.json"
 
 
+def _view_path(results: Root, tree: str, encoder: str, corpus: str, split: str, name: str) -> str:
+    """``{results}/{tree}/{encoder}/{corpus}/{split}/{name}``: where one encoder keeps one view of a
+    corpus split (``tree`` ``embeddings`` or ``layers``)."""
+    return f"{results}/{tree}/{encoder}/{corpus}/{split}/{name}"
+
+
 def embedding_dir(results: Root, encoder: str, corpus: str, split: str, view: str) -> str:
-    return f"{results}/embeddings/{encoder}/{corpus}/{split}/{view}"
+    return _view_path(results, "embeddings", encoder, corpus, split, view)
 
 
 def embedding_manifest(results: Root, encoder: str, corpus: str, split: str, view: str) -> str:
+    """The file that marks an embedded view complete (written last; ``formats.shards``)."""
     return f"{embedding_dir(results, encoder, corpus, split, view)}/{MANIFEST}"
 
 
 def pair_scores(results: Root, encoder: str, corpus: str, split: str, view_a: str, view_b: str) -> str:
-    return f"{results}/embeddings/{encoder}/{corpus}/{split}/{sim_name(view_a, view_b)}"
+    return _view_path(results, "embeddings", encoder, corpus, split, sim_name(view_a, view_b))
 
 
 def vocab_dir(results: Root, vocab: str) -> str:
@@ -108,7 +115,7 @@ MODEL_FILES = {  # the first file of each is written last: it marks the model co
 
 def model_files(results: Root, experiment: str, run: str, probe: str) -> list[str]:
     """Every file of a run's model, the completion marker first; ``probe`` ``lip``/``flip``, ``splice``,
-    ``sweep`` (a swept run) or ``published`` (a fetched checkpoint; :attr:`flip_pipeline.config.Run.model_kind`)."""
+    ``sweep`` (a swept run) or ``published`` (a fetched checkpoint; :attr:`flip_pipeline.config.runs.Run.model_kind`)."""
     names = MODEL_FILES[probe if probe in ("splice", "sweep", "published") else "probe"]
     return [f"{model_dir(results, experiment, run)}/{name}" for name in names]
 
@@ -137,7 +144,7 @@ def entity_recall_file(results: Root, experiment: str, run: str, view: str, enti
 
 def layers_dir(results: Root, encoder: str, corpus: str, split: str, view: str) -> str:
     """The folder of one view's per-layer representations: one shard folder per layer."""
-    return f"{results}/layers/{encoder}/{corpus}/{split}/{view}"
+    return _view_path(results, "layers", encoder, corpus, split, view)
 
 
 def layers_manifest(results: Root, encoder: str, corpus: str, split: str, view: str) -> str:
@@ -147,7 +154,7 @@ def layers_manifest(results: Root, encoder: str, corpus: str, split: str, view: 
 
 def layer_dir(results: Root, encoder: str, corpus: str, split: str, view: str, layer: str) -> str:
     """One layer's shards and manifest, under the embedded-view contract of ``formats.shards``."""
-    return f"{layers_dir(results, encoder, corpus, split, view)}/{layer}"
+    return _view_path(results, "layers", encoder, corpus, split, f"{view}/{layer}")
 
 
 def similarity_file(results: Root, encoder: str, analysis: str) -> str:

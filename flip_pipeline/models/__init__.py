@@ -100,7 +100,7 @@ DEFAULT_LABELS = {"bow_projection": "BoW projection (ceiling)", "gaussian": "Gau
 
 
 def encoder_label(name: str, spec: dict[str, Any]) -> str:
-    """How figures name ``encoders.<name>``: its ``label``, else its family's :data:`DEFAULT_LABELS`, else ``name``."""
+    """How tables and figures name ``encoders.<name>``: its ``label``, else its family's :data:`DEFAULT_LABELS`, else ``name``."""
     return spec.get("label") or DEFAULT_LABELS.get(spec.get("family", ""), name)
 
 

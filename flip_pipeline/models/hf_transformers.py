@@ -17,7 +17,6 @@ of its attention mask.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +31,7 @@ from flip_pipeline.models.batching import cpu_token_budget, length_sorted_batche
 from flip_pipeline.models.layer_encoder import masked_mean, to_numpy
 from flip_pipeline.models.layer_names import stack_names
 from flip_pipeline.models.precision import model_dtype
+from flip_pipeline.models.pretrained import PretrainedFiles
 from flip_pipeline.models.sentence_transformers import resolve_model_path
 from flip_pipeline.progress import advance
 
@@ -131,29 +131,25 @@ class TransformersLayers:
                  max_seq_len: int | None = None, family: str = "transformers"):
         model_dtype(name, precision)  # checked before the model loads
         self.name, self.model_id, self.family, self.revision = name, model, family, revision
-        self.path = resolve_model_path(model)
+        self.files = PretrainedFiles(model, revision)
+        self.path = self.files.path
         self.device = torch.device(device)
         self.batch_size, self.max_tokens = batch_size, cpu_token_budget(max_tokens, self.device, CPU_MAX_TOKENS)
         self.precision, self.max_seq_len = precision, max_seq_len
-        self._config = self._model = self._tokenizer = None
+        self._model = None
         self._final_norm: bool | None = None  # measured on the first batch
 
     def config(self):
-        if self._config is None:
-            from transformers import AutoConfig
-
-            self._config = AutoConfig.from_pretrained(self.path, revision=self.revision)
-        return self._config
+        return self.files.config
 
     def _load(self):
         if self._model is None:
-            from transformers import AutoModel, AutoTokenizer
+            from transformers import AutoModel
 
             log.info("loading %s on %s (%s)", self.model_id, self.device, self.precision)
-            self._tokenizer = AutoTokenizer.from_pretrained(self.path, revision=self.revision)
-            self._model = AutoModel.from_pretrained(self.path, revision=self.revision, dtype=model_dtype(self.name, self.precision))
+            self._model = self.files.load(AutoModel, dtype=model_dtype(self.name, self.precision))
             self._model.to(self.device).eval()
-        return self._model, self._tokenizer
+        return self._model, self.files.tokenizer
 
     def check_view(self, view: str) -> None:
         if view_modality(view) != "text":
@@ -215,11 +211,4 @@ class TransformersLayers:
                 handle.remove()
 
     def provenance(self) -> dict[str, str]:
-        return {
-            "model_id": self.model_id,
-            "revision": self.revision or "default",
-            "normalisation": "none",
-            "precision": self.precision,
-            "layer_source": "transformers output_hidden_states",
-            "transformers": importlib.metadata.version("transformers"),
-        }
+        return self.files.provenance(self.precision, "transformers output_hidden_states")

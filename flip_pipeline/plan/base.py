@@ -6,7 +6,7 @@ from typing import Any
 
 
 class ConfigPlan:
-    """A plan read from a validated config (:func:`flip_pipeline.config.validate_config`).
+    """A plan read from a validated config (:func:`flip_pipeline.config.validation.validate_config`).
 
     Args:
         config: the validated config.

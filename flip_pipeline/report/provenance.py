@@ -1,7 +1,7 @@
 """Provenance of a report: every input made by the current configuration, every model present.
 
 The rules hand ``flip report`` one entry per input with the fingerprint the current config
-gives it (:meth:`flip_pipeline.config.Run.eval_fingerprint`, or the entity-recall one), the
+gives it (:meth:`flip_pipeline.config.runs.Run.eval_fingerprint`, or the entity-recall one), the
 run's model file and the run's fingerprint. :func:`check_provenance` refuses an input made
 by another configuration (a run killed or failed after a config change can leave one) and
 a run whose model is missing or was trained by another configuration, naming the run (a
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flip_pipeline.config.settings import fingerprint_of
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.paths import SELECTION
 from flip_pipeline.formats.sweep_choice import read_selection, selected_model_dir, selected_point
-from flip_pipeline.settings import fingerprint_of
 
 
 def _config_fingerprint(config: Path) -> str | None:

@@ -20,7 +20,7 @@ import dataclasses
 
 import pandas as pd
 
-from flip_pipeline.config import spell_setting
+from flip_pipeline.config.runs import spell_setting
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.sweep_choice import read_selection, selected_point
 from flip_pipeline.report.results import probe_label

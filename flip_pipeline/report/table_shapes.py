@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from flip_pipeline.config.settings import rank_of
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.report.jaccard import view_jaccard
 from flip_pipeline.report.results import (
@@ -25,7 +26,6 @@ from flip_pipeline.report.results import (
     view_labels,
 )
 from flip_pipeline.report.table_model import Cell, Table, labels
-from flip_pipeline.settings import rank_of
 
 TIDY_RUN = ["run", "encoder", "method", "rank", "alpha", "fingerprint"]  # run columns of every tidy CSV
 
@@ -53,15 +53,25 @@ def _accuracy_fields(r) -> dict:
 # The generic table ---------------------------------------------------------------------
 
 
+def _encoder_names(results: pd.DataFrame) -> dict[str, str]:
+    """``{encoder: how tables and figures name it}``: its ``label`` (:func:`~flip_pipeline.models.encoder_label`,
+    carried by each entry), else its config key."""
+    return {r.encoder: r.encoder_label if isinstance(r.encoder_label, str) and r.encoder_label else r.encoder
+            for r in results.itertuples()}
+
+
 def accuracy_table(results: pd.DataFrame, spec: dict, name: str) -> Table:
-    """Encoders × (test view, probe), cells ``mean ± se`` (the quickstart table)."""
+    """Encoders (by label) × (test view, probe), cells ``mean ± se`` (the quickstart table)."""
     columns = list(dict.fromkeys(zip(results.test_view, results.probe)))
     cells: dict[tuple, str] = {}
     for r in results.itertuples():
         cells.setdefault((r.encoder, r.test_view, r.probe), f"{r.accuracy:.2f} ± {r.accuracy_se:.2f}")
-    rows = [labels(enc, *(cells.get((enc, *col), "") for col in columns)) for enc in dict.fromkeys(results.encoder)]
-    tidy = results.assign(train_views=["+".join(v) for v in results.train_views])[
-        ["encoder", "probe", "alpha", "train_views", "test_view", "accuracy", "accuracy_se", "n", "skipped", "run", "fingerprint"]]
+    names = _encoder_names(results)
+    rows = [labels(names[enc], *(cells.get((enc, *col), "") for col in columns)) for enc in names]
+    tidy = results.assign(train_views=["+".join(v) for v in results.train_views],
+                          encoder_label=[names[enc] for enc in results.encoder])[
+        ["encoder", "encoder_label", "probe", "alpha", "train_views", "test_view", "accuracy", "accuracy_se", "n",
+         "skipped", "run", "fingerprint"]]
     footnote = (f"Test accuracy in percent (mean ± standard error over at least {results.n.min()} sentences; "
                 "k = number of distinct in-vocabulary words of each sentence).")
     return Table(["encoder", *(f"{view} {probe}" for view, probe in columns)], rows, 1, tidy, footnote)
@@ -284,11 +294,11 @@ def vocab_language_table(results: pd.DataFrame, spec: dict, name: str) -> Table:
 def encoders_table(results: pd.DataFrame, spec: dict, name: str) -> Table:
     """Table 5: one row per encoder, one language pair; vocabulary in EN and in XX on both embeddings.
 
-    Options: ``labels`` ``{encoder: row label}`` (default: the encoder name).
+    Options: ``labels`` ``{encoder: row label}`` (default: the encoder's ``label``, else its name).
     """
     require(results, ["vocab_view"], name)
-    names = spec.get("labels", {})
-    grid = _vocab_grid(results, name, lambda r: names.get(r.encoder, r.encoder))
+    names = {**_encoder_names(results), **spec.get("labels", {})}
+    grid = _vocab_grid(results, name, lambda r: names[r.encoder])
     pairs = {(b, o) for _, b, o, _ in grid}
     if len(pairs) != 1:
         raise FlipInputError(f"report {name}: the encoders layout compares one language pair, got {sorted(pairs)}")

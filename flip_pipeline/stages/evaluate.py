@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from flip_pipeline.config.settings import TOP_N
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
@@ -28,7 +29,6 @@ from flip_pipeline.probes.lip import Probe
 from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.probes.splice import SpliceModel, SpliceSettings
 from flip_pipeline.progress import count, stage_done
-from flip_pipeline.settings import TOP_N
 from flip_pipeline.training.alignment import AlignedView
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def evaluate_stage(model_dir: str | os.PathLike[str], method: str, embeddings_di
         use_bias: rank probe keywords by ``E x + b`` (SpLiCE has no bias).
         top_n: the ``N`` of P/R/F1 at top-``N``.
         fingerprint: of the configuration this evaluation belongs to
-            (:meth:`flip_pipeline.config.Run.eval_fingerprint`), recorded in the summary so a
+            (:meth:`flip_pipeline.config.runs.Run.eval_fingerprint`), recorded in the summary so a
             report can refuse an evaluation made by another configuration.
         device: where the model ranks (``auto``: CUDA when present, ``cpu``, ``cuda[:i]``); the
             rankings are those of the CPU, up to ties and rounding of near-equal scores.

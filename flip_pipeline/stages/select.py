@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flip_pipeline.config.settings import require_keys
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.paths import MODEL_FILES
 from flip_pipeline.formats.sweep_choice import write_selection
 from flip_pipeline.progress import count, stage_done
-from flip_pipeline.settings import require_keys
 
 SPEC_KEYS = ("experiment", "run", "fingerprint", "criterion", "points")  # of Run.spec() of a swept run
 POINT_KEYS = ("run", "fingerprint", "settings")
@@ -60,7 +60,7 @@ def select_stage(spec: dict[str, Any], point_dirs: list[str | os.PathLike[str]],
     """Select the best sweep point of the swept run ``spec`` and write ``out`` (``selected.json``).
 
     Args:
-        spec: :meth:`flip_pipeline.config.Run.spec` of a swept run: experiment, run, fingerprint,
+        spec: :meth:`flip_pipeline.config.runs.Run.spec` of a swept run: experiment, run, fingerprint,
             criterion and ``points`` (run, fingerprint, settings), in grid order.
         point_dirs: each point's checkpoint folder, in the order of ``spec["points"]``.
         out: ``models/{experiment}/{run}/selected.json``.

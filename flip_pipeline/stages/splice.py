@@ -12,13 +12,13 @@ import os
 import time
 from typing import Any
 
+from flip_pipeline.config.settings import require_keys
 from flip_pipeline.device import pick_device
 from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
 from flip_pipeline.formats.vocabulary import ConceptVocabulary
 from flip_pipeline.models import build_encoder
 from flip_pipeline.probes.splice import SpliceSettings, build_splice_model
 from flip_pipeline.progress import count, stage_done
-from flip_pipeline.settings import require_keys
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def splice_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: 
     """Build the SpLiCE run ``spec`` (its ``training`` holds the solver settings) into ``out_dir``.
 
     Args:
-        spec: the run (:meth:`flip_pipeline.config.Run.spec`).
+        spec: the run (:meth:`flip_pipeline.config.runs.Run.spec`).
         encoder_spec: ``encoders.<name>`` of the run's encoder, which embeds the concepts.
         vocab_dir: a concept vocabulary.
         train_dirs: the training views' embeddings (one centring mean each).

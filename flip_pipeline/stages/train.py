@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from flip_pipeline.config.settings import rank_of, require_keys
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder
@@ -28,7 +29,6 @@ from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.objective import view_weights
 from flip_pipeline.progress import count, duration, stage_done
-from flip_pipeline.settings import rank_of, require_keys
 from flip_pipeline.training.alignment import AlignedView
 from flip_pipeline.training.batches import TrainingData
 from flip_pipeline.training.loop import DevSet, TrainSettings, make_dev_set, train_probe
@@ -72,7 +72,7 @@ def _dev_set(dev_views: list[ViewEmbeddings], weights: list[float], dev_bow_path
 def train_stage(spec: dict[str, Any], encoder_spec: dict[str, Any], vocab_dir: Folder, train_bow: Folder,
                 dev_bow: Folder, train_dirs: list[Folder], dev_dirs: list[Folder], sim: Folder | None,
                 out_dir: Folder, device: str = "auto", dev_sim: Folder | None = None) -> dict:
-    """Train the run ``spec`` (:meth:`flip_pipeline.config.Run.spec`) and write its checkpoint to ``out_dir``.
+    """Train the run ``spec`` (:meth:`flip_pipeline.config.runs.Run.spec`) and write its checkpoint to ``out_dir``.
 
     Args:
         spec: the run: probe, rank, alpha, train views, training settings, …

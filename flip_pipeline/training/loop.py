@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from flip_pipeline.atomic import strict_json
+from flip_pipeline.config.settings import BIAS_INIT, BIAS_INITS, settings_from_dict
 from flip_pipeline.device import available_memory
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
@@ -29,7 +30,6 @@ from flip_pipeline.probes.lip import Probe, make_probe
 from flip_pipeline.probes.objective import weighted_count_nll
 from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.progress import progress
-from flip_pipeline.settings import BIAS_INIT, BIAS_INITS, settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData
 from flip_pipeline.training.precision import check_precision, matmul_precision
 from flip_pipeline.training.resident import ResidentData, resident_or_streamed, storage_dtype
@@ -74,7 +74,7 @@ class TrainSettings:
             streamed path (:meth:`~flip_pipeline.training.batches.TrainingData.batches`);
             ``None``: the job's CPUs (:func:`flip_pipeline.device.job_cpus`).
         sim_threshold: train and pick the best iteration only on rows whose pair of views
-            (:attr:`flip_pipeline.config.Run.sim_views`) has a similarity score above this (the
+            (:attr:`flip_pipeline.config.runs.Run.sim_views`) has a similarity score above this (the
             published filter, applied there to the training and the dev data); ``None`` keeps
             every row.
         logits_memory_mb: cap (MiB) on the ``(rows, W)`` logit buffer of one step; a batch that

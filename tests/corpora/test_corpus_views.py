@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flip_pipeline.config import corpus_views, validate_config
+from flip_pipeline.config.validation import validate_config
+from flip_pipeline.config.views import corpus_views
 from flip_pipeline.errors import FlipInputError
 
 REPO = Path(__file__).resolve().parents[2]

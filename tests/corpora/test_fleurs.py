@@ -370,7 +370,8 @@ def test_thesis_language_table():
 def test_config_schema_accepts_fleurs_entries_and_names_bad_keys():
     import yaml
 
-    from flip_pipeline.config import corpus_views, validate_config
+    from flip_pipeline.config.validation import validate_config
+    from flip_pipeline.config.views import corpus_views
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config.yaml").read_text(encoding="utf-8"))
     entry = {"source": "fleurs", "language": "cmn_hans_cn", "release": None, "hub": {}, "audio_dir": "a", "seed": 1,

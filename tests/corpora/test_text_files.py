@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flip_pipeline.config import validate_config
+from flip_pipeline.config.validation import validate_config
 from flip_pipeline.corpora import load_corpus_splits
 from flip_pipeline.errors import FlipInputError
 

@@ -110,3 +110,16 @@ def spoken_clips(folder: Path, texts: list[str]) -> list[str]:
     if not espeak_available():
         pytest.fail("espeak-ng is missing: apt-get install espeak-ng (setup.sh does)")
     return [str(synthesize(text, folder / f"s{i}.wav")) for i, text in enumerate(texts)]
+
+
+def bad_audio_files(folder: Path) -> dict[str, str]:
+    """One clip of each kind of bad audio, by row id: a missing file, an empty file, a clip of 80
+    samples (5 ms at 16 kHz, shorter than one fbank frame) and bytes that are no audio at all."""
+    import numpy as np
+    import soundfile
+
+    (folder / "zero.wav").write_bytes(b"")
+    soundfile.write(folder / "tiny.wav", np.zeros(80, dtype=np.float32), 16000)
+    (folder / "junk.mp3").write_bytes(b"this is not audio at all" * 10)
+    return {"missing": str(folder / "missing.wav"), "zero": str(folder / "zero.wav"),
+            "tiny": str(folder / "tiny.wav"), "junk": str(folder / "junk.mp3")}

@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 import pytest
 import soundfile
-from helpers.sonar import espeak_available, small_sonar_speech_encoder, synthesize
+from helpers.sonar import bad_audio_files, espeak_available, small_sonar_speech_encoder, synthesize
 
 from flip_pipeline.device import job_cpus
 from flip_pipeline.errors import FlipInputError
@@ -50,12 +50,7 @@ def clips(tmp_path_factory) -> list[str]:
 
 @pytest.fixture(scope="module")
 def bad_clips(tmp_path_factory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("bad")
-    (folder / "zero.wav").write_bytes(b"")
-    soundfile.write(folder / "tiny.wav", np.zeros(80, dtype=np.float32), 16000)
-    (folder / "junk.mp3").write_bytes(b"this is not audio at all" * 10)
-    return {"missing": str(folder / "missing.wav"), "zero": str(folder / "zero.wav"),
-            "tiny": str(folder / "tiny.wav"), "junk": str(folder / "junk.mp3")}
+    return bad_audio_files(tmp_path_factory.mktemp("bad"))
 
 
 def worker_processes() -> list[psutil.Process]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from flip_pipeline.config import load_config, validate_config
+from flip_pipeline.config.validation import load_config, validate_config
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.models import build_encoder, build_layer_encoder, uses_gpu
 from flip_pipeline.models.hf_transformers import TransformersLayers

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import soundfile
 from helpers.paper import BITEXTS, write_standin_corpora
-from helpers.sonar import espeak_available, spoken_clips
+from helpers.sonar import bad_audio_files, espeak_available, spoken_clips
 
 from flip_pipeline.corpora.tsv import read_tsv
 from flip_pipeline.errors import FlipInputError
@@ -37,12 +36,7 @@ def wavs(tmp_path_factory) -> list[str]:
 
 @pytest.fixture(scope="module")
 def bad_audio(tmp_path_factory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("bad")
-    (folder / "zero.wav").write_bytes(b"")
-    soundfile.write(folder / "tiny.wav", np.zeros(80, dtype=np.float32), 16000)
-    (folder / "junk.mp3").write_bytes(b"this is not audio at all" * 10)
-    return {"missing": str(folder / "missing.wav"), "zero": str(folder / "zero.wav"),
-            "tiny": str(folder / "tiny.wav"), "junk": str(folder / "junk.mp3")}
+    return bad_audio_files(tmp_path_factory.mktemp("bad"))
 
 
 # --- fbank_projection ----------------------------------------------------------------------

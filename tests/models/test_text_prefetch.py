@@ -247,7 +247,7 @@ def test_prefetch_is_configurable_and_not_part_of_the_fingerprint():
     import copy
     from pathlib import Path
 
-    from flip_pipeline.config import load_config, validate_config
+    from flip_pipeline.config.validation import load_config, validate_config
     from flip_pipeline.errors import FlipInputError
     from flip_pipeline.formats.shards import encoder_fingerprint
     from flip_pipeline.models import build_encoder

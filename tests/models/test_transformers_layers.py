@@ -66,7 +66,7 @@ def test_one_forward_pass_per_batch_for_every_layer(minilm):
     finally:
         for handle in handles:
             handle.remove()
-    lengths = [len(t) for t in minilm._tokenizer(SENTENCES)["input_ids"]]
+    lengths = [len(t) for t in minilm.files.tokenizer(SENTENCES)["input_ids"]]
     batches = len(length_sorted_batches(lengths, minilm.batch_size, minilm.max_tokens))
     assert batches == 2 and calls == {"model": batches, "first_layer": batches}
 

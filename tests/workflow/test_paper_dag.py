@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from helpers.published import write_published
 
-from flip_pipeline.config import expand_runs, load_config
+from flip_pipeline.config.runs import expand_runs
+from flip_pipeline.config.validation import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = load_config(REPO / "config.yaml")

@@ -59,7 +59,7 @@ def test_quickstart_end_to_end(tmp_path):
     assert len(queried) == 12 and {r[0] for r in queried} == {"quickstart"}
     assert sorted(a for *_, a in queried) == pytest.approx(sorted(float(r["accuracy"]) for r in rows), abs=0.006)
     md = (results / "tables" / "quickstart.md").read_text()
-    assert "| minilm |" in md and "±" in md
+    assert "| all-MiniLM-L6-v2 |" in md and "±" in md  # rows named by label, as in the figures
 
     for ext in ("png", "pdf"):
         assert (results / "figures" / f"quickstart_accuracy.{ext}").stat().st_size > 1000
@@ -89,7 +89,7 @@ def test_quickstart_end_to_end(tmp_path):
     assert "how much lexical content does a sentence-embedding space keep?" in page  # the landing page
     embedded = re.findall(r"data:text/html;charset=utf8;filename=quickstart\.html;base64,([A-Za-z0-9+/=]+)", page)
     table = base64.b64decode(embedded[0]).decode()
-    assert "<table>" in table and '<td class="label">minilm</td>' in table and " ± " in table  # a table, its cells
+    assert "<table>" in table and '<td class="label">all-MiniLM-L6-v2</td>' in table and " ± " in table  # a table, its cells
     assert "English vocabulary.." not in page and "English vocabulary.\\nCells are mean" in page  # one full stop
     assert "error bars are \\u00b1 1 standard error of that mean" in page
     params = re.findall(r'"params": "((?:[^"\\]|\\.)*)"', page)

@@ -23,7 +23,6 @@ with :func:`~flip_pipeline.models.sonar.embed.load_audio` (mono, 16 kHz).
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from collections.abc import Mapping
 
@@ -39,8 +38,8 @@ from flip_pipeline.models.hf_transformers import pool_text_batches
 from flip_pipeline.models.layer_encoder import masked_mean, to_numpy
 from flip_pipeline.models.layer_names import ADAPTOR, stack_names
 from flip_pipeline.models.precision import model_dtype
+from flip_pipeline.models.pretrained import PretrainedFiles
 from flip_pipeline.models.seamless_m4t.languages import language_code, view_problem
-from flip_pipeline.models.sentence_transformers import resolve_model_path
 from flip_pipeline.progress import advance
 
 log = logging.getLogger(__name__)
@@ -73,22 +72,16 @@ class SeamlessM4TLayers:
                  skip_bad_audio: bool = False, revision: str | None = None):
         dtype = model_dtype(name, precision)
         self.name, self.model_id, self.revision = name, model, revision
-        self.path = resolve_model_path(model)
+        self.files = PretrainedFiles(model, revision)
         self.languages = dict(languages or {})
         self.device, self.precision, self.dtype = torch.device(device), precision, dtype
         self.batch_size, self.max_tokens = batch_size, cpu_token_budget(max_tokens, self.device, CPU_MAX_TOKENS)
         self.speech_batch_size, self.max_audio_s, self.skip_bad_audio = speech_batch_size, max_audio_s, skip_bad_audio
-        self._config = None
         self._encoders: dict[str, torch.nn.Module] = {}  # modality -> encoder
-        self._tokenizer = self._features = None
 
     # ----------------------------------------------------------------- config and models
     def config(self):
-        if self._config is None:
-            from transformers import AutoConfig
-
-            self._config = AutoConfig.from_pretrained(self.path, revision=self.revision)
-        return self._config
+        return self.files.config
 
     def language_code(self, view: str) -> str:
         code = language_code(view_language(view), self.languages)
@@ -111,25 +104,11 @@ class SeamlessM4TLayers:
             cls = SeamlessM4Tv2ForTextToText if modality == "text" else SeamlessM4Tv2ForSpeechToText
             log.info("loading the SeamlessM4T v2 %s encoder of %s on %s (%s)", modality, self.model_id, self.device,
                      self.precision)
-            full = cls.from_pretrained(self.path, revision=self.revision, dtype=self.dtype)
+            full = self.files.load(cls, dtype=self.dtype)
             encoder = full.text_encoder if modality == "text" else full.speech_encoder
             del full  # the decoder is not needed
             self._encoders[modality] = encoder.to(self.device).eval()
         return self._encoders[modality]
-
-    def _text_tokenizer(self):
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(self.path, revision=self.revision)
-        return self._tokenizer
-
-    def _feature_extractor(self):
-        if self._features is None:
-            from transformers import SeamlessM4TFeatureExtractor
-
-            self._features = SeamlessM4TFeatureExtractor.from_pretrained(self.path, revision=self.revision)
-        return self._features
 
     def layer_names(self, view: str) -> list[str]:
         self.check_view(view)
@@ -161,7 +140,7 @@ class SeamlessM4TLayers:
             return self._speech_layers(ids, inputs, view, layers, index)
 
     def _text_layers(self, texts: list[str], view: str, wanted: dict[str, int]) -> dict[str, np.ndarray]:
-        encoder, tokenizer = self._encoder("text"), self._text_tokenizer()
+        encoder, tokenizer = self._encoder("text"), self.files.tokenizer
         code = self.language_code(view)
         if tokenizer.convert_tokens_to_ids(f"__{code}__") == tokenizer.unk_token_id:
             raise FlipInputError(f"encoder {self.name!r}, view {view!r}: the tokenizer of {self.model_id!r} has no "
@@ -174,7 +153,7 @@ class SeamlessM4TLayers:
 
     def _speech_layers(self, ids: list[str], paths: list[str], view: str, layers: list[str],
                        index: dict[str, int]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        encoder, extract = self._encoder("speech"), self._feature_extractor()
+        encoder, extract = self._encoder("speech"), self.files.feature_extractor
         durations, bad = np.zeros(len(paths)), {}
         for row, path in enumerate(paths):
             try:
@@ -234,11 +213,4 @@ class SeamlessM4TLayers:
         return pooled
 
     def provenance(self) -> dict[str, str]:
-        return {
-            "model_id": self.model_id,
-            "revision": self.revision or "default",
-            "normalisation": "none",
-            "precision": self.precision,
-            "layer_source": "transformers output_hidden_states; adaptor: the speech encoder output per clip",
-            "transformers": importlib.metadata.version("transformers"),
-        }
+        return self.files.provenance(self.precision, "transformers output_hidden_states; adaptor: the speech encoder output per clip")

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from helpers.sonar import SENTENCES, spoken_clips
 
-from flip_pipeline.config import load_config, validate_config
+from flip_pipeline.config.validation import load_config, validate_config
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view, write_corpus_table
 from flip_pipeline.formats.shards import ViewEmbeddings

@@ -1,6 +1,6 @@
 """Settings dataclasses from config entries, and the defaults the rules and the CLI share.
 
-No YAML and no JSON Schema here (that is :mod:`flip_pipeline.config`): stages build their
+No YAML and no JSON Schema here (that is :mod:`flip_pipeline.config.validation`): stages build their
 settings (``TrainSettings``, ``SpliceSettings``, ``ConceptSettings``) from a plain dict
 with :func:`settings_from_dict`, so they run without the config loader.
 """
@@ -32,7 +32,7 @@ ENTITY_BATCH_SIZE = 256
 #: published code documents but never applies) or ``xavier`` (Xavier-normal: what the published
 #: training code runs, so what produced the paper's numbers). docs/training.md "Bias initialisation".
 BIAS_INITS = ("log_unigram", "xavier")
-#: The default of ``training.bias_init``. It was ``log_unigram`` before; :func:`flip_pipeline.config.expand_runs`
+#: The default of ``training.bias_init``. It was ``log_unigram`` before; :func:`flip_pipeline.config.runs.expand_runs`
 #: writes it into every run's settings, so a model trained under the old default is not reused.
 BIAS_INIT = "xavier"
 
