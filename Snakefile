@@ -45,8 +45,6 @@ include: "workflow/rules/thesis.smk"
 localrules:
     report_table,
     report_figure,
-    thesis_table,
-    thesis_figure,
     select,
     fetch_checkpoint,
     import_flip_view,
@@ -60,4 +58,4 @@ onstart:
 rule all:
     default_target: True
     input:
-        PLAN.targets(),
+        TARGETS.default_files(),

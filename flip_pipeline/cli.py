@@ -136,11 +136,6 @@ def run_shared_dimensions(a):
     shared_dimensions_stage(a.encoder, a.views, a.settings, a.out)
 
 
-def run_thesis_report(a):
-    from flip_pipeline.stages.thesis_report import thesis_report_stage
-    thesis_report_stage(a.kind, a.name, a.spec, a.inputs, a.out_prefix)
-
-
 def run_pair(a):
     from flip_pipeline.stages.pair import pair_stage
     pair_stage(a.a, a.b, a.out)
@@ -207,7 +202,8 @@ MODEL_DIR = ("--model-dir", dict(required=True, help="models/{experiment}/{run},
 TEST_EMBEDDINGS = ("--embeddings", dict(required=True, help="embedding folder of the test view"))
 FINGERPRINT = ("--fingerprint", dict(default=None, help="of the configuration the result belongs to (recorded)"))
 KIND = ("--kind", dict(required=True, choices=["table", "figure"], help="a table (md, csv, tex, html) or a figure (png, pdf)"))
-REPORT_NAME = ("--name", dict(required=True, help="its name in the config (tables.<name>, figures.<name>)"))
+REPORT_NAME = ("--name", dict(required=True, help="its target name: tables.<name> or figures.<name> of the config, or a "
+                                                   "thesis target such as thesis_fig5_1"))
 TRAIN_EMBEDDINGS = ("--train-embeddings", dict(nargs="+", required=True, help="one folder per training view"))
 PUBLISHED = [
     ("--name", dict(required=True, help="encoder name (encoders.<name>, family published)")), SPEC,
@@ -295,10 +291,11 @@ COMMANDS = {
         ("--average", dict(default=ENTITY_AVERAGE, choices=["sentence", "entity"],
                            help="mean over sentences (the published evaluation) or over entities")), DEVICE,
     ]),
-    "report": (run_report, "Assemble a table (md, csv, tex) or figure (png, pdf) from evaluation summaries.", [
+    "report": (run_report, "Assemble a table (md, csv, tex, html) or figure (png, pdf) of the paper or the thesis "
+               "from evaluation summaries, similarity files or a t-SNE map.", [
         KIND, REPORT_NAME,
-        ("--spec", dict(required=True, type=spec_json, help="{layout, caption, entries: [...]}")),
-        ("--inputs", dict(nargs="+", required=True, help="evaluation summaries")),
+        ("--spec", dict(required=True, type=spec_json, help="{layout, caption, ...}; the paper's also entries: [...]")),
+        ("--inputs", dict(nargs="+", required=True, help="evaluation summaries, similarity files or a t-SNE map")),
         ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
     ]),
     "tsne": (run_tsne, "Map one layer of every language and modality of a model with t-SNE (Parquet).", [
@@ -317,13 +314,6 @@ COMMANDS = {
                                                           'layers_dir}}')),
         ("--settings", dict(type=spec_json, default={}, help="JSON (or @file): flip_pipeline.similarity.analysis_settings keys")),
         ("--out", dict(required=True, help="similarity/{encoder}/cross_lingual_dimensions.parquet")),
-    ]),
-    "thesis-report": (run_thesis_report, "Assemble a thesis table (md, csv, tex) or figure (png, pdf) from "
-                      "similarity files or a t-SNE map.", [
-        KIND, REPORT_NAME,
-        ("--spec", dict(required=True, type=spec_json, help="{layout, caption, labels, ...}")),
-        ("--inputs", dict(nargs="+", required=True, help="similarity files or a t-SNE map")),
-        ("--out-prefix", dict(required=True, help="tables/{name} or figures/{name}")),
     ]),
     "entities": (run_entities, "Tag named entities of a text view with a spaCy pipeline (JSON lines).", [
         CORPUS_TABLE, ("--view", dict(required=True, type=view_name, help="text view column, e.g. text_en")),

@@ -128,8 +128,6 @@ flip bow --vocab-dir BUT-FIT/FLiP-en-sonar/mcv15/rank-512 --corpus-table results
     --views '{"de": {"text": "results/layers/sonar/fleurs_de/test/text_de", "speech": "results/layers/sonar/fleurs_de/test/speech_de"}}'""",
     "shared-dimensions": """flip shared-dimensions --encoder sonar --views @views.json \\
     --out results/similarity/sonar/cross_lingual_dimensions.parquet""",
-    "thesis-report": """flip thesis-report --kind figure --name thesis_fig5_1 --spec @spec.json \\
-    --inputs results/similarity/sonar/cross_modal.parquet --out-prefix results/figures/thesis_fig5_1""",
     "entities": """flip entities --corpus-table results/corpora/mcv15_en/test.parquet --view text_en \\
     --pipeline en_core_web_sm --out results/entities/mcv15_en_test.jsonl""",
     "pair": """flip pair --a results/embeddings/sonar/mcv15_en/train/text_en --b results/embeddings/sonar/mcv15_en/train/speech_en \\

@@ -4,8 +4,9 @@ A table or figure (``tables.<name>`` / ``figures.<name>`` of the config) names i
 experiments and an optional ``select`` (encoders, probes, ranks, train_views,
 test_views); every (run, test view) of those experiments that ``select`` keeps is one
 *entry*: the evaluation summary (or entity-recall file) the report stage reads, described
-by its run. The rules ask a :class:`ReportPlan` for a table's inputs, outputs and the
-spec handed to ``flip report``; nothing of this lives in the workflow files. A swept run
+by its run. A :class:`ReportPlan` gives a table's spec (the one handed to ``flip report``), from
+which :class:`~flip_pipeline.plan.targets.TargetPlan` makes its Target (inputs, models, files); nothing of
+this lives in the workflow files. A swept run
 is reported by its selection (its points are trained, never evaluated): its entry's
 ``model`` and ``selection`` are its ``selected.json``.
 """
@@ -21,6 +22,7 @@ from flip_pipeline.config.settings import fingerprint_of
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import paths
 from flip_pipeline.models import encoder_label
+from flip_pipeline.plan.base import ConfigPlan
 
 
 def _made_by(entry: dict[str, Any]) -> bool:
@@ -42,17 +44,12 @@ def selected(run: Run, view: str, select: dict[str, Any]) -> bool:
     )
 
 
-class ReportPlan:
-    """The runs of every experiment of ``config`` and the reports built from them.
-
-    Args:
-        config: a validated config (:func:`flip_pipeline.config.validation.validate_config`).
-        results: the results folder.
-    """
+class ReportPlan(ConfigPlan):
+    """The runs of every experiment of the config and the paper's tables and figures built from them
+    (:class:`~flip_pipeline.plan.base.ConfigPlan` says the arguments)."""
 
     def __init__(self, config: dict[str, Any], results: str):
-        self.config = config
-        self.results = results
+        super().__init__(config, results)
         self.runs = {exp: {r.name: r for run in expand_runs(config, exp) for r in (run, *run.points)}
                      for exp in config["experiments"]}
 
@@ -118,14 +115,6 @@ class ReportPlan:
         return {"layout": spec["layout"], "caption": spec.get("caption", ""), "groups": spec.get("groups", {}),
                 "labels": spec.get("labels", {}), "entries": entries}
 
-    def inputs(self, name: str) -> list[str]:
-        """The files ``flip report`` reads for ``name`` (their details files come from the same jobs)."""
-        return [e["path"] for e in self.entries(name)]
-
-    def models(self, name: str) -> list[str]:
-        """The model files behind ``name``'s entries, each once (the report checks them)."""
-        return list(dict.fromkeys(e["model"] for e in self.entries(name)))
-
     def check_orphans(self, name: str) -> None:
         """Raise naming the run if one of ``name``'s inputs was made by the current configuration
         but its model is gone (a killed or failed retraining with an unchanged config).
@@ -149,7 +138,3 @@ class ReportPlan:
         if name in self.config.get("figures", {}):
             return paths.report_files(self.results, "figure", name)
         raise FlipInputError(f"{name!r} is neither a table nor a figure in the config")
-
-    def targets(self, key: str = "targets") -> list[str]:
-        """The files of every table and figure the config lists under ``key`` (``targets``, ``paper``)."""
-        return [path for name in self.config.get(key, []) for path in self.outputs(name)]

@@ -4,8 +4,8 @@ The ``thesis`` section names languages (each a corpus, usually FLEURS, with its 
 level), models (``encoders.<name>`` entries whose layers are read) and the settings of the
 similarity and t-SNE stages. A :class:`ThesisPlan` turns it into every file the rules need:
 the per-layer views to extract, the shared dimensions, the similarity analyses and t-SNE
-maps of each model, and the named targets with their inputs and the spec handed to
-``flip thesis-report``.
+maps of each model, and the named outputs with their inputs and the spec handed to
+``flip report`` (each one :class:`~flip_pipeline.plan.targets.Target`, built by the same rules as the paper's).
 
 Named targets (figure and table numbers are the thesis's):
 
@@ -50,6 +50,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import paths
 from flip_pipeline.formats.similarity_scores import ANALYSES
 from flip_pipeline.models.layer_names import SPEECH_ONLY
+from flip_pipeline.plan.base import ConfigPlan
 
 #: Heatmap names (``thesis_heatmap_<m>_<name>``) of the cross-lingual analyses.
 HEATMAPS = {"text": "cross_lingual_text", "speech": "cross_lingual_speech", "speech_text": "cross_lingual_speech_text"}
@@ -57,17 +58,12 @@ DEFAULT_MODALITIES = ("text", "speech")
 DEFAULT_SPLIT = "test"
 
 
-class ThesisPlan:
-    """The layer-wise analyses of a validated config (empty when it has no ``thesis`` section).
-
-    Args:
-        config: a validated config (:func:`flip_pipeline.config.validation.validate_config`).
-        results: the results folder.
-    """
+class ThesisPlan(ConfigPlan):
+    """The layer-wise analyses of the config, empty when it has no ``thesis`` section
+    (:class:`~flip_pipeline.plan.base.ConfigPlan` says the arguments)."""
 
     def __init__(self, config: dict[str, Any], results: str):
-        self.config = config
-        self.results = results
+        super().__init__(config, results)
         self.spec = config.get("thesis", {})
         self.split = self.spec.get("split", DEFAULT_SPLIT)
         self.languages: dict[str, dict[str, str]] = self.spec.get("languages", {})
@@ -236,7 +232,7 @@ class ThesisPlan:
         return outputs[name]
 
     def report_spec(self, name: str) -> dict[str, Any]:
-        """What ``flip thesis-report`` needs beside its inputs: layout, caption, labels, options."""
+        """What ``flip report`` needs beside its inputs: layout, caption, labels, options."""
         spec = {k: v for k, v in self.output(name).items() if k not in ("kind", "inputs")}
         spec["labels"] = {m: self.label(m) for m in self.models}
         spec["caption"] = CAPTIONS.get(spec["layout"], "")

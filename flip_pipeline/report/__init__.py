@@ -1,5 +1,6 @@
-"""Reports of evaluations: which runs a table or figure shows (:mod:`.selection`), the tidy
-rows read from their summaries (:mod:`.results`), the paper's table layouts
-(:mod:`.layouts`, :mod:`.jaccard`), their writers (:mod:`.tables`, :mod:`.latex`) and the
-figures (:mod:`.figures`). The report stage (:mod:`flip_pipeline.stages.report`) runs them.
+"""Tables and figures: every layout by kind (:mod:`.layouts`); the paper's tidy rows read from the
+evaluation summaries (:mod:`.results`), table shapes (:mod:`.table_shapes`, :mod:`.jaccard`) and figures
+(:mod:`.figures`); the thesis's (``thesis_*``); the writers (:mod:`.tables`, :mod:`.latex`, :mod:`.html`).
+The report stage (:mod:`flip_pipeline.stages.report`) runs them; which runs a paper table shows is
+:mod:`flip_pipeline.plan.runs`'s.
 """

@@ -24,7 +24,6 @@ from flip_pipeline.errors import FlipInputError  # noqa: E402
 from flip_pipeline.files import read_json_object  # noqa: E402
 from flip_pipeline.report.results import collect_results, entries_for_inputs  # noqa: E402
 
-
 #: ``savefig`` metadata per format: no ``CreationDate`` in the PDF (matplotlib's default is the time of saving).
 UNDATED = {"png": None, "pdf": {"CreationDate": None}}
 

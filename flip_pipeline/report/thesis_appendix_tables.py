@@ -64,7 +64,7 @@ def cross_lingual_dimensions(spec: dict, inputs: list[str], name: str) -> Table:
     frames = [read_dimensions(path)[0] for path in inputs]
     dims = pd.concat(frames, ignore_index=True)
     columns = list(dict.fromkeys(zip(dims.encoder, dims.modality)))
-    layers = sorted(set(dims.layer), key=_layer_rank)
+    layers = sorted(dict.fromkeys(dims.layer), key=_layer_rank)  # extra stages of two models: in the inputs' order
     by_cell = {(e, m, layer): d for e, m, layer, d in zip(dims.encoder, dims.modality, dims.layer, dims.dim)}
     rows = [[*labels(layer), *(Cell(str(by_cell[e, m, layer]) if (e, m, layer) in by_cell else "")
                                for e, m in columns)] for layer in layers]

@@ -15,7 +15,8 @@ import pandas as pd
 
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import read_scores
-from flip_pipeline.report.figures import plt, save_figure, wrap_caption
+from flip_pipeline.report import figures  # save_figure looked up when called (a test replaces it)
+from flip_pipeline.report.figures import plt, wrap_caption
 from flip_pipeline.report.thesis_changes import consecutive_changes
 from flip_pipeline.report.thesis_results import RESOURCE_LEVELS, per_layer
 
@@ -106,7 +107,7 @@ def _curves_with_changes(spec: dict, frame: pd.DataFrame, series: str, name: str
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=6, ncols=2)
     fig.suptitle(wrap_caption(spec.get("caption", name)), fontsize=8)
-    save_figure(fig, out_prefix)
+    figures.save_figure(fig, out_prefix)
 
 
 def cross_modal_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
@@ -135,7 +136,7 @@ def cross_modal_by_resource_figure(spec: dict, inputs: list[str], name: str, out
     axes[0].legend(fontsize=6)
     fig.suptitle(wrap_caption(f"{spec.get('labels', {}).get(frame.encoder.iloc[0], frame.encoder.iloc[0])}: "
                         f"{spec.get('caption', name)}"), fontsize=8)
-    save_figure(fig, out_prefix)
+    figures.save_figure(fig, out_prefix)
 
 
 def cross_lingual_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:

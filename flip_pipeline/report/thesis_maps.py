@@ -16,7 +16,8 @@ import pandas as pd
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import read_scores
 from flip_pipeline.formats.tsne_map import read_map
-from flip_pipeline.report.figures import plt, save_figure, wrap_caption
+from flip_pipeline.report import figures  # save_figure looked up when called (a test replaces it)
+from flip_pipeline.report.figures import plt, wrap_caption
 from flip_pipeline.report.thesis_changes import COMPARISON, change_between
 
 COLUMNS_PER_ROW = 2
@@ -77,7 +78,7 @@ def heatmap_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) ->
         ax.set_title(f"{cells.layer.iloc[0]} (chance {cells.chance.mean():.2f})", fontsize=8)
         fig.colorbar(image, ax=ax, fraction=0.046)
     fig.suptitle(_title(spec, frame, name), fontsize=8)
-    save_figure(fig, out_prefix)
+    figures.save_figure(fig, out_prefix)
 
 
 def cell_changes(frame: pd.DataFrame, layer_from: str, layer_to: str) -> pd.DataFrame:
@@ -116,7 +117,7 @@ def heatmap_change_figure(spec: dict, inputs: list[str], name: str, out_prefix: 
                      f"(chance {off.chance_change.mean():+.3f}){intervals}", fontsize=7)
         fig.colorbar(image, ax=ax, fraction=0.046)
     fig.suptitle(_title(spec, frame, name), fontsize=8)
-    save_figure(fig, out_prefix)
+    figures.save_figure(fig, out_prefix)
 
 
 def _map_title(spec: dict, meta: dict, name: str) -> str:
@@ -142,7 +143,7 @@ def tsne_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> No
     ax.set_yticks([])
     ax.legend(fontsize=5, ncols=max(1, len(languages) // 10), markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
     ax.set_title(_map_title(spec, meta, name), fontsize=7)
-    save_figure(fig, out_prefix)
+    figures.save_figure(fig, out_prefix)
 
 
 def tsne_ids_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -> None:
@@ -166,7 +167,7 @@ def tsne_ids_figure(spec: dict, inputs: list[str], name: str, out_prefix: str) -
     ax.legend(fontsize=6, markerscale=2, loc="upper right")
     ax.set_title(_map_title(spec, meta, name) + f"\n{len(ids)} sentence ids, {points.language.nunique()} languages",
                  fontsize=7)
-    save_figure(fig, out_prefix)
+    figures.save_figure(fig, out_prefix)
 
 
 THESIS_MAP_LAYOUTS = {

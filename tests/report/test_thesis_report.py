@@ -12,7 +12,7 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.similarity_scores import write_scores
 from flip_pipeline.formats.tsne_map import write_map
 from flip_pipeline.plan.thesis import ThesisPlan
-from flip_pipeline.stages.thesis_report import thesis_report_stage
+from flip_pipeline.stages.report import report_stage
 
 LAYERS = ["embeddings", "layer_01", "layer_02", "pooled"]
 LANGS = {"de": "high", "fr": "high", "sw": "low"}
@@ -52,7 +52,7 @@ def files(tmp_path):
 def test_cross_modal_summary_cells_are_final_layer_means(files, tmp_path):
     path, frame = files["cross_modal"]
     spec = {"layout": "cross_modal_summary", "labels": {"sonar": "SONAR"}, "caption": "c"}
-    thesis_report_stage("table", "thesis_table5_1", spec, [path], str(tmp_path / "t51"))
+    report_stage("table", "thesis_table5_1", spec, [path], str(tmp_path / "t51"))
     tidy = pd.read_csv(tmp_path / "t51.csv")
     final = frame[(frame.layer_a == "pooled") & (frame.method == "svcca")]
     row = tidy[(tidy.method == "svcca") & (tidy.resource == "all") & (tidy.layer == "pooled")].iloc[0]
@@ -74,7 +74,7 @@ def test_cross_modal_summary_cells_are_final_layer_means(files, tmp_path):
 def test_cross_lingual_summary_leaves_out_same_language_pairs(files, tmp_path):
     path, frame = files["cross_lingual_text"]
     spec = {"layout": "cross_lingual_summary", "labels": {}, "caption": "c"}
-    thesis_report_stage("table", "thesis_table5_2", spec, [path], str(tmp_path / "t52"))
+    report_stage("table", "thesis_table5_2", spec, [path], str(tmp_path / "t52"))
     tidy = pd.read_csv(tmp_path / "t52.csv")
     final = frame[(frame.layer_a == "pooled") & (frame.method == "svcca") & (frame.language_a != frame.language_b)]
     row = tidy[(tidy.method == "svcca") & (tidy.analysis == "cross_lingual_text")].iloc[0]
@@ -90,7 +90,7 @@ def test_cross_lingual_summary_leaves_out_same_language_pairs(files, tmp_path):
 ])
 def test_figures_are_written(files, tmp_path, layout, analysis, options):
     spec = {"layout": layout, "labels": {"sonar": "SONAR"}, "caption": "a caption", **options}
-    thesis_report_stage("figure", f"thesis_{layout}", spec, [files[analysis][0]], str(tmp_path / layout))
+    report_stage("figure", f"thesis_{layout}", spec, [files[analysis][0]], str(tmp_path / layout))
     for ext in ("png", "pdf"):
         assert (tmp_path / f"{layout}.{ext}").stat().st_size > 1000
 
@@ -98,8 +98,8 @@ def test_figures_are_written(files, tmp_path, layout, analysis, options):
 def test_heatmap_of_a_missing_layer_names_it(files, tmp_path):
     spec = {"layout": "heatmap", "layers": ["layer_09"], "caption": ""}
     with pytest.raises(FlipInputError, match="layer_09.*embeddings, layer_01"):
-        thesis_report_stage("figure", "thesis_heatmap_x_text", spec, [files["cross_lingual_text"][0]],
-                            str(tmp_path / "h"))
+        report_stage("figure", "thesis_heatmap_x_text", spec, [files["cross_lingual_text"][0]],
+                     str(tmp_path / "h"))
     assert not list(tmp_path.glob("h.*"))
 
 
@@ -108,8 +108,8 @@ def test_a_similarity_file_without_chance_is_refused(files, tmp_path):
     bad = tmp_path / "bad.parquet"
     frame.drop(columns=["chance"]).to_parquet(bad)
     with pytest.raises(FlipInputError, match=r"bad.parquet: similarity file lacks columns \['chance'\]"):
-        thesis_report_stage("table", "thesis_table5_1", {"layout": "cross_modal_summary"}, [str(bad)],
-                            str(tmp_path / "t"))
+        report_stage("table", "thesis_table5_1", {"layout": "cross_modal_summary"}, [str(bad)],
+                     str(tmp_path / "t"))
 
 
 def thesis_config(**models):
@@ -174,7 +174,7 @@ def test_plan_of_a_model_with_an_adaptor_gives_each_analysis_its_layers():
 def test_tables_give_each_change_its_paired_interval_or_say_why_not(files, tmp_path):
     path, frame = files["cross_modal"]
     spec = {"layout": "cross_modal_summary", "labels": {}, "caption": "c"}
-    thesis_report_stage("table", "thesis_table5_1", spec, [path], str(tmp_path / "t51"))
+    report_stage("table", "thesis_table5_1", spec, [path], str(tmp_path / "t51"))
     tidy = pd.read_csv(tmp_path / "t51.csv")
     steps = tidy[(tidy.method == "svcca") & tidy.step.notna() & (tidy.resource == "all")].set_index("step")
     assert steps.layer.to_dict() == {"first_to_last": "layer_01 → layer_02", "extra_stage": "layer_02 → pooled"}
@@ -186,13 +186,13 @@ def test_tables_give_each_change_its_paired_interval_or_say_why_not(files, tmp_p
     # without resamples (n small for the dimension): no interval, and the note says why
     bare = tmp_path / "bare.parquet"
     write_scores(frame.assign(resamples=[[] for _ in range(len(frame))]), bare, {"settings": {}})
-    thesis_report_stage("table", "thesis_table5_1", spec, [str(bare)], str(tmp_path / "bare"))
+    report_stage("table", "thesis_table5_1", spec, [str(bare)], str(tmp_path / "bare"))
     md = (tmp_path / "bare.md").read_text()
     assert "no interval†" in md and "n < similarity.min_ratio" in md
     assert pd.read_csv(tmp_path / "bare.csv").change_ci_low.isna().all()
     # every step of every curve
-    thesis_report_stage("table", "thesis_layer_changes", {"layout": "layer_changes", "caption": "c"},
-                        [path, files["cross_lingual_text"][0]], str(tmp_path / "steps"))
+    report_stage("table", "thesis_layer_changes", {"layout": "layer_changes", "caption": "c"},
+                 [path, files["cross_lingual_text"][0]], str(tmp_path / "steps"))
     steps = pd.read_csv(tmp_path / "steps.csv")
     assert len(steps) == 2 * 2 * 3  # analyses × methods × steps between 4 layers
     one = steps[(steps.analysis == "cross_modal") & (steps.method == "svcca") & (steps.layer_to == "layer_01")].iloc[0]
@@ -205,7 +205,7 @@ def test_appendix_dimension_tables(files, tmp_path):
     path, frame = files["cross_modal"]
     for modality, dim in (("speech", 9), ("text", 10)):
         spec = {"layout": "cross_modal_dimensions", "modality": modality, "labels": {"sonar": "SONAR"}, "caption": ""}
-        thesis_report_stage("table", f"thesis_dimensions_sonar_{modality}", spec, [path], str(tmp_path / modality))
+        report_stage("table", f"thesis_dimensions_sonar_{modality}", spec, [path], str(tmp_path / modality))
         tidy = pd.read_csv(tmp_path / f"{modality}.csv")
         assert set(tidy.dim) == {dim} and len(tidy) == len(LAYERS) * len(LANGS)
         assert "| layer_01 | " + " | ".join([str(dim)] * 3) + " |" in (tmp_path / f"{modality}.md").read_text()
@@ -214,10 +214,27 @@ def test_appendix_dimension_tables(files, tmp_path):
                          "own_min": 100, "own_max": [117, 154, 153], "kept_min": 0.9, "n_min": 194, "n_max": 194})
     write_scores(dims, tmp_path / "dims.parquet", {"settings": {"variance": 0.9}})
     spec = {"layout": "cross_lingual_dimensions", "labels": {"sonar": "SONAR"}, "caption": "", "shared": True}
-    thesis_report_stage("table", "thesis_dimensions_cross_lingual", spec, [str(tmp_path / "dims.parquet")],
-                        str(tmp_path / "a7"))
+    report_stage("table", "thesis_dimensions_cross_lingual", spec, [str(tmp_path / "dims.parquet")],
+                 str(tmp_path / "a7"))
     md = (tmp_path / "a7.md").read_text()
     assert "| Layer | SONAR speech | SONAR text |" in md and "| layer_01 | 117 | 153 |" in md and "| pooled | 154 |  |" in md
+
+
+def test_extra_stages_of_two_models_are_rows_in_the_order_of_the_inputs(tmp_path):
+    """`adaptor` (one model) and `speech_encoder` (another) rank alike after the encoder layers: their rows
+    follow the inputs, not the hash order of a set (which changes with PYTHONHASHSEED from run to run)."""
+    paths = []
+    for model, stage in (("m4t", "adaptor"), ("sal", "speech_encoder")):
+        dims = pd.DataFrame({"encoder": model, "modality": "speech", "layer": ["layer_01", stage], "dim": [5, 6],
+                             "sets": 3, "own_min": 4, "own_max": [5, 6], "kept_min": 0.9, "n_min": 30, "n_max": 30})
+        paths.append(str(tmp_path / f"{model}.parquet"))
+        write_scores(dims, paths[-1], {"settings": {"variance": 0.9}})
+    spec = {"layout": "cross_lingual_dimensions", "caption": ""}
+    for inputs in (paths, paths[::-1]):
+        report_stage("table", "thesis_dimensions_cross_lingual", spec, inputs, str(tmp_path / "a7"))
+        rows = [line.split(" | ")[0] for line in (tmp_path / "a7.md").read_text().splitlines() if line.startswith("| ")]
+        stages = [row for row in rows if row in ("| adaptor", "| speech_encoder")]
+        assert stages == ["| adaptor", "| speech_encoder"][:: 1 if inputs == paths else -1]
 
 
 def test_table_4_2_check_compares_what_was_read(tmp_path):
@@ -234,8 +251,8 @@ def test_table_4_2_check_compares_what_was_read(tmp_path):
         inputs += [str(folder / "info.json"), str(folder / "test.parquet")]
     languages = {"nl": {"corpus": "fleurs_nl", "fleurs": "nl_nl", "resource": "high", "models": ["m"]},
                  "de": {"corpus": "fleurs_de", "fleurs": "de_de", "resource": "high", "models": ["m"]}}
-    thesis_report_stage("table", "thesis_table4_2", {"layout": "fleurs_counts", "languages": languages,
-                                                      "split": "test", "caption": ""}, inputs, str(tmp_path / "t42"))
+    report_stage("table", "thesis_table4_2", {"layout": "fleurs_counts", "languages": languages,
+                                               "split": "test", "caption": ""}, inputs, str(tmp_path / "t42"))
     tidy = pd.read_csv(tmp_path / "t42.csv").set_index("language")
     assert tidy.loc["nl", ["thesis_rows", "rows_read", "thesis_unique", "unique_read"]].tolist() == [364, 364, 251, 251]
     assert bool(tidy.loc["nl", "same"]) and not bool(tidy.loc["de", "same"])  # the thesis kept 347 German sentences
@@ -251,17 +268,17 @@ def test_appendix_figures_are_written(files, tmp_path):
     write_scores(speech_text, path, {"settings": {}})
     for layout, options in (("heatmap", {"layers": ["embeddings", "adaptor"]}),
                             ("heatmap_change", {"changes": [["layer_02", "adaptor"], ["embeddings", "layer_02"]]})):
-        thesis_report_stage("figure", f"thesis_{layout}", {"layout": layout, "caption": "c", **options}, [str(path)],
-                            str(tmp_path / layout))
+        report_stage("figure", f"thesis_{layout}", {"layout": layout, "caption": "c", **options}, [str(path)],
+                     str(tmp_path / layout))
         assert (tmp_path / f"{layout}.png").stat().st_size > 1000
     with pytest.raises(FlipInputError, match=r"heatmap_changes \['pooled'\] are not among the layers"):
-        thesis_report_stage("figure", "x", {"layout": "heatmap_change", "changes": [["layer_02", "pooled"]]},
-                            [str(path)], str(tmp_path / "x"))
+        report_stage("figure", "x", {"layout": "heatmap_change", "changes": [["layer_02", "pooled"]]},
+                     [str(path)], str(tmp_path / "x"))
     points = pd.DataFrame({"id": [str(i % 20) for i in range(80)], "language": ["de", "fr"] * 40,
                            "modality": ["text"] * 40 + ["speech"] * 40, "resource": "high",
                            "x": np.arange(80.0), "y": np.arange(80.0) % 7})
     write_map(tmp_path / "map.parquet", points, {"encoder": "m4t", "layer": "adaptor",
                                                  "layers": json.dumps({"speech": "adaptor", "text": "layer_02"})})
-    thesis_report_stage("figure", "thesis_tsne_ids_m4t_adaptor", {"layout": "tsne_ids", "caption": "c"},
-                        [str(tmp_path / "map.parquet")], str(tmp_path / "ids"))
+    report_stage("figure", "thesis_tsne_ids_m4t_adaptor", {"layout": "tsne_ids", "caption": "c"},
+                 [str(tmp_path / "map.parquet")], str(tmp_path / "ids"))
     assert (tmp_path / "ids.png").stat().st_size > 1000

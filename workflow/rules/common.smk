@@ -1,5 +1,5 @@
 # Configuration validation and the input functions every rule uses. Paths come from
-# flip_pipeline.formats.paths, run selection from flip_pipeline.plan.runs.
+# flip_pipeline.formats.paths, run selection and every table's and figure's Target from flip_pipeline.plan.
 
 import json
 import os
@@ -18,10 +18,9 @@ from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import check_output_folder
 from flip_pipeline.formats import paths
 from flip_pipeline.formats.corpus_table import view_modality, view_regex
-from flip_pipeline.plan.runs import ReportPlan
+from flip_pipeline.plan.targets import TargetPlan
 from flip_pipeline.report.spec_files import spec_file
 from flip_pipeline.formats.similarity_scores import ANALYSES as THESIS_ANALYSES
-from flip_pipeline.plan.thesis import ThesisPlan
 from flip_pipeline.run_lock import record_owner, recover_from_killed_runs
 from flip_pipeline.config.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N, computing_entry
 
@@ -52,8 +51,6 @@ def record_lock_owner():
 if uses_lock_files():  # a killed run's lock removed, any other named (docs/running.md "Bad input, and after a crash"); never an error
     for message in recover_from_killed_runs(STATE, ["snakemake", *sys.argv[1:]]):
         logger.warning(message)
-PLAN = ReportPlan(config, R)
-THESIS = ThesisPlan(config, R)
 SHARDS = config.get("shard_rows", SHARD_ROWS)
 DEVICE = config.get("device", "auto")
 GPUS = config.get("gpus", 1)  # SLURM `--gpus` per GPU job; `--config gpus=0` for CPU-only jobs
@@ -67,6 +64,7 @@ wildcard_constraints:
     run=r"[^/]+",
     split=r"train|dev|test",
     view=view_regex(),
+    name=r"[^/]+",  # a table or figure (report.smk)
 
 
 def workflow_error(call, *args):
@@ -75,6 +73,11 @@ def workflow_error(call, *args):
         return call(*args)
     except FlipInputError as err:
         raise WorkflowError(str(err)) from None
+
+
+TARGETS = workflow_error(TargetPlan, config, R)  # every table and figure; a name given twice is refused here
+PLAN = TARGETS.paper  # the runs of every experiment
+THESIS = TARGETS.thesis  # the layer-wise analyses
 
 
 def encoders_of(published):
@@ -184,23 +187,45 @@ def entities_setting(wildcards, key, default):
     return config["entities"][wildcards.entities].get(key, default)
 
 
-def report_inputs(name):
-    workflow_error(PLAN.check_orphans, name)
-    return workflow_error(PLAN.inputs, name)
+def report_inputs(kind):
+    """The input function of the report_`kind` rule, the job's Target's `inputs` (what `flip report` reads) and `models`
+    (the paper's model files, whose provenance it checks), after the orphan check (TargetPlan.check_orphans).
+    A name that is not a `kind` (a figure's name asked for as a table) is a WorkflowError naming both."""
+
+    def target_inputs(wildcards):
+        target = workflow_error(TARGETS.target, wildcards.name, kind)
+        workflow_error(TARGETS.check_orphans, target.name)
+        return {"inputs": list(target.inputs), "models": list(target.models)}
+
+    return target_inputs
 
 
-def report_models(name):
-    return workflow_error(PLAN.models, name)
+def job_target(wildcards):
+    """The Target of a report job (its kind was checked by its input function, which runs first)."""
+    return workflow_error(TARGETS.target, wildcards.name)
 
 
-def report_spec_file(kind, name):
-    """The spec `flip report` reads for table or figure `name`, as a file (report/spec_files.py): the
-    report's JOB PARAMETERS pane then shows its path, not the whole spec as escaped JSON."""
-    return spec_file(R, kind, name, workflow_error(PLAN.spec, name))
+def report_spec_file(wildcards):
+    """The spec `flip report` reads for the job's target, as a file (report/spec_files.py): the report's JOB
+    PARAMETERS pane then shows its path, not the whole spec as escaped JSON."""
+    target = job_target(wildcards)
+    return spec_file(R, target.kind, target.name, target.spec)
 
 
-def report_outputs(name):
-    return workflow_error(PLAN.outputs, name)
+def report_prefix(wildcards):
+    target = job_target(wildcards)
+    return paths.report_prefix(R, target.kind, target.name)
+
+
+def report_caption(wildcards):
+    """The caption workflow/report/{table,figure}.rst show for the job's target."""
+    return job_target(wildcards).caption
+
+
+def report_category(wildcards):
+    """The report's category of a target: `Tables`/`Figures` for the paper's, `Thesis tables`/`Thesis figures`."""
+    target = job_target(wildcards)
+    return f"{target.kind}s".capitalize() if target.family == "paper" else f"Thesis {target.kind}s"
 
 
 def thesis_model(wildcards):
@@ -223,17 +248,32 @@ def thesis_dimensions_arg(wildcards):
     return f" --dimensions {shlex.quote(dimensions)}" if dimensions in inputs else ""
 
 
-def thesis_inputs(wildcards):
-    return workflow_error(THESIS.output, wildcards.name)["inputs"]
+def thesis_encoder_spec(wildcards):
+    """The `--spec` of a layers job: its model's `encoders.<name>` entry (encoder_entry)."""
+    return encoder_entry(thesis_model(wildcards))
 
 
-def thesis_spec_file(kind):
-    """The spec `flip thesis-report` reads for the job's target, as a file (see report_spec_file)."""
-    return lambda w: spec_file(R, kind, w.name, workflow_error(THESIS.report_spec, w.name))
+def layers_out_dir(wildcards):
+    return paths.layers_dir(R, wildcards.encoder, wildcards.corpus, wildcards.split, wildcards.view)
 
 
-def thesis_caption(wildcards):
-    return workflow_error(THESIS.report_spec, wildcards.name)["caption"]
+def thesis_manifests(wildcards):
+    """The model's extracted views (ThesisPlan.layers_manifests): the input of its dimensions and t-SNE jobs."""
+    return THESIS.layers_manifests(thesis_model(wildcards))
+
+
+def similarity_inputs(wildcards):
+    return THESIS.similarity_inputs(thesis_model(wildcards), wildcards.analysis)
+
+
+def thesis_views(wildcards):
+    """`--views` of the model's dimensions, similarity and t-SNE jobs: {language: {modality: layers folder}}."""
+    return as_json(THESIS.view_dirs(thesis_model(wildcards)))
+
+
+def thesis_resource(wildcards):
+    """`--resource`: {language: resource level} of the model's languages."""
+    return as_json(THESIS.resource_levels(thesis_model(wildcards)))
 
 
 # Per-run inputs and parameters of the train, splice, select, fetch_checkpoint, evaluate and

@@ -1,20 +1,21 @@
 # The layer-wise family (seed 002): per-layer representations → shared cross-lingual dimensions
 # → similarity with chance levels, and t-SNE maps → the thesis's figures and tables. What each builds comes from
 # flip_pipeline/plan/thesis.py (ThesisPlan); `snakemake thesis` builds all of it,
-# `snakemake thesis_fig5_1` one figure and only what it needs. THESIS and the input
+# `snakemake thesis_fig5_1` one figure and only what it needs (its tables and figures are Targets like the
+# paper's: rules report_table and report_figure, workflow/rules/report.smk). THESIS and the input
 # functions: workflow/rules/common.smk.
 
 # Layer shards are written beside the manifest but not declared as outputs, so Snakemake
 # never deletes the finished ones of an interrupted job (as rule embed).
 rule layers:
     input:
-        table=lambda w: paths.corpus_table(R, w.corpus, w.split),
+        table=split_table,
     output:
         paths.layers_manifest(R, "{encoder}", "{corpus}", "{split}", "{view}"),
     params:
-        spec=lambda w: encoder_entry(thesis_model(w)),
+        spec=thesis_encoder_spec,
         layers=thesis_layer_args,
-        out_dir=lambda w: paths.layers_dir(R, w.encoder, w.corpus, w.split, w.view),
+        out_dir=layers_out_dir,
         shard_rows=SHARDS,
         device=DEVICE,
     threads: 2
@@ -36,11 +37,11 @@ rule layers:
 
 rule similarity_dimensions:
     input:
-        lambda w: THESIS.layers_manifests(thesis_model(w)),
+        thesis_manifests,
     output:
         paths.dimensions_file(R, "{encoder}"),
     params:
-        views=lambda w: as_json(THESIS.view_dirs(thesis_model(w))),
+        views=thesis_views,
         settings=as_json(THESIS.spec.get("similarity", {})),
     threads: 2
     resources:
@@ -57,14 +58,14 @@ rule similarity_dimensions:
 
 rule similarity:
     input:
-        lambda w: THESIS.similarity_inputs(thesis_model(w), w.analysis),
+        similarity_inputs,
     output:
         paths.similarity_file(R, "{encoder}", "{analysis}"),
     wildcard_constraints:
         analysis="|".join(THESIS_ANALYSES),
     params:
-        views=lambda w: as_json(THESIS.view_dirs(thesis_model(w))),
-        resource=lambda w: as_json(THESIS.resource_levels(thesis_model(w))),
+        views=thesis_views,
+        resource=thesis_resource,
         settings=as_json(THESIS.spec.get("similarity", {})),
         dimensions=thesis_dimensions_arg,
     threads: 2
@@ -82,12 +83,12 @@ rule similarity:
 
 rule tsne:
     input:
-        lambda w: THESIS.layers_manifests(thesis_model(w)),
+        thesis_manifests,
     output:
         paths.tsne_file(R, "{encoder}", "{layer}"),
     params:
-        views=lambda w: as_json(THESIS.view_dirs(thesis_model(w))),
-        resource=lambda w: as_json(THESIS.resource_levels(thesis_model(w))),
+        views=thesis_views,
+        resource=thesis_resource,
         settings=as_json(THESIS.spec.get("tsne", {})),
         pairs=as_json(THESIS.spec.get("similarity", {}).get("pairs", {})),
     threads: 2
@@ -102,68 +103,3 @@ rule tsne:
         "flip tsne --encoder {wildcards.encoder} --layer {wildcards.layer} --views {params.views:q}"
         " --resource {params.resource:q} --settings {params.settings:q} --pairs {params.pairs:q} --out {output:q}"
         " 2> {log:q}"
-
-
-rule thesis_table:
-    input:
-        thesis_inputs,
-    output:
-        md=paths.report_file(R, "table", "{name}", "md"),
-        csv=report(paths.report_file(R, "table", "{name}", "csv"), caption="../report/thesis.rst",
-                   category="Thesis tables", subcategory="Tidy CSV (one row per number)"),
-        tex=paths.report_file(R, "table", "{name}", "tex"),
-        html=report(paths.report_file(R, "table", "{name}", "html"), caption="../report/thesis.rst",
-                    category="Thesis tables", subcategory="Tables"),
-    wildcard_constraints:
-        name=r"thesis_[^/]+",
-    params:
-        spec=thesis_spec_file("table"),
-        prefix=lambda w: paths.report_prefix(R, "table", w.name),
-        caption=thesis_caption,
-    conda:
-        "../../envs/core.yaml"
-    log:
-        "logs/report/table_{name}.log",
-    shell:
-        "flip thesis-report --kind table --name {wildcards.name} --spec @{params.spec:q} --inputs {input:q}"
-        " --out-prefix {params.prefix:q} 2> {log:q}"
-
-
-rule thesis_figure:
-    input:
-        thesis_inputs,
-    output:
-        png=report(paths.report_file(R, "figure", "{name}", "png"), caption="../report/thesis.rst",
-                   category="Thesis figures"),
-        pdf=paths.report_file(R, "figure", "{name}", "pdf"),
-    wildcard_constraints:
-        name=r"thesis_[^/]+",
-    params:
-        spec=thesis_spec_file("figure"),
-        prefix=lambda w: paths.report_prefix(R, "figure", w.name),
-        caption=thesis_caption,
-    conda:
-        "../../envs/core.yaml"
-    log:
-        "logs/report/figure_{name}.log",
-    shell:
-        "flip thesis-report --kind figure --name {wildcards.name} --spec @{params.spec:q} --inputs {input:q}"
-        " --out-prefix {params.prefix:q} 2> {log:q}"
-
-
-for _name in workflow_error(THESIS.outputs):
-
-    rule:
-        name:
-            _name
-        input:
-            THESIS.files(_name),
-
-
-for _group, _members in THESIS.groups().items():
-
-    rule:
-        name:
-            _group
-        input:
-            [f for member in _members for f in THESIS.files(member)],
