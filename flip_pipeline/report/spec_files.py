@@ -20,9 +20,10 @@ from flip_pipeline.config.settings import fingerprint_of
 from flip_pipeline.formats import paths
 
 
-def spec_file(results: paths.Root, kind: str, name: str, spec: dict[str, Any]) -> str:
-    """The path of ``spec`` as a file (written unless it is there already), for ``--spec @<path>``."""
+def spec_file(results: paths.Root, kind: str, name: str, spec: dict[str, Any], write: bool = True) -> str:
+    """The path of ``spec`` as a file, for ``--spec @<path>``: written unless it is there already or ``write``
+    is off (a dry run plans the same path and leaves the results folder as it was)."""
     path = paths.spec_file(results, kind, name, fingerprint_of(spec))
-    if not Path(path).is_file():
+    if write and not Path(path).is_file():
         write_text(path, json.dumps(spec, sort_keys=True, indent=1) + "\n")  # atomic: parallel jobs may race
     return path

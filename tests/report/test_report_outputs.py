@@ -72,6 +72,8 @@ def test_a_spec_file_is_named_by_its_content(tmp_path):
     assert spec_file(tmp_path, "table", "t", dict(reversed(spec.items()))) == first  # same content, same file
     assert Path(first).stat().st_mtime_ns == stamp  # not written again
     assert spec_file(tmp_path, "table", "t", {**spec, "caption": "x"}) != first
+    planned = spec_file(tmp_path, "table", "t", {**spec, "caption": "dry"}, write=False)  # a dry run's
+    assert planned != first and not Path(planned).exists()
 
 
 def test_a_label_names_an_encoder_in_figures_and_is_in_no_fingerprint():

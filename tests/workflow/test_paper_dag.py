@@ -55,6 +55,7 @@ def test_paper_plans_each_embedding_once_for_every_encoder_and_corpus(tmp_path):
     assert corpora == {name for name, c in CONFIG["corpora"].items()
                        if c["source"] not in ("sample", "flip_data", "fleurs")}
     assert Counter(rule for rule, _ in jobs)["report_table"] == 6
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing there (not even the report specs)
     # sim_threshold 0.0 on the speech+text experiments (Tables 1, 2, 6) only: their text-speech scores on the
     # train and dev splits of MCV; the text-only Europarl and Samanantar runs filter nothing
     assert sorted(out for rule, out in jobs if rule == "pair") == sorted(

@@ -209,7 +209,7 @@ def report_spec_file(wildcards):
     """The spec `flip report` reads for the job's target, as a file (report/spec_files.py): the report's JOB
     PARAMETERS pane then shows its path, not the whole spec as escaped JSON."""
     target = job_target(wildcards)
-    return spec_file(R, target.kind, target.name, target.spec)
+    return spec_file(R, target.kind, target.name, target.spec, write=not workflow.dryrun)  # `-n` writes nothing
 
 
 def report_prefix(wildcards):
