@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_table_shapes import entry, report
+from helpers.report_entries import entry, report
 
 from flip_pipeline.config.runs import expand_runs
 from flip_pipeline.config.validation import load_config
