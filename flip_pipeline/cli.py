@@ -29,9 +29,9 @@ from flip_pipeline.cli_types import (
     spec_json,
     view_name,
 )
-from flip_pipeline.config.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import describe
+from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `seq 1000000 | head -1`
 

@@ -283,7 +283,7 @@ def test_other_counts_out_of_range_are_refused(capsys, args, why):
     refused(*flip(capsys, *args), why)
 
 
-# -- --spec: a JSON object, complete (flip_pipeline.cli_types.spec_json, config.settings.require_keys, config.schema) --
+# -- --spec: a JSON object, complete (flip_pipeline.cli_types.spec_json, settings.require_keys, config.schema) --
 
 
 @pytest.mark.parametrize("spec, why", [("@missing.json", "missing.json: no such spec file"),

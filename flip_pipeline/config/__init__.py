@@ -8,6 +8,7 @@
 - :mod:`~flip_pipeline.config.thesis_checks`: the ``thesis`` section's cross-references.
 - :mod:`~flip_pipeline.config.views`: the views a corpus entry produces.
 - :mod:`~flip_pipeline.config.runs`: experiments expanded into runs (:class:`~flip_pipeline.config.runs.Run`).
-- :mod:`~flip_pipeline.config.settings`: settings dataclasses from plain dicts, fingerprints, and the defaults the
-  rules and the CLI share (no YAML, no JSON Schema: stages import only this).
+
+The settings the stages build from plain dicts, fingerprints and the defaults the rules and the CLI share are
+:mod:`flip_pipeline.settings`, beside this package and below every stage and format (no YAML, no JSON Schema).
 """

@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flip_pipeline.config.settings import BIAS_INIT, computing_entry, fingerprint_of
 from flip_pipeline.config.views import checkpoint_vocab_view, corpus_train_views
 from flip_pipeline.formats.pair_scores import similarity_views
+from flip_pipeline.settings import BIAS_INIT, computing_entry, fingerprint_of
 
 #: The rank of a FLiP run whose rank an experiment's ``sweep`` chooses on dev (``flip-rsweep-…``).
 SWEPT_RANK = "sweep"

@@ -40,10 +40,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flip_pipeline.atomic import atomic_path, remove_orphaned_temporaries, write_json
-from flip_pipeline.config.settings import PRESENTATION_KEYS, fingerprint_of
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import input_folder, output_folder, read_json, read_parquet_schema
 from flip_pipeline.formats.paths import MANIFEST, corpus_and_split
+from flip_pipeline.settings import PRESENTATION_KEYS, fingerprint_of
 
 FORMAT = "flip-embeddings/1"
 ROW_GROUP_ROWS = 8192
@@ -53,7 +53,7 @@ VERSIONED_LIBRARIES = ("torch", "sentence-transformers", "sonar-space", "fairseq
 
 #: Encoder keys that change how fast, never what, an encoder computes (tests hold the vectors
 #: equal across their values): left out of the fingerprint, so changing them re-embeds nothing;
-#: nor is ``label`` (:data:`~flip_pipeline.config.settings.PRESENTATION_KEYS`), which only names it in figures.
+#: nor is ``label`` (:data:`~flip_pipeline.settings.PRESENTATION_KEYS`), which only names it in figures.
 SPEED_ONLY_KEYS = ("audio_workers", "prefetch")
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from flip_pipeline.config.runs import Run, expand_runs
-from flip_pipeline.config.settings import fingerprint_of
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats import paths
 from flip_pipeline.models import encoder_label
 from flip_pipeline.plan.base import ConfigPlan
+from flip_pipeline.settings import fingerprint_of
 
 
 def _made_by(entry: dict[str, Any]) -> bool:

@@ -36,10 +36,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from flip_pipeline.atomic import write_json, write_safetensors
-from flip_pipeline.config.settings import settings_from_dict
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json, read_json_object
 from flip_pipeline.models.encoder import Encoder
+from flip_pipeline.settings import settings_from_dict
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flip_pipeline.config.settings import require_keys
 from flip_pipeline.extras import require
 from flip_pipeline.report.results import collect_results
 from flip_pipeline.report.sweeps import add_sweeps, read_sweeps, with_chosen_rank
@@ -22,6 +21,7 @@ from flip_pipeline.report.table_model import Table
 from flip_pipeline.report.table_shapes import TABLE_LAYOUTS
 from flip_pipeline.report.thesis_appendix_tables import APPENDIX_TABLE_LAYOUTS
 from flip_pipeline.report.thesis_tables import THESIS_TABLE_LAYOUTS
+from flip_pipeline.settings import require_keys
 
 TableLayout = Callable[[dict, list[str], str], Table]
 FigureLayout = Callable[[dict, list[str], str, str], None]

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flip_pipeline.config.settings import fingerprint_of
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.paths import SELECTION
 from flip_pipeline.formats.sweep_choice import read_selection, selected_model_dir, selected_point
+from flip_pipeline.settings import fingerprint_of
 
 
 def _config_fingerprint(config: Path) -> str | None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from flip_pipeline.config.settings import require_keys
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.corpus_table import view_language, view_modality
+from flip_pipeline.settings import require_keys
 
 METHOD_NAMES = {"lip": "LiP", "flip": "FLiP", "splice": "SpLiCE"}
 

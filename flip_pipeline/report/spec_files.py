@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from flip_pipeline.atomic import write_text
-from flip_pipeline.config.settings import fingerprint_of
 from flip_pipeline.formats import paths
+from flip_pipeline.settings import fingerprint_of
 
 
 def spec_file(results: paths.Root, kind: str, name: str, spec: dict[str, Any], write: bool = True) -> str:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from flip_pipeline.config.settings import rank_of
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.report.jaccard import view_jaccard
 from flip_pipeline.report.results import (
@@ -26,6 +25,7 @@ from flip_pipeline.report.results import (
     view_labels,
 )
 from flip_pipeline.report.table_model import Cell, Table, labels
+from flip_pipeline.settings import rank_of
 
 TIDY_RUN = ["run", "encoder", "method", "rank", "alpha", "fingerprint"]  # run columns of every tidy CSV
 

@@ -34,8 +34,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from flip_pipeline.config.settings import settings_from_dict
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.settings import settings_from_dict
 from flip_pipeline.similarity.cca import EPSILON
 from flip_pipeline.similarity.reduce import CONVENTIONS, DEFAULT_CONVENTION, DEFAULT_VARIANCE
 

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flip_pipeline.config.settings import SHARD_ROWS
 from flip_pipeline.device import pick_device, resolve_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view
@@ -42,6 +41,7 @@ from flip_pipeline.formats.shards import (
 from flip_pipeline.models import build_encoder
 from flip_pipeline.models.encoder import Encoder, encode_with_skips
 from flip_pipeline.progress import count, progress, stage_done
+from flip_pipeline.settings import SHARD_ROWS
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import os
 import time
 from collections.abc import Iterable
 
-from flip_pipeline.config.settings import ENTITY_BATCH_SIZE
 from flip_pipeline.errors import FlipInputError, first_line
 from flip_pipeline.extras import require
 from flip_pipeline.formats.corpus_table import read_view, view_modality
 from flip_pipeline.formats.entities import write_records
 from flip_pipeline.progress import count, stage_done
+from flip_pipeline.settings import ENTITY_BATCH_SIZE
 
 log = logging.getLogger("flip.entities")
 

@@ -22,7 +22,6 @@ import time
 import numpy as np
 
 from flip_pipeline.atomic import write_json
-from flip_pipeline.config.settings import ENTITY_AVERAGE
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
@@ -31,6 +30,7 @@ from flip_pipeline.formats.shards import ViewEmbeddings, model_encoder
 from flip_pipeline.metrics import entity_recall, entity_reference, sentence_means, summarize
 from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.progress import count, stage_done
+from flip_pipeline.settings import ENTITY_AVERAGE
 
 log = logging.getLogger("flip.entity_recall")
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from flip_pipeline.config.settings import TOP_N
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.bow import BagOfWords
@@ -29,6 +28,7 @@ from flip_pipeline.probes.lip import Probe
 from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.probes.splice import SpliceModel, SpliceSettings
 from flip_pipeline.progress import count, stage_done
+from flip_pipeline.settings import TOP_N
 from flip_pipeline.training.alignment import AlignedView
 
 log = logging.getLogger(__name__)

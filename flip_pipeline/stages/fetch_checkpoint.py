@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from flip_pipeline.atomic import atomic_path, write_json
-from flip_pipeline.config.settings import require_keys
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder
 from flip_pipeline.formats.checkpoint import load_checkpoint, resolve_checkpoint
 from flip_pipeline.progress import stage_done
+from flip_pipeline.settings import require_keys
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from flip_pipeline.atomic import write_json
-from flip_pipeline.config.settings import SHARD_ROWS
 from flip_pipeline.corpora.flip_data import (
     DEFAULT_ENCODER,
     DEFAULT_ENCODER_SPEC,
@@ -49,6 +48,7 @@ from flip_pipeline.formats.shards import (
     shard_plan,
     write_shard,
 )
+from flip_pipeline.settings import SHARD_ROWS
 
 log = logging.getLogger(__name__)
 

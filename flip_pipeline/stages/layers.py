@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from flip_pipeline.atomic import write_json
-from flip_pipeline.config.settings import SHARD_ROWS, fingerprint_of
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder, read_parquet_schema
@@ -51,6 +50,7 @@ from flip_pipeline.formats.shards import (
 from flip_pipeline.models import build_layer_encoder
 from flip_pipeline.models.layer_encoder import POOLING, LayerEncoder, encode_layers_with_skips, select_layers
 from flip_pipeline.progress import count, progress, stage_done
+from flip_pipeline.settings import SHARD_ROWS, fingerprint_of
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flip_pipeline.config.settings import require_keys
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import read_json_object
 from flip_pipeline.formats.paths import MODEL_FILES
 from flip_pipeline.formats.sweep_choice import write_selection
 from flip_pipeline.progress import count, stage_done
+from flip_pipeline.settings import require_keys
 
 SPEC_KEYS = ("experiment", "run", "fingerprint", "criterion", "points")  # of Run.spec() of a swept run
 POINT_KEYS = ("run", "fingerprint", "settings")

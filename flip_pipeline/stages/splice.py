@@ -12,13 +12,13 @@ import os
 import time
 from typing import Any
 
-from flip_pipeline.config.settings import require_keys
 from flip_pipeline.device import pick_device
 from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
 from flip_pipeline.formats.vocabulary import ConceptVocabulary
 from flip_pipeline.models import build_encoder
 from flip_pipeline.probes.splice import SpliceSettings, build_splice_model
 from flip_pipeline.progress import count, stage_done
+from flip_pipeline.settings import require_keys
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from flip_pipeline.config.settings import rank_of, require_keys
 from flip_pipeline.device import pick_device
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.files import output_folder
@@ -29,6 +28,7 @@ from flip_pipeline.formats.shards import ViewEmbeddings, expected_fingerprint
 from flip_pipeline.formats.vocabulary import Vocabulary
 from flip_pipeline.probes.objective import view_weights
 from flip_pipeline.progress import count, duration, stage_done
+from flip_pipeline.settings import rank_of, require_keys
 from flip_pipeline.training.alignment import AlignedView
 from flip_pipeline.training.batches import TrainingData
 from flip_pipeline.training.loop import DevSet, TrainSettings, make_dev_set, train_probe

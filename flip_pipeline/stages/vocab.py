@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from flip_pipeline.config.settings import require_keys, settings_from_dict
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.formats.corpus_table import read_view, view_language
 from flip_pipeline.formats.vocabulary import ConceptVocabulary, Vocabulary, write_vocabulary
 from flip_pipeline.progress import count, stage_done
+from flip_pipeline.settings import require_keys, settings_from_dict
 from flip_pipeline.text import Tokenizer, default_pattern, letter_scripts
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from flip_pipeline.atomic import strict_json
-from flip_pipeline.config.settings import BIAS_INIT, BIAS_INITS, settings_from_dict
 from flip_pipeline.device import available_memory
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.metrics import hit_mask, hits_within, reference_sets
@@ -30,6 +29,7 @@ from flip_pipeline.probes.lip import Probe, make_probe
 from flip_pipeline.probes.objective import weighted_count_nll
 from flip_pipeline.probes.ranking import top_words
 from flip_pipeline.progress import progress
+from flip_pipeline.settings import BIAS_INIT, BIAS_INITS, settings_from_dict
 from flip_pipeline.training.batches import Batch, TrainingData
 from flip_pipeline.training.precision import check_precision, matmul_precision
 from flip_pipeline.training.resident import ResidentData, resident_or_streamed, storage_dtype

@@ -22,7 +22,7 @@ from flip_pipeline.plan.targets import TargetPlan
 from flip_pipeline.report.spec_files import spec_file
 from flip_pipeline.formats.similarity_scores import ANALYSES as THESIS_ANALYSES
 from flip_pipeline.run_lock import record_owner, recover_from_killed_runs
-from flip_pipeline.config.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N, computing_entry
+from flip_pipeline.settings import ENTITY_AVERAGE, ENTITY_BATCH_SIZE, ENTITY_KS, SHARD_ROWS, TOP_N, computing_entry
 
 CONFIG_FILES = [str(f) for f in workflow.configfiles]
 R = config.get("results", "results")
