@@ -11,9 +11,9 @@ that is not extracted, and a speech-only layer's map whose text partner is not e
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from flip_pipeline.config.views import corpus_views
 from flip_pipeline.errors import FlipInputError
 from flip_pipeline.models import LAYER_FAMILIES, view_language_problem
 from flip_pipeline.models.layer_names import SPEECH_ONLY, encoder_layer_index, layer_name_problem
@@ -23,8 +23,8 @@ from flip_pipeline.similarity.analysis_settings import SimilaritySettings
 LAYER_KEYS = ("tsne_layers", "heatmap_layers", "tsne_id_layers")
 
 
-def check_thesis(config: dict[str, Any], source: str, corpus_views: Callable[[dict[str, Any]], list[str]]) -> None:
-    """Check ``config["thesis"]`` (nothing without one); ``corpus_views(corpus entry)`` lists a corpus's views."""
+def check_thesis(config: dict[str, Any], source: str) -> None:
+    """Check ``config["thesis"]`` (nothing without one)."""
     thesis = config.get("thesis")
     if not thesis:
         return
@@ -41,12 +41,12 @@ def check_thesis(config: dict[str, Any], source: str, corpus_views: Callable[[di
         if family not in LAYER_FAMILIES:
             raise FlipInputError(f"{key}: encoder {name!r} has family {family!r}, which has no per-layer "
                                  f"representations (the layers stage takes {', '.join(LAYER_FAMILIES)})")
-        _check_languages(thesis, name, model, encoders[name], corpora, key, corpus_views)
+        _check_languages(thesis, name, model, encoders[name], corpora, key)
         _check_layers(model, family, similarity.pairs, key)
 
 
 def _check_languages(thesis: dict[str, Any], name: str, model: dict[str, Any], encoder: dict[str, Any],
-                     corpora: dict[str, Any], key: str, corpus_views: Callable[[dict[str, Any]], list[str]]) -> None:
+                     corpora: dict[str, Any], key: str) -> None:
     """Each of the model's languages is a thesis language whose corpus has the views, and the
     model takes it in every modality analysed."""
     for i, lang in enumerate(model.get("languages", [])):

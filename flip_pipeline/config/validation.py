@@ -98,7 +98,6 @@ def _check_checkpoint_keys(config: dict[str, Any], source: str, files: Sequence[
                                      "and vocab)")
 
 
-
 def _check_sim_threshold(config: dict[str, Any], exp: dict[str, Any], source: str, key: str) -> None:
     """A ``sim_threshold`` (swept, the experiment's or the top-level one) needs a pair of views to filter
     on (:func:`~flip_pipeline.formats.pair_scores.similarity_views`); else an error naming that key."""
@@ -201,7 +200,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
             if spec["layout"] == "entity_recall" and spec.get("entities") not in config.get("entities", {}):
                 raise FlipInputError(f"{source}: {section}.{name}.entities: needs an entry of entities, "
                                      f"got {spec.get('entities')!r}")
-    check_thesis(config, source, corpus_views)
+    check_thesis(config, source)
     outputs = {*config.get("tables", {}), *config.get("figures", {})}
     for key in ("targets", "paper"):
         for i, target in enumerate(config.get(key, [])):
@@ -223,7 +222,6 @@ def _check_select(spec: dict[str, Any], experiments: dict[str, Any], key: str) -
             if value not in known[option]:
                 raise FlipInputError(f"{key}.{option}[{i}]: {value!r} is none of the {option} of its experiments "
                                      f"{spec['experiments']} ({', '.join(map(str, dict.fromkeys(known[option])))})")
-
 
 
 def _check_checkpoint_experiment(exp: dict[str, Any], config: dict[str, Any], source: str, key: str) -> None:
