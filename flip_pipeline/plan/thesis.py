@@ -238,10 +238,6 @@ class ThesisPlan(ConfigPlan):
         spec["caption"] = CAPTIONS.get(spec["layout"], "")
         return spec
 
-    def files(self, name: str) -> list[str]:
-        """The files of a named thesis output (``md``/``csv``/``tex`` or ``png``/``pdf``)."""
-        return paths.report_files(self.results, self.output(name)["kind"], name)
-
     def groups(self) -> dict[str, list[str]]:
         """The group targets: ``thesis_heatmaps``, ``thesis_tsne``, ``thesis_dimensions`` and ``thesis`` (everything)."""
         names = list(self.outputs())

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from flip_pipeline.errors import FlipInputError
+from flip_pipeline.formats import paths
 from flip_pipeline.formats.similarity_scores import write_scores
 from flip_pipeline.formats.tsne_map import write_map
 from flip_pipeline.plan.thesis import ThesisPlan
@@ -136,8 +137,9 @@ def test_plan_names_every_target_and_only_what_a_model_can_give():
     assert plan.view_dirs("sonar")["sw"] == {"text": "R/layers/sonar/fleurs_sw/test/text_sw",
                                              "speech": "R/layers/sonar/fleurs_sw/test/speech_sw"}
     assert set(plan.groups()["thesis"]) == set(outputs)
-    assert plan.files("thesis_table5_1") == ["R/tables/thesis_table5_1.md", "R/tables/thesis_table5_1.csv",
-                                             "R/tables/thesis_table5_1.tex", "R/tables/thesis_table5_1.html"]
+    assert paths.report_files("R", outputs["thesis_table5_1"]["kind"], "thesis_table5_1") == [
+        "R/tables/thesis_table5_1.md", "R/tables/thesis_table5_1.csv", "R/tables/thesis_table5_1.tex",
+        "R/tables/thesis_table5_1.html"]
     with pytest.raises(FlipInputError, match="'thesis_fig9' is not a thesis table or figure"):
         plan.output("thesis_fig9")
 
